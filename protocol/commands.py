@@ -1,0 +1,266 @@
+"""Commands: requests a person makes of the room.
+
+Each command is a tagged struct; the tag (`do`) is the same word a scenario
+script uses, so a scenario step maps onto the wire without translation.
+Arguments are validated here only for shape; whether the room allows the
+command now is the engine's decision.
+"""
+from __future__ import annotations
+
+from typing import Literal, Union
+
+import msgspec
+from msgspec import Meta, Struct
+from typing import Annotated
+
+Id = Annotated[str, Meta(min_length=1, max_length=64)]
+Text = Annotated[str, Meta(max_length=2000)]
+ShortText = Annotated[str, Meta(max_length=200)]
+Seconds = Annotated[int, Meta(ge=1, le=6 * 3600)]
+
+
+class Command(Struct, tag_field="do", forbid_unknown_fields=True, kw_only=True):
+    """Base of every command."""
+
+
+# --- session and admission -------------------------------------------------
+
+class AgendaItem(Struct, forbid_unknown_fields=True):
+    title: ShortText
+    minutes: Annotated[float, Meta(gt=0, le=600)]
+
+
+class RosterEntry(Struct, forbid_unknown_fields=True, kw_only=True):
+    id: Id
+    name: ShortText
+    role: Literal["facilitator", "cofacilitator", "observer", "participant"] = "participant"
+    expected: bool = True
+    together: list[Id] = []
+    apart: list[Id] = []
+
+
+class Configure(Command, tag="configure"):
+    """Sets the room up before (or while) it runs: title, rules, agenda, roster."""
+    title: ShortText = ""
+    capacity: Annotated[int, Meta(ge=1, le=15)] = 12
+    agreement: Text = ""
+    auto_admit: bool = False
+    drop_grace: Annotated[int, Meta(ge=0, le=3600)] = 120
+    agenda: list[AgendaItem] = []
+    roster: list[RosterEntry] = []
+
+
+class Open(Command, tag="open"):
+    pass
+
+
+class Close(Command, tag="close"):
+    pass
+
+
+class AcceptAgreement(Command, tag="accept_agreement"):
+    pass
+
+
+class CheckIn(Command, tag="check_in"):
+    location: Annotated[str, Meta(min_length=1, max_length=300)]
+
+
+class Admit(Command, tag="admit"):
+    target: Id
+
+
+class Deny(Command, tag="deny"):
+    target: Id
+
+
+class Remove(Command, tag="remove"):
+    target: Id
+    reason: Text = ""
+
+
+class Excuse(Command, tag="excuse"):
+    target: Id
+    reason: Text = ""
+
+
+class Leave(Command, tag="leave"):
+    pass
+
+
+# --- speaking queue ----------------------------------------------------------
+
+class RaiseHand(Command, tag="raise_hand"):
+    pass
+
+
+class LowerHand(Command, tag="lower_hand"):
+    target: Id | None = None
+
+
+class NextSpeaker(Command, tag="next_speaker"):
+    pass
+
+
+class CallOn(Command, tag="call_on"):
+    target: Id
+
+
+class EndTurn(Command, tag="end_turn"):
+    pass
+
+
+class MoveInQueue(Command, tag="move_in_queue"):
+    target: Id
+    position: Annotated[int, Meta(ge=1)]
+
+
+class QueueMode(Command, tag="queue_mode"):
+    mode: Literal["fifo", "fair"]
+
+
+class GoAround(Command, tag="go_around"):
+    seconds: Seconds
+    order: list[Id] | None = None
+
+
+class Pass(Command, tag="pass"):
+    pass
+
+
+# --- breakouts ---------------------------------------------------------------
+
+class BreakoutsPlan(Command, tag="breakouts_plan"):
+    rooms: Annotated[int, Meta(ge=1, le=15)] | None = None
+    size: Annotated[int, Meta(ge=1, le=15)] | None = None
+    seed: int | None = None
+    together: list[list[Id]] = []
+    apart: list[list[Id]] = []
+
+
+class BreakoutsMove(Command, tag="breakouts_move"):
+    target: Id
+    room: Annotated[int, Meta(ge=1, le=15)]
+
+
+class BreakoutsOpen(Command, tag="breakouts_open"):
+    minutes: Annotated[float, Meta(gt=0, le=240)]
+
+
+class BreakoutsBroadcast(Command, tag="breakouts_broadcast"):
+    text: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class BreakoutsClose(Command, tag="breakouts_close"):
+    pass
+
+
+class ListenIn(Command, tag="listen_in"):
+    """A facilitator joins a breakout room to listen (room 0: back to the main room)."""
+    room: Annotated[int, Meta(ge=0, le=15)]
+
+
+class HelpRequest(Command, tag="help_request"):
+    text: Text = ""
+
+
+class HelpAcknowledge(Command, tag="help_ack"):
+    help_id: Annotated[int, Meta(ge=1)]
+
+
+# --- polls -------------------------------------------------------------------
+
+PollKind = Literal["single", "multi", "scale", "phq2", "gad2"]
+
+
+class PollCreate(Command, tag="poll_create"):
+    id: Id
+    question: Text = ""
+    kind: PollKind = "single"
+    options: list[ShortText] = []
+    min: int | None = None
+    max: int | None = None
+    anonymous: bool = False
+
+
+class PollOpen(Command, tag="poll_open"):
+    id: Id
+
+
+class PollClose(Command, tag="poll_close"):
+    id: Id
+
+
+class PollShare(Command, tag="poll_share"):
+    id: Id
+
+
+class Vote(Command, tag="vote"):
+    id: Id
+    choice: Annotated[int, Meta(ge=0, le=100)] | ShortText | None = None
+    choices: list[Annotated[int, Meta(ge=0, le=100)] | ShortText] | None = None
+    value: int | None = None
+    answers: list[Annotated[int, Meta(ge=0, le=3)]] | None = None
+
+
+# --- timers and agenda -------------------------------------------------------
+
+class TimerStart(Command, tag="timer_start"):
+    id: Id
+    seconds: Seconds | None = None
+    minutes: Annotated[float, Meta(gt=0, le=360)] | None = None
+    label: ShortText = ""
+
+
+class TimerPause(Command, tag="timer_pause"):
+    id: Id
+
+
+class TimerResume(Command, tag="timer_resume"):
+    id: Id
+
+
+class TimerCancel(Command, tag="timer_cancel"):
+    id: Id
+
+
+class TimerExtend(Command, tag="timer_extend"):
+    id: Id
+    seconds: Annotated[int, Meta(ge=-3600, le=3600)]
+
+
+class AgendaNext(Command, tag="agenda_next"):
+    pass
+
+
+# --- chat, notes, flags ------------------------------------------------------
+
+class Chat(Command, tag="chat"):
+    text: Annotated[str, Meta(min_length=1, max_length=2000)]
+    to: Id = "all"
+
+
+class Note(Command, tag="note"):
+    target: Id
+    text: Annotated[str, Meta(min_length=1, max_length=4000)]
+
+
+class Flag(Command, tag="flag"):
+    target: Id
+    level: Literal["watch", "urgent"]
+    reason: Text = ""
+
+
+AnyCommand = Union[
+    Configure, Open, Close, AcceptAgreement, CheckIn, Admit, Deny, Remove, Excuse, Leave,
+    RaiseHand, LowerHand, NextSpeaker, CallOn, EndTurn, MoveInQueue, QueueMode, GoAround, Pass,
+    BreakoutsPlan, BreakoutsMove, BreakoutsOpen, BreakoutsBroadcast, BreakoutsClose, ListenIn,
+    HelpRequest, HelpAcknowledge,
+    PollCreate, PollOpen, PollClose, PollShare, Vote,
+    TimerStart, TimerPause, TimerResume, TimerCancel, TimerExtend, AgendaNext,
+    Chat, Note, Flag,
+]
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    t.__struct_config__.tag: t for t in AnyCommand.__args__  # type: ignore[attr-defined]
+}

@@ -1,0 +1,330 @@
+"""Events: facts in the past tense, the only thing the record stores.
+
+An event carries no time and no sequence number of its own: the envelope
+(`protocol.frames.EventFrame`) adds the room's seq, the instant and the
+audience, so that the same fact is encoded once however it travels.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+from msgspec import Struct
+
+from protocol.commands import AgendaItem, RosterEntry
+
+
+class Event(Struct, tag_field="type", kw_only=True):
+    """Base of every event."""
+
+
+# --- session, admission, presence -------------------------------------------
+
+class RoomConfigured(Event, tag="room_configured"):
+    title: str = ""
+    capacity: int = 12
+    agreement: str = ""
+    auto_admit: bool = False
+    drop_grace: int = 120
+    agenda: list[AgendaItem] = []
+    roster: list[RosterEntry] = []
+
+
+class SessionOpened(Event, tag="session_opened"):
+    pass
+
+
+class SessionClosed(Event, tag="session_closed"):
+    pass
+
+
+class StaffEntered(Event, tag="staff_entered"):
+    person: str
+    name: str
+    role: str
+
+
+class StaffLeft(Event, tag="staff_left"):
+    person: str
+    dropped: bool = False
+
+
+class ParticipantWaiting(Event, tag="participant_waiting"):
+    """A participant knocked; only facilitators see the waiting room."""
+    person: str
+    name: str
+
+
+class WaitingLeft(Event, tag="waiting_left"):
+    person: str
+
+
+class AgreementAccepted(Event, tag="agreement_accepted"):
+    person: str
+
+
+class LocationCheckedIn(Event, tag="location_checked_in"):
+    person: str
+    location: str
+
+
+class Admitted(Event, tag="admitted"):
+    person: str
+    name: str
+    auto: bool = False
+
+
+class Denied(Event, tag="denied"):
+    person: str
+
+
+class Removed(Event, tag="removed"):
+    person: str
+    reason: str = ""
+
+
+class Excused(Event, tag="excused"):
+    person: str
+    reason: str = ""
+
+
+class Left(Event, tag="left"):
+    person: str
+
+
+class Dropped(Event, tag="dropped"):
+    person: str
+
+
+class Returned(Event, tag="returned"):
+    """An admitted participant is back (after a drop or a leave) without waiting."""
+    person: str
+    name: str = ""
+
+
+class DropOverdue(Event, tag="drop_overdue"):
+    """The drop grace ran out: the person may be in trouble, not just offline."""
+    person: str
+
+
+# --- speaking queue and go-arounds ------------------------------------------
+
+class HandRaised(Event, tag="hand_raised"):
+    person: str
+
+
+class HandLowered(Event, tag="hand_lowered"):
+    person: str
+
+
+class TurnStarted(Event, tag="turn_started"):
+    person: str
+    ends_at: float | None = None
+
+
+class TurnEnded(Event, tag="turn_ended"):
+    person: str
+    passed: bool = False
+
+
+class QueueMoved(Event, tag="queue_moved"):
+    person: str
+    position: int
+
+
+class QueueModeSet(Event, tag="queue_mode_set"):
+    mode: str
+
+
+class GoAroundStarted(Event, tag="go_around_started"):
+    order: list[str]
+    seconds: int
+
+
+class GoAroundEnded(Event, tag="go_around_ended"):
+    pass
+
+
+# --- breakouts ---------------------------------------------------------------
+
+class BreakoutsPlanned(Event, tag="breakouts_planned"):
+    rooms: list[list[str]]
+
+
+class BreakoutMoved(Event, tag="breakout_moved"):
+    person: str
+    room: int
+
+
+class BreakoutsOpened(Event, tag="breakouts_opened"):
+    rooms: list[list[str]]
+    ends_at: float
+
+
+class BreakoutsWarning(Event, tag="breakouts_warning"):
+    ends_at: float
+
+
+class BreakoutsBroadcast(Event, tag="breakouts_broadcast"):
+    text: str
+    by: str
+
+
+class BreakoutsClosed(Event, tag="breakouts_closed"):
+    expired: bool = False
+
+
+class ListenedIn(Event, tag="listened_in"):
+    person: str
+    room: int
+
+
+class HelpRequested(Event, tag="help_requested"):
+    help_id: int
+    person: str
+    room: int
+    text: str = ""
+
+
+class HelpAcknowledged(Event, tag="help_acknowledged"):
+    help_id: int
+    by: str
+
+
+# --- polls ---------------------------------------------------------------------
+
+class PollCreated(Event, tag="poll_created"):
+    id: str
+    question: str
+    kind: str
+    options: list[str] = []
+    min: int | None = None
+    max: int | None = None
+    anonymous: bool = False
+
+
+class PollOpened(Event, tag="poll_opened"):
+    id: str
+    question: str
+    kind: str
+    options: list[str] = []
+    min: int | None = None
+    max: int | None = None
+    anonymous: bool = False
+
+
+class VoteCast(Event, tag="vote_cast"):
+    """A named answer: facilitators and the voter see it, nobody else."""
+    id: str
+    person: str
+    keys: list[str]
+    answers: list[int] = []
+
+
+class BallotCast(Event, tag="ballot_cast"):
+    """An anonymous ballot. `seal` is a keyed hash that lets the server refuse a
+    second ballot but that cannot be linked to a voter without the server's
+    secret; the record keeps no voter for it."""
+    id: str
+    keys: list[str]
+    seal: str
+
+
+class PollClosed(Event, tag="poll_closed"):
+    id: str
+
+
+class PollShared(Event, tag="poll_shared"):
+    id: str
+    counts: dict[str, int]
+    total: int
+
+
+class CheckInAlert(Event, tag="check_in_alert"):
+    """A questionnaire total at or above its threshold."""
+    id: str
+    person: str
+    kind: str
+    total: int
+
+
+# --- timers and agenda ---------------------------------------------------------
+
+class TimerStarted(Event, tag="timer_started"):
+    id: str
+    label: str
+    seconds: float
+    ends_at: float
+
+
+class TimerPaused(Event, tag="timer_paused"):
+    id: str
+    remaining: float
+
+
+class TimerResumed(Event, tag="timer_resumed"):
+    id: str
+    ends_at: float
+
+
+class TimerExtended(Event, tag="timer_extended"):
+    id: str
+    seconds: int
+
+
+class TimerCancelled(Event, tag="timer_cancelled"):
+    id: str
+
+
+class TimerWarning(Event, tag="timer_warning"):
+    id: str
+
+
+class TimerExpired(Event, tag="timer_expired"):
+    id: str
+
+
+class AgendaAdvanced(Event, tag="agenda_advanced"):
+    index: int
+    title: str
+
+
+# --- chat, notes, flags ------------------------------------------------------
+
+class ChatPosted(Event, tag="chat_posted"):
+    by: str
+    name: str
+    to: str
+    text: str
+    room: int = 0
+
+
+class NoteAdded(Event, tag="note_added"):
+    by: str
+    target: str
+    text: str
+
+
+class Flagged(Event, tag="flagged"):
+    by: str
+    target: str
+    level: str
+    reason: str = ""
+
+
+AnyEvent = Union[
+    RoomConfigured, SessionOpened, SessionClosed, StaffEntered, StaffLeft,
+    ParticipantWaiting, WaitingLeft, AgreementAccepted, LocationCheckedIn, Admitted, Denied,
+    Removed, Excused, Left, Dropped, Returned, DropOverdue,
+    HandRaised, HandLowered, TurnStarted, TurnEnded, QueueMoved, QueueModeSet,
+    GoAroundStarted, GoAroundEnded,
+    BreakoutsPlanned, BreakoutMoved, BreakoutsOpened, BreakoutsWarning, BreakoutsBroadcast,
+    BreakoutsClosed, ListenedIn, HelpRequested, HelpAcknowledged,
+    PollCreated, PollOpened, VoteCast, BallotCast, PollClosed, PollShared, CheckInAlert,
+    TimerStarted, TimerPaused, TimerResumed, TimerExtended, TimerCancelled, TimerWarning,
+    TimerExpired, AgendaAdvanced,
+    ChatPosted, NoteAdded, Flagged,
+]
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    t.__struct_config__.tag: t for t in AnyEvent.__args__  # type: ignore[attr-defined]
+}

@@ -1,0 +1,132 @@
+"""Frames: what travels on the websocket.
+
+Client to server: `hello` (once, first), `cmd`, `ping`.
+Server to client: `welcome`, `event`, `ack`, `error`, `pong`.
+Binary websocket frames carry MessagePack, text frames JSON; both use these
+same schemas, so a browser and a terminal client read one contract.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+from msgspec import Struct
+
+from protocol.commands import AnyCommand
+from protocol.events import AnyEvent
+from protocol.state import ParticipantView, RoomState
+
+PROTOCOL_VERSION = 1
+
+ERROR_CODES = (
+    "forbidden", "invalid", "not_found", "conflict", "full", "not_admitted", "closed",
+    "rate_limited", "unauthorized", "version", "too_large",
+)
+
+
+class Frame(Struct, tag_field="t", kw_only=True):
+    pass
+
+
+# --- client to server --------------------------------------------------------
+
+class Hello(Frame, kw_only=True, tag="hello", forbid_unknown_fields=True):
+    token: str | None = None          # may instead come in the Authorization header
+    protocol: int
+    resume: int | None = None         # the last seq this client saw, to resume from
+
+
+class Cmd(Frame, kw_only=True, tag="cmd", forbid_unknown_fields=True):
+    id: str                           # client-made; a retried id is applied once
+    cmd: AnyCommand
+
+
+class Ping(Frame, kw_only=True, tag="ping", forbid_unknown_fields=True):
+    id: int = 0
+
+
+ClientFrame = Union[Hello, Cmd, Ping]
+
+
+# --- server to client --------------------------------------------------------
+
+class You(Struct, kw_only=True):
+    id: str
+    name: str
+    role: str
+
+
+class Welcome(Frame, kw_only=True, tag="welcome"):
+    protocol: int
+    room: str
+    you: You
+    server_time: float
+    seq: int                          # the room's position this welcome brings you to
+    resumed: bool                     # true: missing events follow; false: `state` is fresh
+    state: RoomState | ParticipantView | None = None
+
+
+class EventFrame(Frame, kw_only=True, tag="event"):
+    seq: int
+    at: float
+    aud: str                          # all | staff | p:<id> | b:<room>
+    ev: AnyEvent
+
+
+class Ack(Frame, kw_only=True, tag="ack"):
+    id: str
+    seq: int                          # the room's seq once the command's events were recorded
+    duplicate: bool = False
+
+
+class Error(Frame, kw_only=True, tag="error"):
+    id: str | None = None             # the command id, when the error answers a command
+    code: str
+    message: str
+
+
+class Pong(Frame, kw_only=True, tag="pong"):
+    id: int = 0
+    seq: int = 0
+    server_time: float = 0.0
+
+
+ServerFrame = Union[Welcome, EventFrame, Ack, Error, Pong]
+
+
+# --- codecs --------------------------------------------------------------------
+# One encoder/decoder pair per format, built once: msgspec compiles the schema.
+
+_mp_client = msgspec.msgpack.Decoder(ClientFrame)
+_js_client = msgspec.json.Decoder(ClientFrame)
+_mp_server = msgspec.msgpack.Decoder(ServerFrame)
+_js_server = msgspec.json.Decoder(ServerFrame)
+_mp_enc = msgspec.msgpack.Encoder()
+_js_enc = msgspec.json.Encoder()
+
+
+def decode_client(data: bytes | str) -> Hello | Cmd | Ping:
+    """Decodes a client frame; raises msgspec.ValidationError / DecodeError."""
+    if isinstance(data, str):
+        return _js_client.decode(data)
+    return _mp_client.decode(data)
+
+
+def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong:
+    if isinstance(data, str):
+        return _js_server.decode(data)
+    return _mp_server.decode(data)
+
+
+def encode(frame: Struct, binary: bool = True) -> bytes | str:
+    if binary:
+        return _mp_enc.encode(frame)
+    return _js_enc.encode(frame).decode()
+
+
+def encode_msgpack(obj) -> bytes:
+    return _mp_enc.encode(obj)
+
+
+def encode_json(obj) -> bytes:
+    return _js_enc.encode(obj)

@@ -1,0 +1,198 @@
+"""The room as it stands: the snapshot a client receives in its welcome.
+
+`RoomState` is what facilitators see (everything the fold knows);
+`ParticipantView` is the reduced picture a participant may see. Both are
+plain data so they encode like any other message; the fold that builds
+`RoomState` lives in `server.engine.fold`.
+"""
+from __future__ import annotations
+
+from msgspec import Struct, field
+
+from protocol.commands import AgendaItem
+
+
+class FlagMark(Struct, kw_only=True):
+    level: str
+    reason: str
+    by: str
+    at: float
+
+
+class NoteEntry(Struct, kw_only=True):
+    target: str
+    text: str
+    by: str
+    at: float
+
+
+class Member(Struct, kw_only=True):
+    """A person the room knows: on the roster or having come in."""
+    id: str
+    name: str
+    role: str = "participant"
+    expected: bool = False
+    together: list[str] = []
+    apart: list[str] = []
+    # absent | waiting | present | dropped | left | removed | denied
+    status: str = "absent"
+    agreed: bool = False
+    location: str | None = None
+    admitted: bool = False            # admitted at least once this session
+    order: int = 0                    # rank of first admission (go-around default order)
+    first_joined: float | None = None  # first admission
+    last_left: float | None = None
+    present_since: float | None = None  # start of the interval now counting
+    attended: float = 0.0              # seconds of intervals already closed
+    drop_at: float | None = None
+    drop_overdue: bool = False
+    drops: int = 0
+    excused: str | None = None
+    hand_at: float | None = None
+    talk: float = 0.0
+    breakout: int | None = None
+    listening: int | None = None       # staff listening in to a breakout room
+    flags: list[FlagMark] = []
+
+
+class Poll(Struct, kw_only=True):
+    id: str
+    question: str
+    kind: str
+    options: list[str] = []
+    min: int | None = None
+    max: int | None = None
+    anonymous: bool = False
+    state: str = "draft"               # draft | open | closed
+    shared: bool = False
+    # named polls: the latest answer per participant (facilitators only)
+    answers: dict[str, list[str]] = {}
+    scores: dict[str, list[int]] = {}
+    # anonymous polls: tallies and the seals of ballots cast
+    tally: dict[str, int] = {}
+    ballots: int = 0
+    seals: list[str] = []
+
+
+class Timer(Struct, kw_only=True):
+    id: str
+    label: str = ""
+    seconds: float = 0.0
+    state: str = "running"             # running | paused | expired | cancelled
+    ends_at: float | None = None       # while running
+    remaining: float = 0.0             # while paused (and frozen when it ends)
+    warned: bool = False
+
+
+class Help(Struct, kw_only=True):
+    help_id: int
+    person: str
+    room: int
+    text: str
+    at: float
+    acknowledged_by: str | None = None
+
+
+class ChatLine(Struct, kw_only=True):
+    by: str
+    name: str
+    to: str
+    text: str
+    room: int
+    at: float
+
+
+class Alert(Struct, kw_only=True):
+    """An item in the facilitators' feed."""
+    kind: str      # help | check_in | flag | drop_overdue
+    person: str
+    text: str
+    at: float
+
+
+class RoomState(Struct, tag="room", tag_field="kind", kw_only=True):
+    room: str
+    title: str = ""
+    capacity: int = 12
+    agreement: str = ""
+    auto_admit: bool = False
+    drop_grace: int = 120
+    agenda: list[AgendaItem] = []
+    phase: str = "setup"               # setup | open | closed
+    opened_at: float | None = None
+    closed_at: float | None = None
+    seq: int = 0
+    at: float = 0.0                    # instant of the last event folded
+    members: dict[str, Member] = {}
+    joins: int = 0
+    queue: list[str] = []
+    queue_mode: str = "fifo"
+    speaker: str | None = None
+    turn_started: float | None = None
+    turn_ends: float | None = None
+    go_around: list[str] | None = None  # people still to speak, in order
+    go_around_seconds: int = 0
+    breakouts: str = "none"            # none | draft | open
+    rooms: list[list[str]] = []
+    breakouts_ends: float | None = None
+    breakouts_warned: bool = False
+    polls: dict[str, Poll] = {}
+    timers: dict[str, Timer] = {}
+    agenda_index: int | None = None
+    agenda_started: float | None = None
+    help: dict[int, Help] = {}
+    help_count: int = 0
+    alerts: list[Alert] = []
+    chat: list[ChatLine] = []
+    notes: list[NoteEntry] = []
+
+
+class PersonView(Struct, kw_only=True):
+    id: str
+    name: str
+    role: str
+
+
+class PollView(Struct, kw_only=True):
+    id: str
+    question: str
+    kind: str
+    options: list[str] = []
+    min: int | None = None
+    max: int | None = None
+    anonymous: bool = False
+    state: str = "draft"
+    mine: list[str] = []              # the viewer's own answer
+    results: dict[str, int] | None = None
+    total: int | None = None
+
+
+class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True):
+    """What one participant may see: display names, their own status and
+    answers, chat meant for them and shared results; never rosters of who is
+    absent, other people's answers, notes, flags or locations."""
+    room: str
+    title: str = ""
+    agreement: str = ""
+    phase: str = "setup"
+    seq: int = 0
+    me: str
+    status: str = "absent"
+    agreed: bool = False
+    checked_in: bool = False
+    present: list[PersonView] = []
+    queue: list[str] = []
+    speaker: str | None = None
+    turn_ends: float | None = None
+    go_around: list[str] | None = None
+    breakouts: str = "none"
+    my_room: int | None = None
+    room_members: list[str] = []
+    breakouts_ends: float | None = None
+    polls: list[PollView] = []
+    timers: dict[str, Timer] = {}
+    agenda: list[AgendaItem] = []
+    agenda_index: int | None = None
+    agenda_started: float | None = None
+    chat: list[ChatLine] = []
+    my_help: list[Help] = field(default_factory=list)

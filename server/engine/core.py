@@ -1,0 +1,124 @@
+"""decide, evolve, and the deadlines that fire by themselves.
+
+`decide(state, command, ctx)` returns the events a command causes or raises
+`Rejected`; `evolve(state, event, at, seq)` folds one event into the state.
+The server, every console's mirror and every replay use these same two
+functions, so they cannot drift apart.
+
+`evolve` updates the state in place and returns it: a fold owns its state,
+and copying a room per event would cost more than the whole rest of the
+fold. Take `copy_state` first when the old state must survive.
+"""
+from __future__ import annotations
+
+import msgspec
+
+from protocol import events as e
+from protocol.commands import Command
+from protocol.state import RoomState
+from server.engine import admission, breakouts, conversation, polls, speaking, timers
+from server.engine.base import Actor, Ctx, Emit, Rejected
+from server.engine.permissions import BEFORE_OPEN, WHILE_WAITING, allowed
+
+_DECIDERS = {}
+_EVOLVERS = {}
+for _mod in (admission, speaking, breakouts, polls, timers, conversation):
+    _DECIDERS.update(_mod.DECIDERS)
+    _EVOLVERS.update(_mod.EVOLVERS)
+
+missing = set(e.EVENT_TYPES.values()) - set(_EVOLVERS)
+assert not missing, f"events without a fold: {missing}"
+
+
+def command_name(cmd: Command) -> str:
+    return type(cmd).__struct_config__.tag
+
+
+def decide(state: RoomState, cmd: Command, ctx: Ctx) -> list[Emit]:
+    name = command_name(cmd)
+    role = ctx.actor.role
+    if not allowed(role, name):
+        raise Rejected("forbidden", f"a {role} may not {name.replace('_', ' ')}")
+    if state.phase == "closed":
+        raise Rejected("closed", "the session has ended")
+    if state.phase == "setup" and name not in BEFORE_OPEN:
+        raise Rejected("closed", "the session has not opened yet")
+    if role == "participant":
+        m = state.members.get(ctx.actor.id)
+        if m is None or (m.status != "present" and name not in WHILE_WAITING):
+            raise Rejected("not_admitted", "you are not admitted to the room")
+    return _DECIDERS[type(cmd)](state, cmd, ctx)
+
+
+def connect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
+    return admission.connect(state, actor, now)
+
+
+def disconnect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
+    return admission.disconnect(state, actor, now)
+
+
+def evolve(state: RoomState, event: e.Event, at: float, seq: int | None = None) -> RoomState:
+    _EVOLVERS[type(event)](state, event, at)
+    state.at = at
+    if seq is not None:
+        state.seq = seq
+    return state
+
+
+def new_room(room: str) -> RoomState:
+    return RoomState(room=room)
+
+
+_enc = msgspec.msgpack.Encoder()
+_dec = msgspec.msgpack.Decoder(RoomState)
+
+
+def copy_state(state: RoomState) -> RoomState:
+    return _dec.decode(_enc.encode(state))
+
+
+# --- deadlines ---------------------------------------------------------------------
+
+def _go_around_due(state: RoomState) -> float | None:
+    return state.turn_ends if state.speaker is not None and state.turn_ends is not None else None
+
+
+def _drops_due(state: RoomState) -> float | None:
+    times = [m.drop_at + state.drop_grace for m in state.members.values()
+             if m.status == "dropped" and m.role == "participant" and not m.drop_overdue and m.drop_at is not None]
+    return min(times) if times else None
+
+
+def due(state: RoomState) -> float | None:
+    """The next instant at which the room changes by itself, if any."""
+    if state.phase != "open":
+        return None
+    times = [t for t in (_go_around_due(state), _drops_due(state),
+                         breakouts.due(state), timers.due(state)) if t is not None]
+    return min(times) if times else None
+
+
+def expire(state: RoomState) -> list[Emit]:
+    """The events of the earliest deadline, each stamped with its own instant."""
+    at = due(state)
+    if at is None:
+        return []
+    eps = 1e-9
+    if _go_around_due(state) is not None and state.turn_ends <= at + eps:
+        if state.go_around is not None:
+            return [Emit(x.aud, x.event, at=at) for x in speaking.advance_go_around(state, at)]
+        return [Emit(x.aud, x.event, at=at) for x in speaking.end_current_turn(state, at)]
+    drop = _drops_due(state)
+    if drop is not None and drop <= at + eps:
+        return [Emit("staff", e.DropOverdue(person=m.id), at=at) for m in state.members.values()
+                if m.status == "dropped" and not m.drop_overdue and m.drop_at is not None
+                and m.drop_at + state.drop_grace <= at + eps]
+    b = breakouts.due(state)
+    if b is not None and b <= at + eps:
+        return breakouts.expire(state, at)
+    return timers.expire(state, at)
+
+
+__all__ = ["Actor", "Ctx", "Emit", "Rejected", "decide", "evolve", "connect", "disconnect",
+           "due", "expire", "new_room", "copy_state", "command_name"]

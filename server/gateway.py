@@ -1,0 +1,235 @@
+"""The websocket edge: authentication, frames, limits, per-connection send queues.
+
+Everything here is I/O; every decision is the hub's (and so the engine's).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import msgspec
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from protocol.frames import (
+    PROTOCOL_VERSION, Ack, Cmd, Error, Hello, Ping, Pong, decode_client, encode,
+)
+from server import tokens
+from server.engine import Actor
+from server.hub import Hub
+
+log = logging.getLogger("session_server.gateway")
+
+MAX_FRAME = 64 * 1024
+SEND_QUEUE = 4096           # frames waiting for a client before it counts as not reading
+HELLO_TIMEOUT = 10.0
+GARBAGE_LIMIT = 10          # consecutive bad frames before the connection is closed
+RATE = 20.0                 # commands per second sustained
+BURST = 40.0
+
+
+@dataclass
+class Limits:
+    hello_timeout: float = HELLO_TIMEOUT
+    send_queue: int = SEND_QUEUE
+    rate: float = RATE
+    burst: float = BURST
+    garbage: int = GARBAGE_LIMIT
+
+
+class Conn:
+    """One client connection as the hub sees it: a bounded queue in front of the socket."""
+
+    def __init__(self, ws: ServerConnection, person: str, role: str, binary: bool, limit: int):
+        self.ws = ws
+        self.person = person
+        self.role = role
+        self.binary = binary
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=limit)
+        self.closing: tuple[int, str] | None = None
+        self.sender = asyncio.create_task(self._send_loop())
+
+    def send(self, data) -> None:
+        if self.closing is not None:
+            return
+        try:
+            self.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            # a client that does not read must not slow the room: cut it loose
+            self.closing = (1008, "not reading")
+            self.ws.transport.abort() if self.ws.transport else None
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+            self.queue.put_nowait(None) if not self.queue.full() else None
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                data = await self.queue.get()
+                if data is None:
+                    code, reason = self.closing or (1000, "")
+                    await self.ws.close(code, reason)
+                    return
+                await self.ws.send(data)
+        except (ConnectionClosed, asyncio.CancelledError):
+            return
+
+
+class Gateway:
+    def __init__(self, hub: Hub, limits: Limits | None = None, allowed_origins: set[str] | None = None,
+                 http=None):
+        self.hub = hub
+        self.limits = limits or Limits()
+        self.allowed_origins = allowed_origins
+        self.http = http            # optional callable(connection, request) for plain HTTP
+        self.connections = 0
+
+    def process_request(self, connection, request):
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            if self.http is not None:
+                return self.http(connection, request)
+            return connection.respond(404, "This is a session server; connect with a websocket.\n")
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_ok(origin, request.headers.get("Host", "")):
+            return connection.respond(403, "Origin not allowed\n")
+        return None
+
+    def _origin_ok(self, origin: str, host: str) -> bool:
+        if self.allowed_origins is not None and origin in self.allowed_origins:
+            return True
+        # a browser page may connect back only to the server that served it
+        return origin.split("://", 1)[-1] == host
+
+    async def handler(self, ws: ServerConnection) -> None:
+        self.connections += 1
+        try:
+            await self._serve(ws)
+        finally:
+            self.connections -= 1
+
+    async def _error(self, ws, binary: bool, code: str, message: str, cid=None) -> None:
+        try:
+            await ws.send(encode(Error(id=cid, code=code, message=message), binary))
+        except ConnectionClosed:
+            pass
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        lim = self.limits
+        try:
+            first = await asyncio.wait_for(ws.recv(), lim.hello_timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            await ws.close(1008, "no hello")
+            return
+        except ConnectionClosed:
+            return
+        binary = isinstance(first, bytes)
+        try:
+            hello = decode_client(first)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            await self._error(ws, binary, "invalid", f"bad hello: {exc}")
+            await ws.close(1008, "bad hello")
+            return
+        if not isinstance(hello, Hello):
+            await self._error(ws, binary, "invalid", "the first frame must be a hello")
+            await ws.close(1008, "no hello")
+            return
+        if hello.protocol != PROTOCOL_VERSION:
+            await self._error(ws, binary, "version",
+                              f"this server speaks protocol {PROTOCOL_VERSION}, not {hello.protocol}")
+            await ws.close(1008, "protocol version")
+            return
+        token = hello.token
+        auth = ws.request.headers.get("Authorization") if ws.request else None
+        if token is None and auth and auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+        if not token:
+            await self._error(ws, binary, "unauthorized", "a token is required")
+            await ws.close(1008, "unauthorized")
+            return
+        try:
+            claims = tokens.verify(self.hub.secret, token, time.time())
+        except tokens.TokenError as exc:
+            await self._error(ws, binary, "unauthorized", str(exc))
+            await ws.close(1008, "unauthorized")
+            return
+        actor = Actor(claims.id, claims.role, claims.name)
+        host = self.hub.room(claims.room)
+        conn = Conn(ws, actor.id, actor.role, binary, lim.send_queue)
+        refused = await self.hub.join(host, actor, conn, hello.resume)
+        if refused is not None:
+            conn.send(encode(refused, binary))
+            conn.close(1008, refused.code)
+            await conn.sender
+            return
+        log.info("joined room=%s role=%s", _short(host.id), actor.role)
+        try:
+            await self._frames(ws, conn, host, actor, binary)
+        finally:
+            await self.hub.leave(host, actor, conn)
+            if conn.closing is None:
+                conn.sender.cancel()
+            else:
+                try:
+                    await asyncio.wait_for(conn.sender, 5)
+                except (TimeoutError, asyncio.TimeoutError, asyncio.CancelledError):
+                    pass
+
+    async def _frames(self, ws, conn: Conn, host, actor: Actor, binary: bool) -> None:
+        state = {"tokens": self.limits.burst, "last": time.monotonic(), "garbage": 0}
+        try:
+            async for data in ws:
+                if not await self._frame(data, conn, host, actor, binary, state):
+                    return
+        except ConnectionClosed:
+            return
+
+    async def _frame(self, data, conn: Conn, host, actor: Actor, binary: bool, st: dict) -> bool:
+        """Handles one frame; False once the connection should end."""
+        lim = self.limits
+        try:
+            frame = decode_client(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            st["garbage"] += 1
+            conn.send(encode(Error(code="invalid", message=str(exc)), binary))
+            if st["garbage"] >= lim.garbage:
+                conn.close(1008, "too many malformed frames")
+                return False
+            return True
+        st["garbage"] = 0
+        if isinstance(frame, Ping):
+            conn.send(encode(Pong(id=frame.id, seq=host.visible.seq,
+                                  server_time=self.hub.clock.now()), binary))
+            return True
+        if isinstance(frame, Hello):
+            conn.send(encode(Error(code="invalid", message="already said hello"), binary))
+            return True
+        now = time.monotonic()
+        st["tokens"] = min(lim.burst, st["tokens"] + (now - st["last"]) * lim.rate)
+        st["last"] = now
+        if st["tokens"] < 1:
+            conn.send(encode(Error(id=frame.id, code="rate_limited",
+                                   message="too many commands; slow down"), binary))
+            return True
+        st["tokens"] -= 1
+        result = await self.hub.command(host, actor, frame.id, frame.cmd)
+        conn.send(encode(result, binary))
+        if isinstance(result, Ack) and type(frame.cmd).__struct_config__.tag == "leave":
+            conn.close(1000, "left")
+            return False
+        return conn.closing is None
+
+
+def _short(room: str) -> str:
+    """Room ids may be descriptive; logs keep only a stable short digest."""
+    import hashlib
+    return hashlib.sha256(room.encode()).hexdigest()[:8]
+
+
+async def start_server(gateway: Gateway, host: str, port: int, ssl=None):
+    return await serve(gateway.handler, host, port, max_size=MAX_FRAME, ssl=ssl,
+                       process_request=gateway.process_request, ping_interval=20, ping_timeout=20,
+                       server_header=None)

@@ -1,0 +1,398 @@
+"""The hub: rooms, group commit, fan-out by audience, deadlines.
+
+Order of work for a command: fire any deadline already due, decide against
+the room's decided state, fold the events into it at once (so the next
+command sees them), queue the rows for the record. A single committer writes
+whatever is queued in one transaction (group commit) and only then folds the
+events into the room's *visible* state and hands them to the connections.
+So the visible state is always exactly the fold of the record, and nothing
+reaches anyone before it is durable.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import msgspec
+
+from protocol import events as ev_mod
+from protocol.commands import Command
+from protocol.frames import PROTOCOL_VERSION, Ack, Error, EventFrame, Welcome, You, encode
+from protocol.state import RoomState
+from server import engine
+from server.engine import Actor, Ctx, Emit, Rejected
+from server.engine.views import for_participants, participant_view, receives
+from server.record import Record, Row
+
+log = logging.getLogger("session_server.hub")
+
+RECENT_KEPT = 2000          # events per room kept in memory for resumes
+RESULTS_KEPT = 5000         # command ids per room remembered for retries
+
+_event_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
+_enc = msgspec.msgpack.Encoder()
+
+
+class Sink(Protocol):
+    """A connection as the hub sees it."""
+    person: str
+    role: str
+    binary: bool
+
+    def send(self, data: bytes | str) -> None: ...
+    def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Recent:
+    seq: int
+    at: float
+    aud: str
+    event: ev_mod.Event
+    frames: dict = field(default_factory=dict)   # (binary, redacted) -> encoded frame
+
+    def frame(self, binary: bool, redacted: bool) -> bytes | str:
+        key = (binary, redacted)
+        f = self.frames.get(key)
+        if f is None:
+            ev = for_participants(self.event) if redacted else self.event
+            f = self.frames[key] = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)
+        return f
+
+
+class RoomHost:
+    def __init__(self, room: str):
+        self.id = room
+        self.state: RoomState = engine.new_room(room)      # decided
+        self.visible: RoomState = engine.new_room(room)    # committed and delivered
+        self.conns: dict[str, Sink] = {}
+        self.recent: collections.deque[Recent] = collections.deque(maxlen=RECENT_KEPT)
+        self.results: collections.OrderedDict[tuple[str, str], object] = collections.OrderedDict()
+
+    def remember(self, key, value) -> None:
+        self.results[key] = value
+        if len(self.results) > RESULTS_KEPT:
+            self.results.popitem(last=False)
+
+
+@dataclass(slots=True)
+class Batch:
+    host: RoomHost
+    rows: list[Row]
+    items: list[Recent]
+    future: asyncio.Future
+    after: object = None     # called once delivered
+
+
+class Hub:
+    def __init__(self, record: Record, clock, secret: bytes):
+        self.record = record
+        self.clock = clock
+        self.secret = secret
+        self.seal_key = msgspec.msgpack.encode(["ballot-seal", secret])
+        self.rooms: dict[str, RoomHost] = {}
+        self._pending: list[Batch] = []
+        self._wake_commit: asyncio.Event | None = None
+        self._wake_timer: asyncio.Event | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
+        self._tasks: list[asyncio.Task] = []
+        self.failed: BaseException | None = None
+        self.commits = 0
+
+    # --- start and stop -----------------------------------------------------------
+
+    def load(self) -> int:
+        """Rebuilds every room from the record with the same fold; returns events read."""
+        n = 0
+        for seq, at, aud, typ, body, room in self._iter_record():
+            host = self.rooms.get(room)
+            if host is None:
+                host = self.rooms[room] = RoomHost(room)
+            event = _event_dec.decode(body)
+            engine.evolve(host.state, event, at, seq)
+            engine.evolve(host.visible, event, at, seq)
+            host.recent.append(Recent(seq, at, aud, event))
+            n += 1
+        for room, actor, cmd, seq, kind, body in self.record.command_ids():
+            host = self.rooms.get(room)
+            if host is None:
+                host = self.rooms[room] = RoomHost(room)
+            if kind == "event":
+                host.remember((actor, cmd), Ack(id=cmd, seq=seq))
+            else:
+                info = msgspec.msgpack.decode(body)
+                host.remember((actor, cmd), Error(id=cmd, code=info.get("code", "invalid"),
+                                                  message=info.get("message", "")))
+        return n
+
+    def _iter_record(self):
+        for room, seq, at, aud, typ, body in self.record.all_events():
+            yield seq, at, aud, typ, body, room
+
+    async def start(self) -> None:
+        self._wake_commit = asyncio.Event()
+        self._wake_timer = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._commit_loop(), name="committer"))
+        if not self.clock.virtual:
+            self._tasks.append(asyncio.create_task(self._timer_loop(), name="deadlines"))
+
+    async def stop(self) -> None:
+        await self.flush()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        self._writer.shutdown(wait=True)
+
+    def room(self, room: str) -> RoomHost:
+        host = self.rooms.get(room)
+        if host is None:
+            host = self.rooms[room] = RoomHost(room)
+        return host
+
+    # --- the write path -----------------------------------------------------------
+
+    def _submit(self, host: RoomHost, emits: list[Emit], actor: str | None, cmd_id: str | None,
+                now: float) -> asyncio.Future:
+        """Folds the events into the decided state and queues them for the record."""
+        fut = asyncio.get_running_loop().create_future()
+        rows, items = [], []
+        st = host.state
+        for x in emits:
+            at = x.at if x.at is not None else now
+            seq = st.seq + 1
+            engine.evolve(st, x.event, at, seq)
+            anonymous = isinstance(x.event, ev_mod.BallotCast)
+            rows.append(Row(host.id, seq, at, None if anonymous else actor, "event",
+                            type(x.event).__struct_config__.tag, x.aud,
+                            None if anonymous else cmd_id, _enc.encode(x.event)))
+            items.append(Recent(seq, at, x.aud, x.event))
+        self._pending.append(Batch(host, rows, items, fut))
+        self._wake_commit.set()
+        return fut
+
+    def _audit(self, host: RoomHost, actor: Actor, cmd_id: str | None, what: str,
+               exc: Rejected) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        body = _enc.encode({"code": exc.code, "message": exc.message})
+        row = Row(host.id, None, self.clock.now(), actor.id, "rejected", what, None, cmd_id, body)
+        self._pending.append(Batch(host, [row], [], fut))
+        self._wake_commit.set()
+        return fut
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake_commit.wait()
+            self._wake_commit.clear()
+            if not self._pending:
+                continue
+            batches, self._pending = self._pending, []
+            rows = [r for b in batches for r in b.rows]
+            try:
+                await loop.run_in_executor(self._writer, self.record.append, rows)
+            except BaseException as exc:   # the record is the truth: without it, stop
+                log.critical("record write failed: %s", type(exc).__name__)
+                self.failed = exc
+                for b in batches:
+                    if not b.future.done():
+                        b.future.set_exception(RuntimeError("the record could not be written"))
+                raise
+            self.commits += 1
+            for b in batches:
+                self._deliver(b.host, b.items)
+                if not b.future.done():
+                    b.future.set_result(b.items[-1].seq if b.items else b.host.visible.seq)
+
+    async def flush(self) -> None:
+        """Waits until everything queued so far is durable and delivered."""
+        while self._pending:
+            fut = self._pending[-1].future
+            await asyncio.shield(fut)
+
+    # --- fan-out ------------------------------------------------------------------
+
+    def _deliver(self, host: RoomHost, items: list[Recent]) -> None:
+        vis = host.visible
+        for it in items:
+            engine.evolve(vis, it.event, it.at, it.seq)
+            host.recent.append(it)
+            for pid, conn in list(host.conns.items()):
+                m = vis.members.get(pid)
+                staff = conn.role != "participant"
+                if m is None and not staff:
+                    continue
+                status = m.status if m is not None else "present"
+                if receives(it.aud, pid, conn.role, status, m.breakout if m else None):
+                    conn.send(it.frame(conn.binary, not staff))
+            self._after_event(host, it)
+
+    def _after_event(self, host: RoomHost, it: Recent) -> None:
+        ev = it.event
+        if isinstance(ev, (ev_mod.Admitted, ev_mod.Returned)):
+            conn = host.conns.get(ev.person)
+            if conn is not None:
+                # newly inside: the room's picture as this participant may see it
+                conn.send(self.welcome(host, conn, resumed=False))
+        elif isinstance(ev, (ev_mod.Denied, ev_mod.Removed)):
+            conn = host.conns.pop(ev.person, None)
+            if conn is not None:
+                conn.close(1000, "removed" if isinstance(ev, ev_mod.Removed) else "denied")
+        elif isinstance(ev, ev_mod.SessionClosed):
+            for pid, conn in list(host.conns.items()):
+                if conn.role == "participant":
+                    host.conns.pop(pid, None)
+                    conn.close(1000, "the session has ended")
+
+    def welcome(self, host: RoomHost, conn: Sink, resumed: bool) -> bytes | str:
+        vis = host.visible
+        m = vis.members.get(conn.person)
+        you = You(id=conn.person, name=m.name if m else "", role=conn.role)
+        state = None
+        if not resumed:
+            state = vis if conn.role != "participant" else participant_view(vis, conn.person)
+        return encode(Welcome(protocol=PROTOCOL_VERSION, room=host.id, you=you,
+                              server_time=self.clock.now(), seq=vis.seq, resumed=resumed,
+                              state=state), conn.binary)
+
+    # --- deadlines ------------------------------------------------------------------
+
+    def fire_due(self, host: RoomHost) -> None:
+        now = self.clock.now()
+        for _ in range(10_000):
+            at = engine.due(host.state)
+            if at is None or at > now:
+                break
+            emits = engine.expire(host.state)
+            if not emits:
+                break
+            self._submit(host, emits, None, None, at)
+        if self._wake_timer is not None:
+            self._wake_timer.set()
+
+    async def advance_to(self, t: float) -> None:
+        """Virtual time: fires every deadline up to t, in order across rooms."""
+        while True:
+            nxt = None
+            for host in self.rooms.values():
+                d = engine.due(host.state)
+                if d is not None and d <= t and (nxt is None or d < nxt[0]):
+                    nxt = (d, host)
+            if nxt is None:
+                break
+            self.clock.t = max(self.clock.t, nxt[0])
+            self.fire_due(nxt[1])
+            await self.flush()
+        self.clock.t = max(self.clock.t, t)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            now = self.clock.now()
+            nxt = None
+            for host in self.rooms.values():
+                d = engine.due(host.state)
+                if d is not None and (nxt is None or d < nxt):
+                    nxt = d
+                if d is not None and d <= now:
+                    self.fire_due(host)
+            timeout = None if nxt is None else max(0.0, nxt - self.clock.now())
+            try:
+                await asyncio.wait_for(self._wake_timer.wait(), timeout)
+            except TimeoutError:
+                pass
+            self._wake_timer.clear()
+
+    # --- what connections ask --------------------------------------------------------
+
+    async def command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command):
+        """Decides, records and delivers one command; returns its Ack or Error frame."""
+        key = (actor.id, cmd_id)
+        prior = host.results.get(key)
+        if prior is not None:
+            if isinstance(prior, asyncio.Future):
+                prior = await asyncio.shield(prior)
+            if isinstance(prior, Ack):
+                return Ack(id=cmd_id, seq=prior.seq, duplicate=True)
+            return prior
+        waiter = asyncio.get_running_loop().create_future()
+        host.remember(key, waiter)
+        self.fire_due(host)
+        name = engine.command_name(cmd)
+        try:
+            emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), actor, self.seal_key))
+        except Rejected as exc:
+            result = Error(id=cmd_id, code=exc.code, message=exc.message)
+            fut = self._audit(host, actor, cmd_id, name, exc)
+        else:
+            fut = self._submit(host, emits, actor.id, cmd_id, self.clock.now())
+            result = None
+        try:
+            seq = await fut
+        except BaseException as exc:
+            host.results.pop(key, None)
+            waiter.set_exception(exc)
+            waiter.exception()
+            raise
+        if result is None:
+            result = Ack(id=cmd_id, seq=seq)
+        host.remember(key, result)
+        waiter.set_result(result)
+        if self._wake_timer is not None:
+            self._wake_timer.set()
+        return result
+
+    async def join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
+        """Admits a connection into the room's fan-out; records the arrival."""
+        self.fire_due(host)
+        try:
+            emits = engine.connect(host.state, actor, self.clock.now())
+        except Rejected as exc:
+            await self._audit(host, actor, None, "join", exc)
+            return Error(code=exc.code, message=exc.message)
+        old = host.conns.pop(actor.id, None)
+        if old is not None:
+            old.close(4000, "replaced by a newer connection")
+        if emits:
+            await self._submit(host, emits, actor.id, None, self.clock.now())
+        # From here to registering, nothing awaits: the welcome, the resumed events
+        # and the live stream join without a gap or an overlap.
+        vis = host.visible
+        if resume is not None and 0 <= resume <= vis.seq and (
+                resume == vis.seq or (host.recent and host.recent[0].seq <= resume + 1)):
+            conn.send(self.welcome(host, conn, resumed=True))
+            m = vis.members.get(actor.id)
+            staff = conn.role != "participant"
+            for it in host.recent:
+                if it.seq <= resume:
+                    continue
+                if receives(it.aud, actor.id, conn.role, m.status if m else "absent",
+                            m.breakout if m else None):
+                    conn.send(it.frame(conn.binary, not staff))
+        else:
+            conn.send(self.welcome(host, conn, resumed=False))
+        host.conns[actor.id] = conn
+        return None
+
+    async def leave(self, host: RoomHost, actor: Actor, conn: Sink) -> None:
+        """A connection ended. If it was not replaced, the person dropped (or left)."""
+        if host.conns.get(actor.id) is not conn:
+            return
+        del host.conns[actor.id]
+        self.fire_due(host)
+        emits = engine.disconnect(host.state, actor, self.clock.now())
+        if emits:
+            await self._submit(host, emits, actor.id, None, self.clock.now())
+
+    async def configure(self, room: str, cmd: Command) -> None:
+        """Sets a room up as the server itself (scenario files, room files)."""
+        host = self.room(room)
+        emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), engine.SYSTEM, self.seal_key))
+        await self._submit(host, emits, "system", None, self.clock.now())

@@ -1,0 +1,2 @@
+"""The record: an append-only, hash-chained, durable log of every event and refusal."""
+from server.record.sqlite import Record, Row, VerifyResult  # noqa: F401

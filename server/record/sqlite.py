@@ -1,0 +1,180 @@
+"""The record on SQLite: WAL, synchronous=FULL, one row per event, a hash chain.
+
+Every row keeps SHA-256(previous row's hash || this row's canonical bytes);
+the newest hash is also kept in `meta`, so removing rows from the end is
+caught as surely as changing one in the middle. Triggers refuse UPDATE and
+DELETE on the log: corrections are new events, never edits.
+
+Rows of anonymous ballots carry no actor and no command id, so that the
+record cannot say who cast them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from typing import Iterator
+
+import msgspec
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    id    INTEGER PRIMARY KEY,
+    room  TEXT NOT NULL,
+    seq   INTEGER,
+    at    REAL NOT NULL,
+    actor TEXT,
+    kind  TEXT NOT NULL,
+    type  TEXT NOT NULL,
+    aud   TEXT,
+    cmd   TEXT,
+    body  BLOB NOT NULL,
+    hash  BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS log_room_seq ON log(room, seq) WHERE seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS log_room ON log(room, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log
+    BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
+    BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
+"""
+
+GENESIS = b"\x00" * 32
+_enc = msgspec.msgpack.Encoder()
+
+
+@dataclass(slots=True)
+class Row:
+    room: str
+    seq: int | None       # None for an audit row (a refused command)
+    at: float
+    actor: str | None
+    kind: str             # "event" | "rejected"
+    type: str
+    aud: str | None
+    cmd: str | None
+    body: bytes
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    ok: bool
+    rows: int
+    bad_id: int | None = None
+    problem: str = ""
+
+
+def _row_bytes(rid: int, r: Row) -> bytes:
+    return _enc.encode([rid, r.room, r.seq, r.at, r.actor, r.kind, r.type, r.aud, r.cmd, r.body])
+
+
+def create_private(path: str) -> None:
+    """Creates an empty file readable by its owner only, if it does not exist."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class Record:
+    def __init__(self, path: str):
+        self.path = path
+        if path != ":memory:":
+            create_private(path)
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.chmod(path + suffix, 0o600)
+        last = self.db.execute("SELECT id, hash FROM log ORDER BY id DESC LIMIT 1").fetchone()
+        self._last_id, self._last_hash = (last[0], last[1]) if last else (0, GENESIS)
+
+    def append(self, rows: list[Row]) -> None:
+        """Writes rows in one transaction; returns once they are on disk."""
+        if not rows:
+            return
+        rid, h = self._last_id, self._last_hash
+        values = []
+        for r in rows:
+            rid += 1
+            h = hashlib.sha256(h + _row_bytes(rid, r)).digest()
+            values.append((rid, r.room, r.seq, r.at, r.actor, r.kind, r.type, r.aud, r.cmd, r.body, h))
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (_enc.encode([rid, h]),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._last_id, self._last_hash = rid, h
+
+    # --- reading ------------------------------------------------------------------
+
+    def rooms(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT room FROM log ORDER BY room")]
+
+    def events(self, room: str, after: int = 0) -> Iterator[tuple[int, float, str, str, bytes]]:
+        """(seq, at, aud, type, body) of a room's events in order."""
+        cur = self.db.execute(
+            "SELECT seq, at, aud, type, body FROM log WHERE room=? AND seq > ? ORDER BY seq",
+            (room, after))
+        yield from cur
+
+    def all_events(self) -> Iterator[tuple[str, int, float, str, str, bytes]]:
+        """(room, seq, at, aud, type, body) of every event, in record order."""
+        cur = self.db.execute("SELECT room, seq, at, aud, type, body FROM log WHERE seq IS NOT NULL ORDER BY id")
+        yield from cur
+
+    def rows(self, room: str | None = None) -> Iterator[tuple]:
+        """Every row with its chain position, for exports and audits."""
+        if room is None:
+            yield from self.db.execute("SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log ORDER BY id")
+        else:
+            yield from self.db.execute(
+                "SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log WHERE room=? ORDER BY id", (room,))
+
+    def command_ids(self) -> Iterator[tuple[str, str, str, int | None, str, bytes]]:
+        """(room, actor, cmd, seq, kind, body) for rows that answer a client's command id."""
+        yield from self.db.execute(
+            "SELECT room, actor, cmd, seq, kind, body FROM log WHERE cmd IS NOT NULL ORDER BY id")
+
+    def verify(self) -> VerifyResult:
+        h = GENESIS
+        expected_id = 0
+        n = 0
+        try:
+            cur = self.db.execute(
+                "SELECT id, room, seq, at, actor, kind, type, aud, cmd, body, hash FROM log ORDER BY id")
+            for rid, room, seq, at, actor, kind, typ, aud, cmd, body, stored in cur:
+                n += 1
+                expected_id += 1
+                if rid != expected_id:
+                    return VerifyResult(False, n, rid, f"row {expected_id} is missing before row {rid}")
+                r = Row(room, seq, at, actor, kind, typ, aud, cmd, bytes(body) if body is not None else b"")
+                h = hashlib.sha256(h + _row_bytes(rid, r)).digest()
+                if stored != h:
+                    return VerifyResult(False, n, rid, f"row {rid} does not match its hash")
+            head = self.db.execute("SELECT value FROM meta WHERE key='head'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            return VerifyResult(False, n, expected_id or None, f"the database is damaged: {exc}")
+        if head is None:
+            if n:
+                return VerifyResult(False, n, None, "the chain head is missing")
+            return VerifyResult(True, 0)
+        try:
+            head_id, head_hash = msgspec.msgpack.decode(head[0])
+        except Exception:
+            return VerifyResult(False, n, None, "the chain head is damaged")
+        if head_id != expected_id or head_hash != h:
+            return VerifyResult(False, n, expected_id + 1 if head_id > expected_id else None,
+                                f"the chain head names row {head_id} but the log ends at row {expected_id}"
+                                if head_id != expected_id else "the newest row does not match the chain head")
+        return VerifyResult(True, n)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,92 @@
+"""Signed tokens: who you are, in which room, with which role, until when.
+
+A token is `base64url(payload) "." base64url(HMAC-SHA256(secret, payload))`,
+where the payload is JSON with room, role, id, name and exp (Unix seconds).
+It travels in the hello frame or an Authorization header, never in a URL
+that a server log could keep (the participant page carries it in the
+fragment, which browsers do not send).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+
+import msgspec
+
+ROLES = ("facilitator", "cofacilitator", "observer", "participant")
+
+
+class Claims(msgspec.Struct, kw_only=True):
+    room: str
+    role: str
+    id: str
+    name: str
+    exp: float
+
+
+class TokenError(Exception):
+    pass
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(secret: bytes, claims: Claims) -> str:
+    payload = msgspec.json.encode(claims)
+    mac = hmac.new(secret, payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def verify(secret: bytes, token: str, now: float) -> Claims:
+    try:
+        p64, m64 = token.split(".")
+        payload, mac = _unb64(p64), _unb64(m64)
+    except Exception:
+        raise TokenError("the token is malformed") from None
+    if not hmac.compare_digest(mac, hmac.new(secret, payload, hashlib.sha256).digest()):
+        raise TokenError("the token's signature is not valid")
+    try:
+        claims = msgspec.json.decode(payload, type=Claims)
+    except msgspec.DecodeError:
+        raise TokenError("the token is malformed") from None
+    if claims.role not in ROLES:
+        raise TokenError("the token names an unknown role")
+    if claims.exp < now:
+        raise TokenError("the token has expired")
+    return claims
+
+
+def load_secret(path: str, create: bool = True) -> bytes:
+    """Reads the server secret, creating it (mode 0600) on first use."""
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            data = f.read().strip()
+        if len(data) < 32:
+            raise TokenError(f"the secret file {path} is too short")
+        return data
+    if not create:
+        raise TokenError(f"no secret file at {path}")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    data = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return data
+
+
+def parse_ttl(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except (ValueError, IndexError):
+        raise ValueError(f"invalid ttl {text!r}: use e.g. 90m, 12h or 2d") from None
