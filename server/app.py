@@ -1,0 +1,95 @@
+"""Assembles a running server: record, hub, gateway, listening socket.
+
+`EmbeddedServer` is what the console, the scenario runner, the tests and the
+benchmark start in-process; `session-server serve` runs the same thing.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl as ssl_mod
+
+from server import tokens
+from server.clock import RealClock, VirtualClock
+from server.gateway import Gateway, Limits, start_server
+from server.hub import Hub
+from server.record import Record
+
+log = logging.getLogger("session_server")
+
+
+class EmbeddedServer:
+    def __init__(self, db: str, secret: bytes, *, host: str = "127.0.0.1", port: int = 0,
+                 clock=None, limits: Limits | None = None, certfile: str | None = None,
+                 keyfile: str | None = None, http=None):
+        self.db, self.secret, self.host, self.port = db, secret, host, port
+        self.clock = clock or RealClock()
+        self.limits = limits
+        self.certfile, self.keyfile = certfile, keyfile
+        self.http = http
+        self.hub: Hub | None = None
+        self.gateway: Gateway | None = None
+        self._server = None
+
+    async def start(self) -> "EmbeddedServer":
+        record = Record(self.db)
+        self.hub = Hub(record, self.clock, self.secret)
+        n = self.hub.load()
+        await self.hub.start()
+        http = self.http
+        if http is None:
+            try:
+                from server.web import make_http_handler   # the participant page, when present
+                http = make_http_handler()
+            except ImportError:
+                http = None
+        self.gateway = Gateway(self.hub, self.limits, http=http)
+        ctx = None
+        if self.certfile:
+            ctx = ssl_mod.SSLContext(ssl_mod.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.certfile, self.keyfile)
+        self._server = await start_server(self.gateway, self.host, self.port, ssl=ctx)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("serving on port %d, %d events and %d rooms rebuilt", self.port, n, len(self.hub.rooms))
+        return self
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.certfile else "ws"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        scheme = "https" if self.certfile else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def token(self, room: str, role: str, person: str, name: str, ttl: float = 12 * 3600) -> str:
+        return tokens.sign(self.secret, tokens.Claims(room=room, role=role, id=person, name=name,
+                                                      exp=self.clock.now() + ttl if not self.clock.virtual
+                                                      else 4102444800.0))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+        if self.hub is not None:
+            await self.hub.stop()
+            self.hub.record.close()
+
+    async def __aenter__(self):
+        return await self.start()
+
+    async def __aexit__(self, *exc):
+        await self.stop()
+
+
+def default_paths() -> tuple[str, str]:
+    """The record and the secret in the user's data directory."""
+    from platformdirs import user_data_dir
+    d = user_data_dir("group-console", appauthor=False)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return os.path.join(d, "records.db"), os.path.join(d, "secret")

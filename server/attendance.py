@@ -1,0 +1,66 @@
+"""Attendance as the clinical and billing record needs it, computed from the fold."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from protocol.state import Member, RoomState
+from server.engine.admission import attended_seconds
+
+
+@dataclass(slots=True)
+class AttendanceRow:
+    participant_id: str
+    name: str
+    status: str                 # attended | absent | excused
+    first_joined: float | None
+    last_left: float | None
+    minutes_present: float
+    late_minutes: float
+    left_early_minutes: float
+    drops: int
+    expected: bool
+    reason: str = ""
+
+
+def _row(s: RoomState, m: Member, now: float) -> AttendanceRow:
+    if m.admitted:
+        status = "attended"
+    elif m.excused is not None:
+        status = "excused"
+    else:
+        status = "absent"
+    late = 0.0
+    if m.first_joined is not None and s.opened_at is not None:
+        late = max(0.0, m.first_joined - s.opened_at) / 60
+    early = 0.0
+    if s.closed_at is not None and m.admitted and m.last_left is not None and m.last_left < s.closed_at - 1e-6:
+        early = (s.closed_at - m.last_left) / 60
+    last_left = m.last_left if m.status not in ("present", "dropped") or s.phase == "closed" else None
+    return AttendanceRow(m.id, m.name, status, m.first_joined, last_left,
+                         attended_seconds(m, now) / 60, late, early, m.drops, m.expected,
+                         m.excused or "")
+
+
+def attendance_rows(s: RoomState, now: float | None = None) -> list[AttendanceRow]:
+    """One row per participant on the roster or who came in, roster order first."""
+    now = s.closed_at if now is None and s.closed_at is not None else (now if now is not None else s.at)
+    people = [m for m in s.members.values() if m.role == "participant"
+              and (m.expected or m.admitted or m.excused is not None)]
+    return [_row(s, m, now) for m in people]
+
+
+def iso(t: float | None, tz=None) -> str:
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(t, tz or timezone.utc).isoformat(timespec="seconds")
+
+
+CSV_HEADER = ["participant_id", "name", "status", "first_joined", "last_left", "minutes_present",
+              "late_minutes", "left_early_minutes", "drops"]
+
+
+def csv_lines(rows: list[AttendanceRow], tz=None) -> list[list[str]]:
+    return [[r.participant_id, r.name, r.status, iso(r.first_joined, tz), iso(r.last_left, tz),
+             f"{r.minutes_present:.1f}", f"{r.late_minutes:.1f}", f"{r.left_early_minutes:.1f}",
+             str(r.drops)] for r in rows]
