@@ -70,6 +70,8 @@ class EmbeddedServer:
                                                       else 4102444800.0))
 
     async def stop(self) -> None:
+        if self.hub is not None:
+            self.hub.stopping = True
         if self._server is not None:
             self._server.close()
             try:

@@ -115,6 +115,17 @@ class SessionClient:
         await self.ws.send(encode(Cmd(id=cid, cmd=cmd), self.binary))
         return await asyncio.wait_for(fut, timeout)
 
+    async def command_raw(self, cmd: dict, cid: str | None = None, timeout: float = 10.0) -> Ack | Error:
+        """Sends a command exactly as given, unchecked: for stories about refused input."""
+        import msgspec
+        cid = cid or f"{self.name}-{next(self._ids)}-{uuid.uuid4().hex[:6]}"
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[cid] = fut
+        frame = {"t": "cmd", "id": cid, "cmd": cmd}
+        data = msgspec.msgpack.encode(frame) if self.binary else msgspec.json.encode(frame).decode()
+        await self.ws.send(data)
+        return await asyncio.wait_for(fut, timeout)
+
     async def sync(self, timeout: float = 10.0) -> Pong:
         """A barrier: once the pong is back, every event sent before it has arrived."""
         pid = next(self._ids)

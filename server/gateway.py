@@ -194,7 +194,7 @@ class Gateway:
             frame = decode_client(data)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             st["garbage"] += 1
-            conn.send(encode(Error(code="invalid", message=str(exc)), binary))
+            conn.send(encode(Error(id=_frame_id(data), code="invalid", message=str(exc)), binary))
             if st["garbage"] >= lim.garbage:
                 conn.close(1008, "too many malformed frames")
                 return False
@@ -221,6 +221,16 @@ class Gateway:
             conn.close(1000, "left")
             return False
         return conn.closing is None
+
+
+def _frame_id(data) -> str | None:
+    """The command id of a frame that failed validation, so the error can answer it."""
+    try:
+        raw = msgspec.json.decode(data) if isinstance(data, str) else msgspec.msgpack.decode(data)
+    except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
+        return None
+    cid = raw.get("id") if isinstance(raw, dict) else None
+    return cid if isinstance(cid, str) and len(cid) <= 128 else None
 
 
 def _short(room: str) -> str:

@@ -102,6 +102,9 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self.failed: BaseException | None = None
         self.commits = 0
+        # Once shutting down, closing sockets are the server's doing, not people
+        # dropping: nothing about them goes to the record.
+        self.stopping = False
 
     # --- start and stop -----------------------------------------------------------
 
@@ -386,6 +389,8 @@ class Hub:
         if host.conns.get(actor.id) is not conn:
             return
         del host.conns[actor.id]
+        if self.stopping:
+            return
         self.fire_due(host)
         emits = engine.disconnect(host.state, actor, self.clock.now())
         if emits:

@@ -1,0 +1,142 @@
+"""Reviewing a recorded session: the room at any moment, and its timeline.
+
+Both fold the record's events with the engine's own `evolve`, exactly as the
+live server did, so what a reviewer sees at 0:42:00 is what the facilitator
+saw then.
+"""
+from __future__ import annotations
+
+import msgspec
+
+from protocol import events as e
+from protocol.state import RoomState
+from server import engine
+from server.attendance import attendance_rows
+from server.engine.polls import tally
+from server.engine.speaking import talk_seconds
+from server.engine.timers import remaining
+from server.record import Record
+from server.scenarios.script import fmt_time
+
+_dec = msgspec.msgpack.Decoder(e.AnyEvent)
+
+
+def fold_until(record: Record, room: str, offset: float | None = None) -> tuple[RoomState, float, list]:
+    """The room as it stood `offset` seconds after it opened (or at the end).
+
+    Returns the state, the instant it describes, and the (at, seq, event) list folded."""
+    state = engine.new_room(room)
+    history = []
+    start = None
+    limit = None
+    for seq, at, aud, typ, body in record.events(room):
+        ev = _dec.decode(body)
+        if start is None and isinstance(ev, e.SessionOpened):
+            start = at
+            if offset is not None:
+                limit = start + offset
+        if limit is not None and at > limit:
+            break
+        engine.evolve(state, ev, at, seq)
+        history.append((at, seq, aud, ev))
+    if not history:
+        raise LookupError(f"the record holds no room {room!r}")
+    if offset is not None and start is None:
+        raise LookupError("the session never opened, so it has no offsets")
+    now = limit if limit is not None else (state.closed_at or state.at)
+    return state, now, history
+
+
+def describe(state: RoomState, now: float) -> dict:
+    """The room as a facilitator sees it, as plain data."""
+    start = state.opened_at or now
+    members = state.members.values()
+    parts = [m for m in members if m.role == "participant"]
+    out = {
+        "room": state.room, "title": state.title, "phase": state.phase,
+        "at": fmt_time(max(0.0, now - start)),
+        "present": sorted(m.id for m in parts if m.status == "present"),
+        "dropped": sorted(m.id for m in parts if m.status == "dropped"),
+        "waiting": sorted(m.id for m in parts if m.status == "waiting"),
+        "staff": sorted(m.id for m in members if m.role != "participant" and m.status == "present"),
+        "speaker": state.speaker or "",
+        "queue": list(state.queue),
+        "queue_mode": state.queue_mode,
+        "agenda": state.agenda[state.agenda_index].title if state.agenda_index is not None else "",
+        "breakouts": state.breakouts,
+        "rooms": [list(r) for r in state.rooms if r],
+        "polls": [{"id": p.id, "state": p.state, "anonymous": p.anonymous,
+                   "counts": tally(p)[0], "total": tally(p)[1]} for p in state.polls.values()],
+        "timers": [{"id": t.id, "label": t.label, "state": t.state,
+                    "remaining": fmt_time(remaining(t, now))} for t in state.timers.values()],
+        "talk_time": {m.id: fmt_time(talk_seconds(state, m.id, now)) for m in parts if m.admitted},
+        "attendance": [{"id": r.participant_id, "status": r.status,
+                        "minutes_present": round(r.minutes_present, 1), "drops": r.drops,
+                        "late_minutes": round(r.late_minutes, 1)} for r in attendance_rows(state, now)],
+        "alerts": [{"kind": a.kind, "person": a.person, "at": fmt_time(max(0.0, a.at - start))}
+                   for a in state.alerts],
+        "open_help": [h.help_id for h in state.help.values() if h.acknowledged_by is None],
+    }
+    return out
+
+
+def _line(ev: e.Event) -> str | None:
+    """One reviewer-facing line per notable event (no chat text, notes or locations)."""
+    t = type(ev).__struct_config__.tag
+    who = getattr(ev, "person", None) or getattr(ev, "target", None) or getattr(ev, "by", None) or ""
+    simple = {
+        "session_opened": "session opened", "session_closed": "session closed",
+        "staff_entered": f"{who} entered ({getattr(ev, 'role', '')})",
+        "participant_waiting": f"{who} is waiting", "admitted": f"{who} admitted",
+        "denied": f"{who} denied", "removed": f"{who} removed", "excused": f"{who} excused",
+        "left": f"{who} left", "dropped": f"{who} dropped", "returned": f"{who} returned",
+        "drop_overdue": f"{who} has not come back", "turn_started": f"{who} speaks",
+        "go_around_started": "go-around started", "go_around_ended": "go-around ended",
+        "breakouts_opened": "breakouts opened", "breakouts_closed": "breakouts closed",
+        "help_requested": f"{who} asked for help", "help_acknowledged": "help request answered",
+        "poll_opened": f"poll {getattr(ev, 'id', '')} opened",
+        "poll_closed": f"poll {getattr(ev, 'id', '')} closed",
+        "poll_shared": f"poll {getattr(ev, 'id', '')} results shared",
+        "check_in_alert": f"{who}: check-in alert", "timer_started": f"timer {getattr(ev, 'id', '')} started",
+        "timer_expired": f"timer {getattr(ev, 'id', '')} ended",
+        "agenda_advanced": f"agenda: {getattr(ev, 'title', '')}",
+        "flagged": f"{who} flagged {getattr(ev, 'level', '')}", "queue_mode_set": f"queue mode {getattr(ev, 'mode', '')}",
+    }
+    return simple.get(t)
+
+
+def timeline(history, start: float | None) -> list[tuple[str, str]]:
+    if start is None and history:
+        start = history[0][0]
+    out = []
+    for at, seq, aud, ev in history:
+        text = _line(ev)
+        if text is not None:
+            out.append((fmt_time(max(0.0, at - start)), text))
+    return out
+
+
+def render(desc: dict) -> str:
+    lines = [f"{desc['title'] or desc['room']}  [{desc['phase']}]  at {desc['at']}"]
+    lines.append(f"present ({len(desc['present'])}): {', '.join(desc['present']) or '-'}")
+    if desc["dropped"]:
+        lines.append(f"dropped: {', '.join(desc['dropped'])}")
+    lines.append(f"waiting: {', '.join(desc['waiting']) or '-'}")
+    lines.append(f"speaking: {desc['speaker'] or '-'}   queue ({desc['queue_mode']}): {', '.join(desc['queue']) or '-'}")
+    if desc["agenda"]:
+        lines.append(f"agenda: {desc['agenda']}")
+    if desc["rooms"]:
+        lines.append(f"breakouts ({desc['breakouts']}): " + " | ".join(
+            f"{i}: {', '.join(r)}" for i, r in enumerate(desc["rooms"], 1)))
+    for p in desc["polls"]:
+        counts = ", ".join(f"{k}={v}" for k, v in p["counts"].items()) or "no votes"
+        lines.append(f"poll {p['id']} [{p['state']}]: {counts} (total {p['total']})")
+    for t in desc["timers"]:
+        lines.append(f"timer {t['id']} [{t['state']}]: {t['remaining']} left")
+    lines.append("attendance:")
+    for a in desc["attendance"]:
+        lines.append(f"  {a['id']:<12} {a['status']:<9} {a['minutes_present']:>6.1f} min"
+                     f"  late {a['late_minutes']:.1f}  drops {a['drops']}")
+    for a in desc["alerts"]:
+        lines.append(f"alert {a['at']}: {a['kind']} {a['person']}")
+    return "\n".join(lines)

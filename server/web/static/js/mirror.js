@@ -1,0 +1,200 @@
+// The participant's picture of the room: the welcome's ParticipantView, then
+// every event addressed to this participant folded into it, in seq order.
+// It follows the server's participant_view() (server/engine/views.py); the
+// browser test compares the two after a session.
+
+const CHAT_KEPT = 200;
+const WARNING_BEFORE = 60;
+
+export function fromView(view, you) {
+  const s = structuredClone(view);
+  s.you = you || { id: s.me, name: "", role: "participant" };
+  s.names = {};
+  for (const p of s.present || []) s.names[p.id] = p.name;
+  if (s.you && s.you.name) s.names[s.me] = s.you.name;
+  s.queue_mode = s.queue_mode || "fifo";
+  // breakout rooms as a whole are known only from an opening seen live
+  s.rooms = null;
+  s.broadcasts = s.broadcasts || [];
+  return s;
+}
+
+export function nameOf(s, id) {
+  if (id === s.me) return "You";
+  return (s.names && s.names[id]) || "A participant";
+}
+
+function dropPresent(s, id) {
+  s.present = s.present.filter((p) => p.id !== id);
+}
+
+function leaves(s, id) {
+  dropPresent(s, id);
+  s.queue = s.queue.filter((q) => q !== id);
+  if (s.go_around) s.go_around = s.go_around.filter((q) => q !== id);
+}
+
+function findPoll(s, id) {
+  return s.polls.find((p) => p.id === id);
+}
+
+function myRoomFrom(s, rooms) {
+  for (let i = 0; i < rooms.length; i++) {
+    if (rooms[i].includes(s.me)) return i + 1;
+  }
+  return null;
+}
+
+const FOLD = {
+  session_opened(s) { s.phase = "open"; },
+  session_closed(s) { s.phase = "closed"; s.queue = []; if (s.status === "present") s.status = "left"; },
+  participant_waiting(s, ev) { if (ev.person === s.me) s.status = "waiting"; },
+  waiting_left(s, ev) { if (ev.person === s.me && s.status === "waiting") s.status = "absent"; },
+  agreement_accepted(s, ev) { if (ev.person === s.me) s.agreed = true; },
+  location_checked_in(s, ev) { if (ev.person === s.me) s.checked_in = true; },
+  admitted(s, ev) {
+    s.names[ev.person] = ev.name;
+    if (ev.person === s.me) s.status = "present";
+    if (!s.present.some((p) => p.id === ev.person)) s.present.push({ id: ev.person, name: ev.name, role: "participant" });
+  },
+  returned(s, ev) {
+    if (ev.name) s.names[ev.person] = ev.name;
+    if (ev.person === s.me) s.status = "present";
+    if (!s.present.some((p) => p.id === ev.person)) {
+      s.present.push({ id: ev.person, name: ev.name || s.names[ev.person] || "", role: "participant" });
+    }
+  },
+  denied(s, ev) { if (ev.person === s.me) s.status = "denied"; },
+  removed(s, ev) { leaves(s, ev.person); if (ev.person === s.me) s.status = "removed"; },
+  left(s, ev) { leaves(s, ev.person); if (ev.person === s.me) s.status = "left"; },
+  dropped(s, ev) { dropPresent(s, ev.person); if (ev.person === s.me) s.status = "dropped"; },
+  staff_entered(s, ev) { s.names[ev.person] = ev.name; },
+
+  hand_raised(s, ev) {
+    // the server places a hand in "fair" mode by talk time, which participants
+    // are not told; until the event carries the position, the end is our guess
+    if (!s.queue.includes(ev.person)) s.queue.push(ev.person);
+  },
+  hand_lowered(s, ev) { s.queue = s.queue.filter((q) => q !== ev.person); },
+  turn_started(s, ev, at) {
+    s.speaker = ev.person;
+    s.turn_ends = ev.ends_at ?? null;
+    s.queue = s.queue.filter((q) => q !== ev.person);
+    if (s.go_around && s.go_around.includes(ev.person)) {
+      s.go_around = s.go_around.slice(s.go_around.indexOf(ev.person) + 1);
+    }
+  },
+  turn_ended(s) { s.speaker = null; s.turn_ends = null; },
+  queue_moved(s, ev) {
+    s.queue = s.queue.filter((q) => q !== ev.person);
+    s.queue.splice(ev.position - 1, 0, ev.person);
+  },
+  queue_mode_set(s, ev) { s.queue_mode = ev.mode; },
+  go_around_started(s, ev) { s.go_around = [...ev.order]; },
+  go_around_ended(s) { s.go_around = null; },
+
+  breakouts_opened(s, ev) {
+    s.breakouts = "open";
+    s.rooms = ev.rooms.map((r) => [...r]);
+    s.breakouts_ends = ev.ends_at;
+    s.my_room = myRoomFrom(s, s.rooms);
+    s.room_members = s.my_room ? [...s.rooms[s.my_room - 1]] : [];
+    s.broadcasts = [];
+  },
+  breakout_moved(s, ev) {
+    if (s.rooms) {
+      for (const r of s.rooms) { const i = r.indexOf(ev.person); if (i >= 0) r.splice(i, 1); }
+      while (s.rooms.length < ev.room) s.rooms.push([]);
+      s.rooms[ev.room - 1].push(ev.person);
+    }
+    if (ev.person === s.me) {
+      s.my_room = ev.room;
+      s.room_members = s.rooms ? [...s.rooms[ev.room - 1]] : [s.me];
+    } else if (s.my_room === ev.room) {
+      if (!s.room_members.includes(ev.person)) s.room_members.push(ev.person);
+    } else {
+      s.room_members = s.room_members.filter((q) => q !== ev.person);
+    }
+  },
+  breakouts_warning(s, ev) { s.breakouts_ends = ev.ends_at; },
+  breakouts_broadcast(s, ev, at, seq) { s.broadcasts.push({ text: ev.text, at, seq }); },
+  breakouts_closed(s) {
+    s.breakouts = "none"; s.rooms = null; s.my_room = null; s.room_members = []; s.breakouts_ends = null;
+  },
+  help_requested(s, ev, at) {
+    if (ev.person !== s.me) return;
+    if (!s.my_help.some((h) => h.help_id === ev.help_id)) {
+      s.my_help.push({ help_id: ev.help_id, person: ev.person, room: ev.room, text: ev.text || "", at, acknowledged_by: null });
+    }
+  },
+  help_acknowledged(s, ev) {
+    const h = s.my_help.find((x) => x.help_id === ev.help_id);
+    if (h) h.acknowledged_by = ev.by;
+  },
+
+  poll_opened(s, ev) {
+    let p = findPoll(s, ev.id);
+    if (!p) {
+      p = { id: ev.id, question: ev.question, kind: ev.kind, options: [...(ev.options || [])],
+        min: ev.min ?? null, max: ev.max ?? null, anonymous: !!ev.anonymous, state: "open", mine: [], results: null, total: null };
+      s.polls.push(p);
+    }
+    p.state = "open";
+  },
+  vote_cast(s, ev) {
+    const p = findPoll(s, ev.id);
+    if (p && ev.person === s.me) { p.mine = [...ev.keys]; p.answers = [...(ev.answers || [])]; }
+  },
+  poll_closed(s, ev) { const p = findPoll(s, ev.id); if (p) p.state = "closed"; },
+  poll_shared(s, ev) {
+    const p = findPoll(s, ev.id);
+    if (p) { p.results = { ...ev.counts }; p.total = ev.total; }
+  },
+
+  timer_started(s, ev, at) {
+    s.timers[ev.id] = { id: ev.id, label: ev.label, seconds: ev.seconds, state: "running",
+      ends_at: ev.ends_at, remaining: ev.seconds, warned: ev.ends_at - at <= WARNING_BEFORE };
+  },
+  timer_paused(s, ev) {
+    const t = s.timers[ev.id]; if (!t) return;
+    t.state = "paused"; t.remaining = ev.remaining; t.ends_at = null;
+  },
+  timer_resumed(s, ev, at) {
+    const t = s.timers[ev.id]; if (!t) return;
+    t.state = "running"; t.ends_at = ev.ends_at; t.warned = ev.ends_at - at <= WARNING_BEFORE;
+  },
+  timer_extended(s, ev, at) {
+    const t = s.timers[ev.id]; if (!t) return;
+    t.seconds += ev.seconds;
+    if (t.state === "running") { t.ends_at += ev.seconds; t.warned = t.ends_at - at <= WARNING_BEFORE; }
+    else t.remaining += ev.seconds;
+  },
+  timer_cancelled(s, ev, at) {
+    const t = s.timers[ev.id]; if (!t) return;
+    if (t.state === "running") t.remaining = Math.max(0, t.ends_at - at);
+    t.state = "cancelled"; t.ends_at = null;
+  },
+  timer_warning(s, ev) { const t = s.timers[ev.id]; if (t) t.warned = true; },
+  timer_expired(s, ev) {
+    const t = s.timers[ev.id]; if (!t) return;
+    t.state = "expired"; t.remaining = 0; t.ends_at = null;
+  },
+  agenda_advanced(s, ev, at) { s.agenda_index = ev.index; s.agenda_started = at; },
+
+  chat_posted(s, ev, at) {
+    s.chat.push({ by: ev.by, name: ev.name, to: ev.to, text: ev.text, room: ev.room || 0, at });
+    if (s.chat.length > CHAT_KEPT) s.chat.splice(0, s.chat.length - CHAT_KEPT);
+    if (ev.name) s.names[ev.by] = ev.name;
+  },
+};
+
+// Folds one event frame into the state; returns false for a type it does not know
+// (a newer server), which it skips rather than failing the whole page.
+export function apply(s, frame) {
+  const ev = frame.ev;
+  const f = FOLD[ev.type];
+  s.seq = frame.seq;
+  if (!f) return false;
+  f(s, ev, frame.at, frame.seq);
+  return true;
+}
