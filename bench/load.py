@@ -1,0 +1,418 @@
+"""The load generator: N rooms of one facilitator and eleven participants.
+
+Every person is a real websocket connection from this process to a server in
+another process (the project's, or the bare relay), so the server under test
+has a core of its own and this process the other. All times are read from one
+clock here (`time.perf_counter`): latency is the time from sending a command
+to the moment each recipient receives the event it caused.
+
+How an event is traced to its command without adding anything to the
+protocol: within a room, commands are decided one after another, and the ack
+of each carries the room's sequence number once its events were recorded. So
+the events of the k-th accepted command are exactly the sequence numbers
+after the previous ack's and up to its own. The one event in the window that
+no command causes (the late participant knocking) is matched to the moment
+that participant said hello. For the relay, the forwarded frame is the
+command itself and carries its id.
+
+The load is open-loop: a room sends on its timeline whatever the answers,
+so a slow server is seen as latency, not hidden as a slower request rate.
+"""
+from __future__ import annotations
+
+import asyncio
+import bisect
+import collections
+import gc
+import itertools
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import msgspec
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from bench import schedule as sch
+from protocol import commands as c
+from protocol.frames import PROTOCOL_VERSION, Cmd, Hello, encode
+from server import tokens
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONNECT_TYPES = {"participant_waiting", "staff_entered", "returned", "dropped", "waiting_left", "staff_left"}
+clock = time.perf_counter
+
+
+# --- what the generator reads of a frame: only what it needs ------------------------
+
+class _Ev(msgspec.Struct):
+    type: str = ""
+    person: str | None = None
+
+
+class _Frame(msgspec.Struct):
+    t: str
+    seq: int = 0
+    id: str | int | None = None
+    code: str = ""
+    ev: _Ev | None = None
+
+
+_light = msgspec.msgpack.Decoder(_Frame)
+_setup_ids = itertools.count(1)
+
+
+# --- the server under test, in its own process ---------------------------------------
+
+class Target:
+    """A server process: the project (`bench.serve`) or the bare relay (`bench.relay`)."""
+
+    def __init__(self, kind: str, db: str | None = None, secret: bytes = b""):
+        self.kind, self.db, self.secret = kind, db, secret
+        self.proc: asyncio.subprocess.Process | None = None
+        self.port = 0
+        self.ready_line: list[str] = []
+
+    async def start(self, timeout: float = 60.0) -> "Target":
+        if self.kind == "project":
+            args = ["-m", "bench.serve", "--db", self.db, "--secret", self.secret.hex()]
+        else:
+            args = ["-m", "bench.relay"]
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE)
+        line = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError(f"{self.kind} server did not start")
+        self.ready_line = line
+        self.port = int(line[1])
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss(self) -> int:
+        """Resident memory of the server process, bytes."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def cpu(self) -> float:
+        """CPU seconds the server process has used (user + system)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 15)
+        except (asyncio.TimeoutError, TimeoutError):
+            self.proc.kill()
+            await self.proc.wait()
+
+
+# --- one run ---------------------------------------------------------------------------
+
+@dataclass
+class Recorder:
+    rooms: int
+    sent: dict = field(default_factory=dict)               # cid -> (room, t_send, kind)
+    acks: list = field(default_factory=list)               # per room: [(seq, t_send, kind)]
+    deliveries: list = field(default_factory=list)         # (room, seq or cid, event type, t)
+    hello_at: dict = field(default_factory=dict)           # room -> t the late participant said hello
+    errors: collections.Counter = field(default_factory=collections.Counter)
+    last_rx: float = 0.0
+    skipped: int = 0
+
+    def __post_init__(self):
+        self.acks = [[] for _ in range(self.rooms)]
+
+
+class Peer:
+    """One person's connection."""
+
+    def __init__(self, run: "Run", room: int, who: int):
+        self.run, self.room, self.who = run, room, who
+        self.pid = sch.pid(who)
+        self.ws = None
+        self.reader: asyncio.Task | None = None
+        self.pending: dict[str, asyncio.Future] = {}
+        self.welcomed: asyncio.Future | None = None
+        self.admitted = asyncio.Event()
+
+    async def connect(self) -> None:
+        run = self.run
+        if run.kind == "relay":
+            self.ws = await connect(f"{run.target.url}/r{self.room}", max_size=None, ping_interval=None,
+                                    open_timeout=60)
+            self.reader = asyncio.create_task(self._read_relay())
+            return
+        self.ws = await connect(run.target.url, max_size=None, ping_interval=None, open_timeout=60)
+        self.welcomed = asyncio.get_running_loop().create_future()
+        self.reader = asyncio.create_task(self._read_project())
+        a = sch.actor(self.who)
+        token = tokens.sign(run.target.secret, tokens.Claims(
+            room=run.room_id(self.room), role=a.role, id=a.id, name=a.name, exp=time.time() + 3600))
+        if self.who == sch.LATE:
+            run.rec.hello_at[self.room] = clock()
+        await self.ws.send(encode(Hello(token=token, protocol=PROTOCOL_VERSION)))
+        await asyncio.wait_for(self.welcomed, 60)
+
+    async def call(self, cmd: c.Command) -> object:
+        """A command during setup: waits for its answer."""
+        cid = f"setup.{self.room}.{self.who}.{next(_setup_ids)}"
+        fut = asyncio.get_running_loop().create_future()
+        self.pending[cid] = fut
+        await self.ws.send(encode(Cmd(id=cid, cmd=cmd)))
+        return await asyncio.wait_for(fut, 60)
+
+    async def _read_project(self) -> None:
+        rec = self.run.rec
+        room, me = self.room, self.pid
+        dec = _light.decode
+        deliveries = rec.deliveries
+        try:
+            async for data in self.ws:
+                t = clock()
+                rec.last_rx = t
+                f = dec(data)
+                k = f.t
+                if k == "event":
+                    ev = f.ev
+                    deliveries.append((room, f.seq, ev.type, t))
+                    if ev.type == "admitted" and ev.person == me:
+                        self.admitted.set()
+                elif k == "ack":
+                    s = rec.sent.get(f.id)
+                    if s is not None:
+                        rec.acks[room].append((f.seq, s[1], s[2]))
+                    fut = self.pending.pop(f.id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(f)
+                elif k == "error":
+                    rec.errors[f.code] += 1
+                    fut = self.pending.pop(f.id, None) if isinstance(f.id, str) else None
+                    if fut is not None and not fut.done():
+                        fut.set_result(f)
+                    elif self.welcomed is not None and not self.welcomed.done():
+                        self.welcomed.set_exception(RuntimeError(f"refused: {f.code}"))
+                elif k == "welcome":
+                    if self.welcomed is not None and not self.welcomed.done():
+                        self.welcomed.set_result(f)
+        except ConnectionClosed:
+            pass
+
+    async def _read_relay(self) -> None:
+        rec = self.run.rec
+        room = self.room
+        dec = _light.decode
+        deliveries = rec.deliveries
+        try:
+            async for data in self.ws:
+                t = clock()
+                rec.last_rx = t
+                deliveries.append((room, dec(data).id, "", t))
+        except ConnectionClosed:
+            pass
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            self.ws.transport.abort()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+def pct(sorted_vals: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_vals:
+        return float("nan")
+    return sorted_vals[max(0, min(len(sorted_vals) - 1, math.ceil(q * len(sorted_vals)) - 1))]
+
+
+class Run:
+    def __init__(self, kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
+                 connect_concurrency: int = 32):
+        self.kind, self.rooms, self.seconds, self.rate, self.seed = kind, rooms, seconds, rate, seed
+        self.conc = connect_concurrency
+        self.rec = Recorder(rooms)
+        self.target: Target | None = None
+        self.peers: list[list[Peer]] = []
+        self.tmp: tempfile.TemporaryDirectory | None = None
+        self.base_seq = [0] * rooms
+
+    def room_id(self, r: int) -> str:
+        return f"bench-room-{r}"
+
+    async def _setup_room(self, r: int, sem: asyncio.Semaphore) -> None:
+        peers = self.peers[r]
+        async with sem:
+            if self.kind == "relay":
+                await asyncio.gather(*(p.connect() for p in peers[:sch.LATE]))
+                return
+            fac = peers[0]
+            await fac.connect()
+            await fac.call(c.Configure(title="Tuesday evening group", capacity=12, roster=sch.roster()))
+            await fac.call(c.Open())
+            await asyncio.gather(*(p.connect() for p in peers[1:sch.LATE]))
+            await asyncio.gather(*(fac.call(c.Admit(target=p.pid)) for p in peers[1:sch.LATE]))
+            await asyncio.wait_for(asyncio.gather(*(p.admitted.wait() for p in peers[1:sch.LATE])), 60)
+
+    async def _room(self, r: int, steps: list[sch.Step], t0: float) -> None:
+        rec = self.rec
+        peers = self.peers[r]
+        joins = []
+        for i, s in enumerate(steps):
+            delay = t0 + s.t - clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            p = peers[s.who]
+            if s.kind == "join":
+                joins.append(asyncio.create_task(p.connect()))
+                continue
+            if p.ws is None:
+                rec.skipped += 1
+                continue
+            cid = f"{r}.{i}"
+            data = encode(Cmd(id=cid, cmd=s.cmd))
+            rec.sent[cid] = (r, clock(), s.kind)
+            try:
+                await p.ws.send(data)
+            except ConnectionClosed:
+                rec.errors["closed"] += 1
+        for j in joins:
+            try:
+                await j
+            except Exception:
+                rec.errors["join_failed"] += 1
+
+    async def execute(self, on_ready=None) -> dict:
+        """Starts the server, sets the rooms up, runs the window, stops; returns the figures."""
+        self.tmp = tempfile.TemporaryDirectory(prefix="bench-")
+        secret = os.urandom(32)
+        self.target = Target(self.kind, os.path.join(self.tmp.name, "record.db"), secret)
+        try:
+            t_start = clock()
+            await self.target.start()
+            rss_empty = self.target.rss()
+            self.peers = [[Peer(self, r, w) for w in range(sch.PARTICIPANTS + 1)] for r in range(self.rooms)]
+            sem = asyncio.Semaphore(self.conc)
+            await asyncio.gather(*(self._setup_room(r, sem) for r in range(self.rooms)))
+            setup_s = clock() - t_start
+            await asyncio.sleep(0.3)
+            rss_held = self.target.rss()
+            if on_ready is not None:
+                await on_ready(self)
+            if self.kind == "project":
+                for d in self.rec.deliveries:
+                    if d[1] > self.base_seq[d[0]]:
+                        self.base_seq[d[0]] = d[1]
+            self.rec.deliveries.clear()
+            plans = [sch.window(self.room_id(r), self.seed * 100_003 + r, self.seconds, self.rate)
+                     for r in range(self.rooms)]
+            gc.collect()
+            gc.disable()      # a full collection here would show up as latency that is ours, not the server's
+            try:
+                cpu0, gen0, t0 = self.target.cpu(), time.process_time(), clock() + 0.2
+                await asyncio.gather(*(self._room(r, plans[r], t0) for r in range(self.rooms)))
+                # drain: until nothing has arrived for a while, bounded
+                limit = clock() + max(3.0, self.seconds)
+                while clock() < limit and clock() - self.rec.last_rx < 0.5:
+                    await asyncio.sleep(0.05)
+                t1 = clock()
+                cpu1, gen1 = self.target.cpu(), time.process_time()
+            finally:
+                gc.enable()
+            result = self._figures(t1 - t0)
+            result.update(
+                rooms=self.rooms, connections=self.rooms * (sch.PARTICIPANTS + 1), setup_s=round(setup_s, 2),
+                server_cpu_pct=round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+                loadgen_cpu_pct=round(100 * (gen1 - gen0) / (t1 - t0), 1),
+                rss_empty_mb=round(rss_empty / 2**20, 1), rss_held_mb=round(rss_held / 2**20, 1),
+                rss_per_connection_kb=round((rss_held - rss_empty) / 1024 / (self.rooms * sch.PARTICIPANTS), 1),
+            )
+            return result
+        finally:
+            for room in self.peers:
+                for p in room:
+                    await p.close()
+            await self.target.stop()
+            self.tmp.cleanup()
+
+    def _figures(self, elapsed: float) -> dict:
+        rec = self.rec
+        lat: list[float] = []
+        kinds: dict[str, list[float]] = collections.defaultdict(list)
+        unmatched = 0
+        if self.kind == "relay":
+            for room, cid, _typ, t in rec.deliveries:
+                s = rec.sent.get(cid)
+                if s is None:
+                    unmatched += 1
+                    continue
+                lat.append(t - s[1])
+                kinds[s[2]].append(t - s[1])
+        else:
+            index = []
+            for acks in rec.acks:
+                acks.sort()
+                index.append([a[0] for a in acks])
+            for room, seq, typ, t in rec.deliveries:
+                if seq <= self.base_seq[room]:
+                    continue
+                if typ in CONNECT_TYPES:
+                    t_send, kind = rec.hello_at.get(room), "join"
+                else:
+                    i = bisect.bisect_left(index[room], seq)
+                    if i == len(index[room]):
+                        t_send = None
+                    else:
+                        _s, t_send, kind = rec.acks[room][i]
+                if t_send is None:
+                    unmatched += 1
+                    continue
+                lat.append(t - t_send)
+                kinds[kind].append(t - t_send)
+        lat.sort()
+        n_acks = sum(len(a) for a in rec.acks)
+        out = {
+            "commands": len(rec.sent),
+            "deliveries": len(lat),
+            "delivered_events_per_s": round(len(lat) / self.seconds, 1),
+            "latency_ms": {"p50": round(1000 * pct(lat, 0.50), 2), "p99": round(1000 * pct(lat, 0.99), 2),
+                           "max": round(1000 * lat[-1], 2) if lat else float("nan")},
+            "by_kind_p99_ms": {k: round(1000 * pct(sorted(v), 0.99), 2) for k, v in sorted(kinds.items())},
+            "unmatched": unmatched,
+            "errors": dict(rec.errors),
+            "skipped": rec.skipped,
+            "window_s": round(elapsed, 2),
+        }
+        if self.kind == "project":
+            out["acks"] = n_acks
+        return out
+
+
+def sustained(result: dict, limit_ms: float = 100.0) -> bool:
+    """Under the latency limit, with (almost) every command answered and delivered."""
+    bad = sum(result["errors"].values()) + result["skipped"] + result["unmatched"]
+    answered = result.get("acks", result["commands"])
+    return (result["latency_ms"]["p99"] <= limit_ms and bad <= 0.01 * max(1, result["commands"])
+            and answered >= 0.99 * result["commands"])
+
+
+async def run_once(kind: str, rooms: int, seconds: float, rate: float, seed: int = 7) -> dict:
+    return await Run(kind, rooms, seconds, rate, seed).execute()

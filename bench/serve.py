@@ -1,0 +1,34 @@
+"""The project's server under test, in a process of its own.
+
+    python -m bench.serve --db FILE --secret HEX    # prints "READY <port> <seconds to start>"
+
+Runs `server.app.EmbeddedServer` unchanged on a real clock; stops on SIGTERM.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+
+
+async def main(db: str, secret: bytes, t0: float) -> None:
+    from server.app import EmbeddedServer
+    srv = EmbeddedServer(db, secret, port=0)
+    await srv.start()
+    print(f"READY {srv.port} {time.perf_counter() - t0:.6f} {len(srv.hub.rooms)}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await srv.stop()
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--secret", required=True)
+    a = ap.parse_args()
+    asyncio.run(main(a.db, bytes.fromhex(a.secret), t0))

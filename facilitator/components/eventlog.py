@@ -1,0 +1,31 @@
+"""Every event as it was folded, in the room's order, in plain words."""
+from __future__ import annotations
+
+import time as _time
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from facilitator.describe import describe
+
+LOUD = ("HELP", "CHECK-IN", "FLAG")
+
+
+class EventLog(RichLog):
+    def __init__(self, **kw):
+        super().__init__(wrap=False, markup=False, max_lines=500, **kw)
+
+    def on_mount(self) -> None:
+        self.border_title = "Event log"
+
+    def add(self, s, frame) -> None:
+        text = describe(s, frame.ev)
+        t = Text(_time.strftime("%H:%M:%S ", _time.localtime(frame.at)), "dim")
+        t.append(f"#{frame.seq} ", "dim")
+        t.append(text, "bold red" if text.startswith(LOUD) else "")
+        self.write(t)
+
+    def restart(self, s, frames) -> None:
+        self.clear()
+        for f in frames[-200:]:
+            self.add(s, f)

@@ -1,0 +1,76 @@
+"""The top line: what this session is, how far along, and whether we are live."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from facilitator.mirror import agenda_left, fmt_secs, session_clock
+
+CONN_LOOK = {
+    # a symbol as well as a colour: the state must read on a monochrome terminal too
+    "online": ("● live", "green"),
+    "connecting": ("◌ connecting", "yellow"),
+    "reconnecting": ("◌ reconnecting", "yellow"),
+    "offline": ("✕ offline", "bold red"),
+    "refused": ("✕ refused", "bold red"),
+    "replay": ("⏵ replay", "magenta"),
+}
+
+
+class SessionClock(Static):
+    """Session time and the agenda segment's time left; ticks on its own."""
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.show)
+
+    def show(self) -> None:
+        s = self.app.room
+        if s is None:
+            self.update("")
+            return
+        now = self.app.now()
+        t = Text()
+        clock = session_clock(s, now)
+        phase = {"setup": "not open", "closed": "closed"}.get(s.phase)
+        t.append("⏱ ", "dim")
+        t.append(fmt_secs(clock) if clock is not None else "--:--", "bold")
+        if phase:
+            t.append(f" ({phase})", "dim")
+        seg = agenda_left(s, now)
+        if seg is not None:
+            title, left = seg
+            t.append("  ▸ ", "dim")
+            t.append(title[:24])
+            if left >= 0:
+                t.append(f" {fmt_secs(left)} left", "yellow" if left < 120 else "")
+            else:
+                t.append(f" over {fmt_secs(-left)}", "bold red")
+        self.update(t)
+
+
+class SessionHeader(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield SessionClock(id="clock")
+        yield Static(id="conn")
+
+    def show(self) -> None:
+        s = self.app.room
+        title = Text()
+        if s is not None:
+            title.append(s.title or s.room, "bold")
+        me = self.app.me_label()
+        if me:
+            title.append(f"  {me}", "dim")
+        self.query_one("#title", Static).update(title)
+        self.query_one(SessionClock).show()
+
+    def connection(self, status: str, detail: str = "") -> None:
+        label, style = CONN_LOOK.get(status, (status, ""))
+        t = Text(label, style)
+        if detail and status not in ("online", "replay"):
+            t.append(f" {detail[:40]}", "dim")
+        self.query_one("#conn", Static).update(t)
+        self.set_class(status not in ("online", "replay"), "-degraded")

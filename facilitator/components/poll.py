@@ -1,0 +1,49 @@
+"""The active poll with its counts as bars, updated as votes arrive."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from facilitator.mirror import active_poll, poll_counts, present
+
+KIND = {"single": "choice", "multi": "multiple", "scale": "scale", "phq2": "PHQ-2", "gad2": "GAD-2"}
+
+
+class PollPanel(Static):
+    def on_mount(self) -> None:
+        self.border_title = "Poll"
+        self._sig = None
+
+    def show(self) -> None:
+        s = self.app.room
+        if s is None:
+            return
+        p = active_poll(s)
+        if p is None:
+            self._sig = None
+            self.update(Text("no poll  (p to create)", "dim"))
+            self.border_title = "Poll"
+            return
+        rows, total = poll_counts(p)
+        sig = (p.id, p.state, p.shared, tuple(rows), total, len(present(s)))
+        if sig == self._sig:
+            return
+        self._sig = sig
+        width = max(6, min(30, (self.size.width or 36) - 14))
+        most = max([n for _, n in rows] + [1])
+        t = Text()
+        t.append(p.question[:200] + "\n", "bold")
+        label_w = min(12, max([len(k) for k, _ in rows] + [1]))
+        for key, n in rows:
+            filled = round(n / most * width) if n else 0
+            t.append(f"{key[:label_w]:>{label_w}} ", "")
+            t.append("█" * filled, "cyan")
+            t.append("·" * (width - filled), "dim")
+            t.append(f" {n}\n")
+        t.append(f"{total} of {len(present(s))} present answered", "dim")
+        if p.anonymous:
+            t.append(" · anonymous", "magenta")
+        self.update(t)
+        state = {"draft": "draft", "open": "● open", "closed": "closed"}[p.state]
+        self.border_title = f"Poll {p.id} · {KIND.get(p.kind, p.kind)} · {state}" + (" · shared" if p.shared else "")
+        self.set_class(p.state == "open", "-open")

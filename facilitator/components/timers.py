@@ -1,0 +1,41 @@
+"""Running timers, drawn from their deadlines; only this panel ticks per second."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from facilitator.mirror import fmt_secs
+from server.engine.timers import remaining
+
+
+class TimersPanel(Static):
+    def on_mount(self) -> None:
+        self.border_title = "Timers"
+        self.set_interval(1.0, self.show)
+
+    def show(self) -> None:
+        s = self.app.room
+        if s is None:
+            return
+        now = self.app.now()
+        t = Text()
+        shown = 0
+        if s.breakouts == "open" and s.breakouts_ends is not None:
+            left = max(0.0, s.breakouts_ends - now)
+            t.append("⧉ breakouts ", "bold")
+            t.append(fmt_secs(left), "bold red" if left < 60 else "yellow")
+            shown += 1
+        for tm in s.timers.values():
+            if tm.state in ("cancelled",):
+                continue
+            if shown:
+                t.append("\n")
+            left = remaining(tm, now)
+            sym = {"running": "⏵", "paused": "⏸", "expired": "⏹"}.get(tm.state, "?")
+            style = "bold red" if tm.state == "expired" or (tm.state == "running" and left < 60) else ""
+            t.append(f"{sym} {(tm.label or tm.id)[:20]} ")
+            t.append("time up" if tm.state == "expired" else fmt_secs(left), style)
+            shown += 1
+        if not shown:
+            t.append("no timers  (t to start)", "dim")
+        self.update(t)

@@ -1,0 +1,1 @@
+"""Modal screens: each gathers what one action needs, then hands commands back."""

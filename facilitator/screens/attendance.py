@@ -1,0 +1,90 @@
+"""Attendance as the record will show it, and its export to CSV.
+
+Rows come from `server.attendance`, which reads the same folded state the
+server keeps, so the export matches the clinical record line for line.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Label
+
+from server.attendance import CSV_HEADER, attendance_rows, csv_lines
+
+
+def write_csv(path: str, header: list[str], lines: list[list[str]]) -> None:
+    # the export names people: keep it private to the user, like the record
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(lines)
+
+
+class AttendanceScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "export", "Export CSV")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog full") as v:
+            v.border_title = "Attendance"
+            yield DataTable(id="rows", cursor_type="row")
+            yield Label("", id="summary", classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Export CSV (e)", variant="primary", id="export")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#rows", DataTable)
+        table.add_columns("Name", "Status", "Minutes", "Late", "Left early", "Drops", "Reason")
+        self.room_changed()
+
+    def room_changed(self) -> None:
+        s = self.app.room
+        if s is None:
+            return
+        now = None if s.phase == "closed" else self.app.now()
+        rows = attendance_rows(s, now)
+        table = self.query_one("#rows", DataTable)
+        table.clear()
+        for r in rows:
+            table.add_row(r.name, r.status, f"{r.minutes_present:.1f}", f"{r.late_minutes:.0f}",
+                          f"{r.left_early_minutes:.0f}", str(r.drops), r.reason)
+        came = sum(1 for r in rows if r.status == "attended")
+        self.query_one("#summary", Label).update(
+            f"{came} attended · {sum(1 for r in rows if r.status == 'absent')} absent · "
+            f"{sum(1 for r in rows if r.status == 'excused')} excused")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "export":
+            self.action_export()
+        else:
+            self.dismiss(None)
+
+    def action_export(self) -> None:
+        s = self.app.room
+        if s is None:
+            return
+        rows = attendance_rows(s, None if s.phase == "closed" else self.app.now())
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in s.room)[:40]
+        path = os.path.join(self.app.export_dir, f"attendance-{safe}-{time.strftime('%Y%m%d-%H%M')}.csv")
+        self._export(path, csv_lines(rows))
+
+    @work(thread=True, exclusive=True)
+    def _export(self, path: str, lines: list[list[str]]) -> None:
+        try:
+            write_csv(path, CSV_HEADER, lines)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"Could not write {path}: {exc.strerror}",
+                                      severity="error")
+            return
+        self.app.call_from_thread(self.app.attendance_exported, path)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,57 @@
+"""Join details for participants of a room this console's own server hosts."""
+from __future__ import annotations
+
+import re
+import secrets
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, TextArea
+
+
+class InviteScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, issue):
+        """`issue(person_id, name) -> (token, http_link, join_command)`."""
+        super().__init__()
+        self.issue = issue
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog full") as v:
+            v.border_title = "Invite participants"
+            yield Label("Name of the participant (Enter for a link):")
+            yield Input(placeholder="e.g. Alex", id="name")
+            yield TextArea("", read_only=True, id="out", soft_wrap=True)
+            yield Label("Send each person their own link: it carries their identity. "
+                        "Select text with the mouse to copy.", classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Make link", variant="primary", id="make")
+                yield Button("Close", id="close")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._make()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "make":
+            self._make()
+        else:
+            self.dismiss(None)
+
+    def _make(self) -> None:
+        inp = self.query_one("#name", Input)
+        name = inp.value.strip()
+        if not name:
+            self.notify("Type a name first", severity="warning")
+            return
+        pid = (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "p")[:20] + "-" + secrets.token_hex(2)
+        token, link, command = self.issue(pid, name)
+        out = self.query_one("#out", TextArea)
+        block = f"{name} ({pid})\n  page:     {link}\n  terminal: {command}\n  token:    {token}\n\n"
+        out.text = block + out.text
+        inp.value = ""
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,60 @@
+"""A private note or a risk flag about one participant (facilitators only ever see them)."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet
+
+from protocol.commands import Command, Flag, Note
+
+
+class NoteScreen(ModalScreen[Command | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, target: str, name: str, flag: bool = False):
+        super().__init__()
+        self.target, self.name_, self.flag = target, name, flag
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as v:
+            v.border_title = f"{'Flag' if self.flag else 'Note'}: {self.name_}"
+            if self.flag:
+                with RadioSet(id="level"):
+                    yield RadioButton("watch", value=True, id="watch")
+                    yield RadioButton("urgent", id="urgent")
+                yield Label("Reason")
+            else:
+                yield Label("Note (facilitators only)")
+            yield Input(id="text")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="warning" if self.flag else "primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#text", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._save()
+        else:
+            self.dismiss(None)
+
+    def _save(self) -> None:
+        text = self.query_one("#text", Input).value.strip()
+        if self.flag:
+            pressed = self.query_one("#level", RadioSet).pressed_button
+            level = "urgent" if pressed is not None and pressed.id == "urgent" else "watch"
+            self.dismiss(Flag(target=self.target, level=level, reason=text))
+            return
+        if not text:
+            self.notify("Write the note first", severity="warning")
+            return
+        self.dismiss(Note(target=self.target, text=text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
