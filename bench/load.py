@@ -34,8 +34,9 @@ import time
 from dataclasses import dataclass, field
 
 import msgspec
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 
 from bench import schedule as sch
 from protocol import commands as c
@@ -63,6 +64,23 @@ class _Frame(msgspec.Struct):
 
 
 _light = msgspec.msgpack.Decoder(_Frame)
+
+
+class _Conn(ClientConnection):
+    """A client connection that hands each received frame straight to a callback.
+
+    The stamp is taken while the event loop parses the bytes off the socket,
+    not later when a reader task gets round to the message: a burst then shows
+    the server's delay, not the generator's queue of tasks.
+    """
+    on_data = None
+
+    def process_event(self, event) -> None:
+        cb = self.on_data
+        if cb is not None and isinstance(event, Frame) and event.opcode is Opcode.BINARY and event.fin:
+            cb(event.data)
+            return
+        super().process_event(event)
 _setup_ids = itertools.count(1)
 
 
@@ -83,9 +101,10 @@ class Target:
         else:
             args = ["-m", "bench.relay"]
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.log = open(os.path.join(tempfile.gettempdir(), f"bench-{self.kind}-server.log"), "wb")
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE, stderr=self.log)
         line = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode().split()
         if not line or line[0] != "READY":
             raise RuntimeError(f"{self.kind} server did not start")
@@ -119,6 +138,7 @@ class Target:
         if self.proc is None or self.proc.returncode is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
+        self.log.close()
         try:
             await asyncio.wait_for(self.proc.wait(), 15)
         except (asyncio.TimeoutError, TimeoutError):
@@ -150,7 +170,6 @@ class Peer:
         self.run, self.room, self.who = run, room, who
         self.pid = sch.pid(who)
         self.ws = None
-        self.reader: asyncio.Task | None = None
         self.pending: dict[str, asyncio.Future] = {}
         self.welcomed: asyncio.Future | None = None
         self.admitted = asyncio.Event()
@@ -158,13 +177,16 @@ class Peer:
     async def connect(self) -> None:
         run = self.run
         if run.kind == "relay":
-            self.ws = await connect(f"{run.target.url}/r{self.room}", max_size=None, ping_interval=None,
-                                    open_timeout=60)
-            self.reader = asyncio.create_task(self._read_relay())
+            ws = await connect(f"{run.target.url}/r{self.room}", max_size=None, ping_interval=None,
+                               open_timeout=60, create_connection=_Conn)
+            ws.on_data = self._on_relay
+            self.ws = ws
             return
-        self.ws = await connect(run.target.url, max_size=None, ping_interval=None, open_timeout=60)
+        ws = await connect(run.target.url, max_size=None, ping_interval=None, open_timeout=60,
+                           create_connection=_Conn)
+        ws.on_data = self._on_project
+        self.ws = ws
         self.welcomed = asyncio.get_running_loop().create_future()
-        self.reader = asyncio.create_task(self._read_project())
         a = sch.actor(self.who)
         token = tokens.sign(run.target.secret, tokens.Claims(
             room=run.room_id(self.room), role=a.role, id=a.id, name=a.name, exp=time.time() + 3600))
@@ -181,60 +203,44 @@ class Peer:
         await self.ws.send(encode(Cmd(id=cid, cmd=cmd)))
         return await asyncio.wait_for(fut, 60)
 
-    async def _read_project(self) -> None:
+    def _on_project(self, data) -> None:
+        t = clock()
         rec = self.run.rec
-        room, me = self.room, self.pid
-        dec = _light.decode
-        deliveries = rec.deliveries
-        try:
-            async for data in self.ws:
-                t = clock()
-                rec.last_rx = t
-                f = dec(data)
-                k = f.t
-                if k == "event":
-                    ev = f.ev
-                    deliveries.append((room, f.seq, ev.type, t))
-                    if ev.type == "admitted" and ev.person == me:
-                        self.admitted.set()
-                elif k == "ack":
-                    s = rec.sent.get(f.id)
-                    if s is not None:
-                        rec.acks[room].append((f.seq, s[1], s[2]))
-                    fut = self.pending.pop(f.id, None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(f)
-                elif k == "error":
-                    rec.errors[f.code] += 1
-                    fut = self.pending.pop(f.id, None) if isinstance(f.id, str) else None
-                    if fut is not None and not fut.done():
-                        fut.set_result(f)
-                    elif self.welcomed is not None and not self.welcomed.done():
-                        self.welcomed.set_exception(RuntimeError(f"refused: {f.code}"))
-                elif k == "welcome":
-                    if self.welcomed is not None and not self.welcomed.done():
-                        self.welcomed.set_result(f)
-        except ConnectionClosed:
-            pass
+        rec.last_rx = t
+        f = _light.decode(data)
+        k = f.t
+        if k == "event":
+            ev = f.ev
+            rec.deliveries.append((self.room, f.seq, ev.type, t))
+            if ev.type == "admitted" and ev.person == self.pid:
+                self.admitted.set()
+        elif k == "ack":
+            s = rec.sent.get(f.id)
+            if s is not None:
+                rec.acks[self.room].append((f.seq, s[1], s[2]))
+            fut = self.pending.pop(f.id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(f)
+        elif k == "error":
+            rec.errors[f.code] += 1
+            fut = self.pending.pop(f.id, None) if isinstance(f.id, str) else None
+            if fut is not None and not fut.done():
+                fut.set_result(f)
+            elif self.welcomed is not None and not self.welcomed.done():
+                self.welcomed.set_exception(RuntimeError(f"refused: {f.code}"))
+        elif k == "welcome":
+            if self.welcomed is not None and not self.welcomed.done():
+                self.welcomed.set_result(f)
 
-    async def _read_relay(self) -> None:
+    def _on_relay(self, data) -> None:
+        t = clock()
         rec = self.run.rec
-        room = self.room
-        dec = _light.decode
-        deliveries = rec.deliveries
-        try:
-            async for data in self.ws:
-                t = clock()
-                rec.last_rx = t
-                deliveries.append((room, dec(data).id, "", t))
-        except ConnectionClosed:
-            pass
+        rec.last_rx = t
+        rec.deliveries.append((self.room, _light.decode(data).id, "", t))
 
     async def close(self) -> None:
-        if self.ws is not None:
+        if self.ws is not None and self.ws.transport is not None:
             self.ws.transport.abort()
-        if self.reader is not None:
-            self.reader.cancel()
 
 
 def pct(sorted_vals: list[float], q: float) -> float:
@@ -347,10 +353,10 @@ class Run:
             )
             return result
         finally:
+            await self.target.stop()
             for room in self.peers:
                 for p in room:
                     await p.close()
-            await self.target.stop()
             self.tmp.cleanup()
 
     def _figures(self, elapsed: float) -> dict:

@@ -16,6 +16,7 @@ import signal
 import sys
 
 from websockets.asyncio.server import broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 MAX_FRAME = 64 * 1024   # as server.gateway
 
@@ -29,6 +30,8 @@ async def main(host: str, port: int) -> None:
         try:
             async for frame in ws:
                 broadcast([m for m in members if m is not ws], frame)
+        except ConnectionClosed:
+            pass
         finally:
             members.discard(ws)
 

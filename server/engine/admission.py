@@ -66,7 +66,10 @@ def disconnect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
 
 
 def end_turn_emits(state: RoomState, now: float) -> list[Emit]:
-    from server.engine.speaking import end_current_turn  # the queue owns turns
+    """The speaker is going: a go-around moves on to the next person, a plain turn just ends."""
+    from server.engine.speaking import advance_go_around, end_current_turn  # the queue owns turns
+    if state.go_around is not None:
+        return advance_go_around(state, now)
     return end_current_turn(state, now)
 
 
@@ -91,9 +94,8 @@ def open_session(state: RoomState, cmd: c.Open, ctx: Ctx) -> list[Emit]:
 
 
 def close_session(state: RoomState, cmd: c.Close, ctx: Ctx) -> list[Emit]:
-    out: list[Emit] = []
-    if state.speaker is not None:
-        out.extend(end_turn_emits(state, ctx.now))
+    from server.engine.speaking import end_current_turn
+    out: list[Emit] = end_current_turn(state, ctx.now)
     if state.go_around is not None:
         out.append(Emit("all", e.GoAroundEnded()))
     if state.breakouts == "open":

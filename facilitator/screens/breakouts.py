@@ -1,0 +1,208 @@
+"""Plan breakout rooms, adjust them by hand, open them, and bring everyone back.
+
+Rooms are columns. Arrow keys pick a person, `[` and `]` (or shift+arrows)
+move them to the room on the left or right, `+` into a new room. The server
+plans and refuses plans that break a rule (`conflict`, shown here); moves by
+hand are not checked by the server, so the rules they would break are shown
+before anyone is sent anywhere.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from facilitator.mirror import fmt_secs, name_of, plan_violations, present
+from protocol.commands import (
+    BreakoutsBroadcast, BreakoutsClose, BreakoutsMove, BreakoutsOpen, BreakoutsPlan,
+)
+from protocol.frames import Error
+
+
+class RoomColumn(OptionList):
+    def __init__(self, number: int):
+        super().__init__(id=f"room-{number}", classes="room")
+        self.number = number
+        self.border_title = f"Room {number}"
+
+    @property
+    def selected(self) -> str | None:
+        if self.highlighted is None or self.option_count == 0:
+            return None
+        return self.get_option_at_index(self.highlighted).id
+
+
+class BreakoutScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("left", "column(-1)", "Room ←", show=False),
+        Binding("right", "column(1)", "Room →", show=False),
+        Binding("left_square_bracket,shift+left", "move(-1)", "Move ←"),
+        Binding("right_square_bracket,shift+right", "move(1)", "Move →"),
+        Binding("plus", "move_new", "New room"),
+        Binding("ctrl+o", "open", "Open"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.follow: tuple[str, int] | None = None   # keep the cursor on whoever was moved
+        self.server_says = ""
+        self._sig = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog full") as v:
+            v.border_title = "Breakouts"
+            with Horizontal(id="plan-row", classes="row"):
+                yield Label("Rooms")
+                yield Input("", restrict=r"\d*", id="rooms", classes="num")
+                yield Label("or size")
+                yield Input("", restrict=r"\d*", id="size", classes="num")
+                yield Button("Plan", id="plan", compact=True)
+                yield Label("Minutes")
+                yield Input("10", restrict=r"[\d.]*", id="minutes", classes="num")
+                yield Button("Open rooms", variant="success", id="open", compact=True)
+            with Horizontal(id="open-row", classes="row"):
+                yield Label("", id="ends")
+                yield Input(placeholder="Message to every room", id="broadcast")
+                yield Button("Close rooms", variant="error", id="close-rooms", compact=True)
+            yield Horizontal(id="columns")
+            yield Label("", id="problems")
+            yield Label("←/→ room · ↑/↓ person · [ ] move · + new room · Esc back", classes="hint")
+
+    def on_mount(self) -> None:
+        s = self.app.room
+        n = len(present(s)) if s is not None else 0
+        self.query_one("#rooms", Input).value = str(max(1, min(5, round(n / 3)))) if n else "2"
+        self.set_interval(1.0, self._tick)
+        self.room_changed()
+
+    # --- showing the plan ---------------------------------------------------------
+
+    def room_changed(self) -> None:
+        s = self.app.room
+        if s is None:
+            return
+        self.query_one("#plan-row").display = s.breakouts != "open"
+        self.query_one("#open-row").display = s.breakouts == "open"
+        sig = (s.breakouts, tuple(tuple(r) for r in s.rooms),
+               tuple((m.id, m.status) for m in s.members.values()))
+        if sig != self._sig:
+            self._sig = sig
+            self.call_later(self._rebuild)
+        self._tick()
+        problems = Text()
+        if self.server_says:
+            problems.append(f"✕ {self.server_says}\n", "bold red")
+        for v in plan_violations(s) if s.breakouts != "none" else []:
+            problems.append(f"⚠ {v}\n", "yellow")
+        if s.breakouts == "none" and not self.server_says:
+            problems.append("No plan yet: choose a number of rooms (or a size) and press Plan.", "dim")
+        self.query_one("#problems", Label).update(problems)
+
+    def _tick(self) -> None:
+        s = self.app.room
+        if s is not None and s.breakouts == "open" and s.breakouts_ends is not None:
+            self.query_one("#ends", Label).update(f"Rooms open · back in {fmt_secs(s.breakouts_ends - self.app.now())}")
+
+    async def _rebuild(self) -> None:
+        s = self.app.room
+        box = self.query_one("#columns", Horizontal)
+        focused_room = self.focused.number if isinstance(self.focused, RoomColumn) else None
+        focused_pid = self.focused.selected if isinstance(self.focused, RoomColumn) else None
+        await box.remove_children()
+        cols = []
+        for i, room in enumerate(s.rooms, start=1):
+            col = RoomColumn(i)
+            for pid in room:
+                m = s.members.get(pid)
+                t = Text(name_of(s, pid))
+                if m is not None and m.status != "present":
+                    t.append(" ↯", "yellow")
+                if m is not None and m.together:
+                    t.append(" ∞", "cyan")
+                if m is not None and m.apart:
+                    t.append(" ≠", "magenta")
+                col.add_option(Option(t, id=pid))
+            col.border_subtitle = f"{len(room)}"
+            cols.append(col)
+        await box.mount_all(cols)
+        target_room, target_pid = (self.follow[1], self.follow[0]) if self.follow else (focused_room, focused_pid)
+        self.follow = None
+        if cols:
+            idx = min(max((target_room or 1) - 1, 0), len(cols) - 1)
+            col = cols[idx]
+            ids = [o.id for o in col.options]
+            if target_pid in ids:
+                col.highlighted = ids.index(target_pid)
+            col.focus()
+
+    # --- keys -------------------------------------------------------------------------
+
+    def _columns(self) -> list[RoomColumn]:
+        return list(self.query(RoomColumn))
+
+    def action_column(self, step: int) -> None:
+        cols = self._columns()
+        if not cols:
+            return
+        cur = self.focused.number - 1 if isinstance(self.focused, RoomColumn) else -1
+        cols[(cur + step) % len(cols)].focus()
+
+    def action_move(self, step: int) -> None:
+        col = self.focused if isinstance(self.focused, RoomColumn) else None
+        if col is None or col.selected is None:
+            return
+        dest = col.number + step
+        if dest < 1 or dest > len(self._columns()):
+            return
+        self._send_move(col.selected, dest)
+
+    def action_move_new(self) -> None:
+        col = self.focused if isinstance(self.focused, RoomColumn) else None
+        if col is not None and col.selected is not None:
+            self._send_move(col.selected, len(self._columns()) + 1)
+
+    def _send_move(self, pid: str, room: int) -> None:
+        self.follow = (pid, room)
+        self._send(BreakoutsMove(target=pid, room=room))
+
+    def action_open(self) -> None:
+        try:
+            minutes = float(self.query_one("#minutes", Input).value or "10")
+        except ValueError:
+            minutes = 10.0
+        self._send(BreakoutsOpen(minutes=minutes))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id
+        if bid == "plan":
+            rooms = self.query_one("#rooms", Input).value
+            size = self.query_one("#size", Input).value
+            cmd = BreakoutsPlan(size=int(size)) if size else BreakoutsPlan(rooms=int(rooms or 2))
+            self._send(cmd)
+        elif bid == "open":
+            self.action_open()
+        elif bid == "close-rooms":
+            self._send(BreakoutsClose())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "broadcast" and event.value.strip():
+            self._send(BreakoutsBroadcast(text=event.value.strip()))
+            event.input.value = ""
+        elif event.input.id in ("rooms", "size"):
+            self.query_one("#plan", Button).press()
+
+    @work(group="breakouts")
+    async def _send(self, cmd) -> None:
+        result = await self.app.send(cmd)
+        self.server_says = result.message if isinstance(result, Error) else ""
+        if self.is_attached:
+            self.room_changed()
