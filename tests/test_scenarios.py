@@ -96,3 +96,24 @@ def test_review_of_a_recorded_session(tmp_path):
     assert "timeline" not in json.loads(r.stdout)
     r = _cli("replay", "--db", db, "--room", room, "--at", "0:45:00")
     assert "present (" in r.stdout and "attendance:" in r.stdout
+
+
+async def test_timer_expiries_fire_at_the_exact_second_the_script_implies(tmp_path):
+    """The evening group starts a 10-minute break at 0:51:30: the record says it
+    ended at 1:01:30 to the second, and its one-minute warning at 1:00:30."""
+    import msgspec
+
+    from protocol import events as e
+    from server.record import Record
+    from server.scenarios.runner import EPOCH
+    from server.scenarios.script import load
+    path = os.path.join(SCENARIOS, "evening_group_90min.toml")
+    db = str(tmp_path / "r.db")
+    assert (await run_scenario_async(path, db)).passed
+    dec = msgspec.msgpack.Decoder(e.AnyEvent)
+    at = {}
+    for seq, t, aud, typ, body in Record(db).events(load(path).room):
+        ev = dec.decode(body)
+        if isinstance(ev, (e.TimerExpired, e.TimerWarning)) and ev.id == "break":
+            at[typ] = t - EPOCH
+    assert at == {"timer_warning": 3630.0, "timer_expired": 3690.0}

@@ -1,0 +1,631 @@
+"""The facilitator console: one screen to run a live group from the keyboard.
+
+The app mirrors the room (the welcome's snapshot plus every event, folded
+with the server's `evolve`), draws its panels from that mirror, and turns
+keys into commands. The server decides everything: a refused command comes
+back as a notification with the server's own words, and what a command
+changed comes back as events like anyone else's.
+
+Panels are redrawn at most every few tens of milliseconds however many events
+arrive; countdowns redraw themselves once a second from deadlines.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from facilitator.components.eventlog import EventLog
+from facilitator.components.feed import Feed
+from facilitator.components.header import SessionHeader
+from facilitator.components.poll import PollPanel
+from facilitator.components.queue import SpeakingQueue
+from facilitator.components.roster import Roster
+from facilitator.components.timeline import Timeline
+from facilitator.components.timers import TimersPanel
+from facilitator.components.waiting import WaitingRoom
+from facilitator.describe import describe
+from facilitator.link import Link
+from facilitator.mirror import LEADS, Mirror, active_poll, name_of, open_help, waiting
+from facilitator.replay import Replay
+from facilitator.screens.attendance import AttendanceScreen
+from facilitator.screens.breakouts import BreakoutScreen
+from facilitator.screens.invite import InviteScreen
+from facilitator.screens.note import NoteScreen
+from facilitator.screens.poll import PollScreen
+from facilitator.screens.prompt import ConfirmScreen, PromptScreen
+from facilitator.screens.timer import TimerScreen, parse_duration
+from protocol import commands as c
+from protocol.frames import Ack, Error, EventFrame, Welcome
+from protocol.state import RoomState
+from server.engine.timers import remaining
+
+log = logging.getLogger("facilitator")
+
+HERE = os.path.dirname(__file__)
+REFRESH_SPACING = 0.03      # seconds between redraws during a burst of events
+
+
+@dataclass
+class Target:
+    """Where to connect, and what an embedded server lets this console do besides."""
+    url: str
+    token: str
+    invite: Callable[[str, str], tuple[str, str, str]] | None = None
+    stop: Callable[[], Awaitable[None]] | None = None
+    note: str = ""
+
+
+# Actions that change the room: hidden for observers and in replays.
+LIVE_ACTIONS = {
+    "next_speaker", "call_on", "end_turn", "lower_hand", "admit", "deny", "go_around",
+    "timer", "extend_timer", "poll", "toggle_poll", "share_poll", "breakouts", "agenda_next",
+    "note", "flag", "chat", "ack_help", "queue_mode", "remove", "excuse", "close_session",
+    "open_session", "raise_to_top",
+}
+REPLAY_ACTIONS = {"step", "jump_minute", "jump_time", "jump_edge"}
+
+# The palette: everything, with words a facilitator would type.
+PALETTE = [
+    ("Next speaker", "The head of the queue speaks; the current turn ends", "next_speaker"),
+    ("Call on selected person", "The person highlighted in the roster speaks now", "call_on"),
+    ("End turn", "The current speaker's turn ends", "end_turn"),
+    ("Lower hand", "Lower the highlighted person's hand", "lower_hand"),
+    ("Move to top of queue", "The highlighted person speaks next", "raise_to_top"),
+    ("Queue order: fair / first come", "Switch between fifo and least-talk-time-first", "queue_mode"),
+    ("Go-around", "A timed round: each present participant speaks in turn", "go_around"),
+    ("Admit from waiting room", "Admit the highlighted (or first) person waiting", "admit"),
+    ("Deny from waiting room", "Turn away the highlighted person waiting", "deny"),
+    ("Remove participant", "Remove the highlighted person from the session", "remove"),
+    ("Excuse absence", "Mark the highlighted absent participant as excused", "excuse"),
+    ("Start a timer", "A named countdown", "timer"),
+    ("Extend timer by a minute", "The timer ending soonest gets one more minute", "extend_timer"),
+    ("Create a poll or check-in", "Mood 0-10, PHQ-2, GAD-2, choices, scales", "poll"),
+    ("Open / close the poll", "Opens a draft poll or closes the open one", "toggle_poll"),
+    ("Share poll results", "Participants see the totals", "share_poll"),
+    ("Breakouts", "Plan, adjust, open and close breakout rooms", "breakouts"),
+    ("Next agenda segment", "Move the agenda on", "agenda_next"),
+    ("Note about participant", "A private note (facilitators only)", "note"),
+    ("Flag participant", "A risk flag: watch or urgent", "flag"),
+    ("Chat message", "To everyone; start with @facilitators for staff only", "chat"),
+    ("Answer help request", "Acknowledge the oldest open help request", "ack_help"),
+    ("Attendance", "Who came, when, for how long; export CSV", "attendance"),
+    ("Invite participants", "Join links and tokens for this room", "invite"),
+    ("Open session", "Participants may join", "open_session"),
+    ("Close session", "Ends the session for everyone; attendance becomes final", "close_session"),
+    ("Event log", "Show or hide the event log", "toggle_log"),
+]
+
+
+class ConsoleApp(App):
+    TITLE = "Group console"
+    CSS_PATH = [os.path.join(HERE, p) for p in (
+        "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",
+        "components/waiting.tcss", "components/queue.tcss", "components/poll.tcss",
+        "components/timers.tcss", "components/feed.tcss", "components/eventlog.tcss",
+        "components/timeline.tcss")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        # the footer shows these first: the moves of a running group
+        Binding("n", "next_speaker", "Next"),
+        Binding("c", "call_on", "Call on"),
+        Binding("a", "admit", "Admit"),
+        Binding("l", "lower_hand", "Lower"),
+        Binding("t", "timer", "Timer"),
+        Binding("p", "poll", "Poll"),
+        Binding("o", "toggle_poll", "Open/close poll"),
+        Binding("b", "breakouts", "Breakouts"),
+        Binding("N", "note", "Note"),
+        Binding("f", "flag", "Flag"),
+        Binding("A", "attendance", "Attendance"),
+        Binding("e", "end_turn", "End turn", show=False),
+        Binding("d", "deny", "Deny", show=False),
+        Binding("g", "go_around", "Go-around", show=False),
+        Binding("x", "extend_timer", "+1 min", show=False),
+        Binding("s", "share_poll", "Share results", show=False),
+        Binding("j", "agenda_next", "Next segment", show=False),
+        Binding("m", "chat", "Message", show=False),
+        Binding("h", "ack_help", "Answer help", show=False),
+        Binding("i", "invite", "Invite", show=False),
+        Binding("L", "toggle_log", "Log", show=False),
+        Binding("q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, *, url: str | None = None, token: str | None = None,
+                 setup: Callable[["ConsoleApp"], Awaitable[Target]] | None = None,
+                 replay: Replay | None = None, clock: Callable[[], float] | None = None,
+                 export_dir: str | None = None, backoff: tuple[float, float] = (0.25, 8.0)):
+        super().__init__()
+        self.target = Target(url, token) if url is not None else None
+        self.setup = setup
+        self.replay = replay
+        self.clock = clock
+        self.export_dir = export_dir or os.getcwd()
+        self.backoff = backoff
+        self.mirror = Mirror()
+        self.link: Link | None = None
+        self.offset = 0.0              # server clock minus ours, from the welcome
+        self.conn = "replay" if replay is not None else "connecting"
+        self.need_fresh = False        # a seq gap: ask for a snapshot instead of a resume
+        self._pending = False
+        self._fresh = False
+        self._last_draw = 0.0
+        self.drawn_seq = 0             # the seq the panels last showed (tests and the benchmark wait on it)
+        if replay is not None:
+            self.mirror.state = replay.state
+            self.mirror.role = "replay"
+
+    # --- what the panels read ---------------------------------------------------------
+
+    @property
+    def room(self) -> RoomState | None:
+        return self.mirror.state
+
+    @property
+    def role(self) -> str:
+        return self.mirror.role
+
+    def now(self) -> float:
+        if self.clock is not None:
+            return self.clock()
+        if self.replay is not None:
+            return self.replay.at or 0.0
+        return time.time() + self.offset
+
+    def me_label(self) -> str:
+        if self.replay is not None:
+            return "read-only"
+        if not self.mirror.you_id:
+            return ""
+        role = {"cofacilitator": "co-facilitator"}.get(self.role, self.role)
+        return f"{self.mirror.you_name or self.mirror.you_id} · {role}"
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield SessionHeader(id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield Roster(id="roster")
+                with Horizontal(id="bottom"):
+                    yield Feed(id="feed")
+                    yield EventLog(id="log")
+            with VerticalScroll(id="right"):
+                yield WaitingRoom(id="waiting")
+                yield SpeakingQueue(id="queue")
+                yield PollPanel(id="poll")
+                yield TimersPanel(id="timers")
+        if self.replay is not None:
+            yield Timeline(id="timeline")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(SessionHeader).connection(self.conn)
+        self.query_one(Roster).focus()
+        if self.replay is not None:
+            self.sub_title = "replay"
+            self._seek(self.replay.count)
+        else:
+            self.run_worker(self._connect(), name="link", group="link", exit_on_error=False)
+        self._draw()
+
+    async def _connect(self) -> None:
+        if self.setup is not None:
+            self.query_one(SessionHeader).connection("connecting", "starting the local server")
+            try:
+                self.target = await self.setup(self)
+            except Exception as exc:   # noqa: BLE001 - shown to the user, not raised into Textual
+                log.exception("setup failed")
+                self._status("refused", str(exc))
+                self.notify(str(exc), title="Could not start", severity="error", timeout=30)
+                return
+            if self.target.note:
+                self.notify(self.target.note, timeout=12)
+        self.link = Link(self.target.url, self.target.token, on_welcome=self._on_welcome,
+                         on_event=self._on_event, on_status=self._status,
+                         resume_from=self._resume_from, backoff=self.backoff)
+        await self.link.run()
+
+    async def on_unmount(self) -> None:
+        if self.link is not None:
+            self.link.stopping = True
+            try:
+                await self.link.stop()
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+        if self.target is not None and self.target.stop is not None:
+            await self.target.stop()
+
+    # --- frames from the link (on the app's loop, in socket order) ------------------------
+
+    def _resume_from(self) -> int | None:
+        if self.need_fresh or self.mirror.state is None:
+            self.need_fresh = False
+            return None
+        return self.mirror.seq
+
+    def _on_welcome(self, w: Welcome) -> None:
+        self.offset = w.server_time - time.time()
+        if self.mirror.welcome(w):
+            self._fresh = True
+        self._schedule()
+        self.refresh_bindings()
+
+    def _on_event(self, f: EventFrame) -> None:
+        gaps = self.mirror.gaps
+        if not self.mirror.fold(f):
+            return
+        if self.mirror.gaps != gaps:
+            log.warning("seq gap before %d: asking for a fresh snapshot", f.seq)
+            self.need_fresh = True
+            if self.link is not None:
+                self.run_worker(self.link.drop(), group="link-drop")
+        if self.is_mounted:
+            self.query_one(EventLog).add(self.mirror.state, f)
+        self._schedule()
+
+    def _status(self, status: str, detail: str) -> None:
+        self.conn = status
+        if not self.is_mounted:
+            return
+        self.query_one(SessionHeader).connection(status, detail)
+        if status == "offline" and self.mirror.state is not None:
+            self.notify("Connection lost: showing the last state; reconnecting…",
+                        severity="warning", timeout=4)
+        elif status == "refused":
+            self.notify(detail, title="The server refused this console", severity="error", timeout=30)
+
+    # --- drawing -------------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        """Coalesces bursts: one redraw for however many events arrived meanwhile."""
+        if self._pending:
+            return
+        self._pending = True
+        wait = REFRESH_SPACING - (time.monotonic() - self._last_draw)
+        if wait > 0:
+            self.set_timer(wait, self._draw)
+        else:
+            self.call_later(self._draw)
+
+    def _draw(self) -> None:
+        self._pending = False
+        self._last_draw = time.monotonic()
+        if not self.is_mounted or self.room is None:
+            return
+        fresh, self._fresh = self._fresh, False
+        if fresh:
+            self.query_one(EventLog).restart(self.room, self.mirror.log)
+        self.query_one(SessionHeader).show()
+        self.query_one(Roster).show()
+        self.query_one(WaitingRoom).show()
+        self.query_one(SpeakingQueue).show()
+        self.query_one(PollPanel).show()
+        self.query_one(TimersPanel).show()
+        self.query_one(Feed).show(fresh=fresh)
+        self.query_one("#waiting").display = bool(waiting(self.room)) or self.room.phase == "open"
+        for screen in self.screen_stack[1:]:
+            if hasattr(screen, "room_changed"):
+                screen.room_changed()
+        self.drawn_seq = self.room.seq
+
+    # --- who may do what -----------------------------------------------------------------------
+
+    @property
+    def can_act(self) -> bool:
+        return self.replay is None and self.role in LEADS
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in LIVE_ACTIONS:
+            # observers and replays see no buttons they could not use
+            return self.can_act
+        if action in REPLAY_ACTIONS:
+            return self.replay is not None
+        if action == "invite":
+            return self.target is not None and self.target.invite is not None and self.can_act
+        return True
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in PALETTE:
+            if self.check_action(action, ()):
+                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+        s = self.room
+        if s is None or not self.can_act:
+            return
+        for t in s.timers.values():
+            if t.state == "running":
+                yield SystemCommand(f"Pause timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerPause(id=t.id)))
+            if t.state == "paused":
+                yield SystemCommand(f"Resume timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerResume(id=t.id)))
+            if t.state in ("running", "paused"):
+                yield SystemCommand(f"Cancel timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerCancel(id=t.id)))
+        for p in s.polls.values():
+            if p.state == "draft":
+                yield SystemCommand(f"Open poll {p.id}", p.question[:60], lambda p=p: self.act(c.PollOpen(id=p.id)))
+            elif p.state == "open":
+                yield SystemCommand(f"Close poll {p.id}", p.question[:60], lambda p=p: self.act(c.PollClose(id=p.id)))
+            if p.state != "draft" and not p.shared:
+                yield SystemCommand(f"Share results of poll {p.id}", p.question[:60],
+                                    lambda p=p: self.act(c.PollShare(id=p.id)))
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    async def send(self, cmd: c.Command) -> Ack | Error | None:
+        """Sends one command; a refusal is shown with the server's reason."""
+        if self.link is None:
+            self.notify("Not connected", severity="warning")
+            return None
+        result = await self.link.send(cmd)
+        if isinstance(result, Error):
+            self.notify(result.message, title=f"Refused ({result.code})", severity="error", timeout=6)
+        elif result is None:
+            self.notify("No answer from the server; it will apply the command at most once.",
+                        severity="warning")
+        return result
+
+    def act(self, *cmds: c.Command) -> None:
+        """Sends commands in order, off the UI path; stops at the first refusal."""
+        async def run() -> None:
+            for cmd in cmds:
+                if not isinstance(await self.send(cmd), Ack):
+                    return
+        self.run_worker(run(), group="commands", exit_on_error=False)
+
+    # --- who the keys act on ------------------------------------------------------------------
+
+    def selected(self) -> str | None:
+        focused = self.focused
+        if isinstance(focused, WaitingRoom) and focused.selected:
+            return focused.selected
+        return self.query_one(Roster).selected
+
+    def _need_selected(self, what: str) -> str | None:
+        pid = self.selected()
+        if pid is None:
+            self.notify(f"Select a person in the roster to {what}", severity="warning")
+        return pid
+
+    # --- actions: speaking -----------------------------------------------------------------------
+
+    def action_next_speaker(self) -> None:
+        self.act(c.NextSpeaker())
+
+    def action_call_on(self) -> None:
+        if pid := self._need_selected("call on"):
+            self.act(c.CallOn(target=pid))
+
+    def action_end_turn(self) -> None:
+        self.act(c.EndTurn())
+
+    def action_lower_hand(self) -> None:
+        if pid := self._need_selected("lower a hand"):
+            self.act(c.LowerHand(target=pid))
+
+    def action_raise_to_top(self) -> None:
+        if pid := self._need_selected("move up the queue"):
+            self.act(c.MoveInQueue(target=pid, position=1))
+
+    def action_queue_mode(self) -> None:
+        s = self.room
+        self.act(c.QueueMode(mode="fifo" if s is not None and s.queue_mode == "fair" else "fair"))
+
+    def action_go_around(self) -> None:
+        def done(answer: str | None) -> None:
+            secs = parse_duration(answer + ("s" if answer and answer.isdigit() else "")) if answer else None
+            if secs:
+                self.act(c.GoAround(seconds=secs))
+        self.push_screen(PromptScreen("Go-around", "Seconds each (e.g. 60, 90s, 2:00)", "60"), done)
+
+    # --- actions: admission ------------------------------------------------------------------------
+
+    def _waiting_target(self) -> str | None:
+        w = self.query_one(WaitingRoom)
+        if w.selected:
+            return w.selected
+        s = self.room
+        people = waiting(s) if s is not None else []
+        ready = [m for m in people if m.agreed or not s.agreement]
+        return (ready or people)[0].id if people else None
+
+    def action_admit(self) -> None:
+        pid = self._waiting_target()
+        if pid is None:
+            self.notify("Nobody is waiting", severity="information")
+            return
+        self.act(c.Admit(target=pid))
+
+    def action_deny(self) -> None:
+        pid = self._waiting_target()
+        if pid is None:
+            self.notify("Nobody is waiting", severity="information")
+            return
+        name = name_of(self.room, pid)
+        self.push_screen(ConfirmScreen(f"Turn {name} away from this session?", "Deny"),
+                         lambda yes: yes and self.act(c.Deny(target=pid)))
+
+    def action_remove(self) -> None:
+        if pid := self._need_selected("remove"):
+            name = name_of(self.room, pid)
+            self.push_screen(PromptScreen(f"Remove {name}", "Reason (facilitators only)", ok="Remove"),
+                             lambda reason: reason is not None and self.act(c.Remove(target=pid, reason=reason)))
+
+    def action_excuse(self) -> None:
+        if pid := self._need_selected("excuse"):
+            self.push_screen(PromptScreen(f"Excuse {name_of(self.room, pid)}", "Reason", "excused"),
+                             lambda reason: reason is not None and self.act(c.Excuse(target=pid, reason=reason)))
+
+    def on_option_list_option_selected(self, event) -> None:
+        # Enter on a waiting person admits them: the common case needs no thought
+        if isinstance(event.option_list, WaitingRoom) and self.can_act:
+            self.act(c.Admit(target=event.option.id))
+
+    def action_open_session(self) -> None:
+        self.act(c.Open())
+
+    def action_close_session(self) -> None:
+        self.push_screen(ConfirmScreen("Close the session for everyone? Attendance becomes final.", "Close session"),
+                         lambda yes: yes and self.act(c.Close()))
+
+    # --- actions: timers, agenda, polls --------------------------------------------------------------
+
+    def action_timer(self) -> None:
+        s = self.room
+        existing = {t.id for t in s.timers.values() if t.state in ("running", "paused")} if s else set()
+        self.push_screen(TimerScreen(existing), lambda cmd: cmd is not None and self.act(cmd))
+
+    def action_extend_timer(self) -> None:
+        s = self.room
+        live = [t for t in (s.timers.values() if s else []) if t.state in ("running", "paused")]
+        if not live:
+            self.notify("No timer is running", severity="information")
+            return
+        now = self.now()
+        t = min(live, key=lambda t: remaining(t, now))
+        self.act(c.TimerExtend(id=t.id, seconds=60))
+
+    def action_agenda_next(self) -> None:
+        self.act(c.AgendaNext())
+
+    def action_poll(self) -> None:
+        self.push_screen(PollScreen(), lambda cmds: cmds and self.act(*cmds))
+
+    def action_toggle_poll(self) -> None:
+        p = active_poll(self.room) if self.room else None
+        if p is None:
+            self.notify("No poll yet: press p to create one", severity="information")
+        elif p.state == "draft":
+            self.act(c.PollOpen(id=p.id))
+        elif p.state == "open":
+            self.act(c.PollClose(id=p.id))
+        else:
+            self.notify(f"Poll {p.id} is closed; press s to share its results", severity="information")
+
+    def action_share_poll(self) -> None:
+        p = active_poll(self.room) if self.room else None
+        if p is not None:
+            self.act(c.PollShare(id=p.id))
+
+    # --- actions: breakouts, notes, flags, chat, help ---------------------------------------------------
+
+    def action_breakouts(self) -> None:
+        self.push_screen(BreakoutScreen())
+
+    def action_note(self) -> None:
+        if pid := self._need_selected("write a note about"):
+            self.push_screen(NoteScreen(pid, name_of(self.room, pid)), lambda cmd: cmd and self.act(cmd))
+
+    def action_flag(self) -> None:
+        if pid := self._need_selected("flag"):
+            self.push_screen(NoteScreen(pid, name_of(self.room, pid), flag=True), lambda cmd: cmd and self.act(cmd))
+
+    def action_chat(self) -> None:
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            to = "all"
+            if text.startswith("@facilitators "):
+                to, text = "facilitators", text[len("@facilitators "):]
+            self.act(c.Chat(text=text, to=to))
+        self.push_screen(PromptScreen("Message", "To everyone (start with @facilitators for staff only)",
+                                      ok="Send"), done)
+
+    def action_ack_help(self) -> None:
+        pending = open_help(self.room) if self.room else []
+        if not pending:
+            self.notify("No open help request", severity="information")
+            return
+        self.act(c.HelpAcknowledge(help_id=min(h.help_id for h in pending)))
+
+    def action_attendance(self) -> None:
+        self.push_screen(AttendanceScreen())
+
+    def attendance_exported(self, path: str) -> None:
+        self.last_export = path
+        self.notify(f"Attendance written to {path}", title="Exported", timeout=8)
+
+    def action_invite(self) -> None:
+        if self.target is not None and self.target.invite is not None:
+            self.push_screen(InviteScreen(self.target.invite))
+
+    def action_toggle_log(self) -> None:
+        self.query_one("#bottom").toggle_class("-log")
+
+    # --- replay ------------------------------------------------------------------------------------------
+
+    def _seek(self, index: int) -> None:
+        r = self.replay
+        before = r.index
+        state = r.seek(index)
+        self.mirror.state = state
+        log_ = self.query_one(EventLog)
+        if index < before or index - before > 200:
+            log_.clear()
+            for f in r.frames[max(0, r.index - 200):r.index]:
+                log_.add(state, f)
+            self._fresh = True
+        else:
+            for f in r.frames[before:r.index]:
+                log_.add(state, f)
+        what = describe(state, r.frames[r.index - 1].ev) if r.index else "before the first event"
+        self.query_one(Timeline).show(r.index, r.count, r.at, r.start, what)
+        self._draw()
+        for w in (self.query_one(TimersPanel), self.query_one("#clock")):
+            w.show()
+
+
+class ReplayApp(ConsoleApp):
+    """The console over a recorded session: the same panels, a timeline, no actions."""
+
+    BINDINGS = [
+        Binding("right", "step(1)", "Step →", priority=True),
+        Binding("left", "step(-1)", "← Step", priority=True),
+        Binding("right_square_bracket", "jump_minute(1)", "+1 min", priority=True),
+        Binding("left_square_bracket", "jump_minute(-1)", "-1 min", priority=True),
+        Binding("g", "jump_time", "Go to time"),
+        Binding("home", "jump_edge(0)", "Start", priority=True),
+        Binding("end", "jump_edge(1)", "End", priority=True),
+    ]
+
+    def action_step(self, n: int) -> None:
+        if not isinstance(self.screen, Screen) or len(self.screen_stack) > 1:
+            return
+        self._seek(self.replay.index + n)
+
+    def action_jump_minute(self, n: int) -> None:
+        r = self.replay
+        at = r.at or 0.0
+        target = at + 60 * n
+        # jumping back lands on the last event before the instant, forward on the first after
+        self._seek(r.index_at(target) if n > 0 else max(0, r.index_at(target)))
+
+    def action_jump_edge(self, end: int) -> None:
+        self._seek(self.replay.count if end else 0)
+
+    def action_jump_time(self) -> None:
+        def done(text: str | None) -> None:
+            secs = None
+            if text:
+                parts = text.strip().split(":")
+                try:
+                    nums = [int(p) for p in parts]
+                    secs = sum(v * 60 ** i for i, v in enumerate(reversed(nums)))
+                except ValueError:
+                    secs = None
+            if secs is None:
+                if text:
+                    self.notify("Give a time into the session as m:ss or h:mm:ss", severity="error")
+                return
+            self._seek(self.replay.index_at((self.replay.start or 0.0) + secs))
+        self.push_screen(PromptScreen("Go to time", "Time into the session (m:ss or h:mm:ss)", "0:00"), done)
