@@ -25,6 +25,7 @@ from protocol.frames import Ack, Error, EventFrame, Welcome
 from protocol.state import RoomState
 from server import engine
 from server.client import ClientError, SessionClient
+from websockets.protocol import State
 
 STAFF = ("facilitator", "cofacilitator", "observer")
 NAMES = ["Alex", "Blake", "Casey", "Drew", "Emery", "Finley", "Gray", "Harper", "Jordan", "Kai",
@@ -93,6 +94,7 @@ class Person:
         self.pending: dict[str, c.Command] = {}     # sent, no answer yet (retried after a reconnect)
         self.answers: dict[str, object] = {}        # cid -> Ack / Error
         self.retried: dict[str, object] = {}        # cid -> answer to the retry
+        self.cmds: dict[str, c.Command] = {}
         self.latencies: list[float] = []
         self.sent = 0
         self.n = 0
@@ -101,7 +103,21 @@ class Person:
 
     @property
     def connected(self) -> bool:
-        return self.client.ws is not None and not self.client.closed.is_set()
+        ws = self.client.ws
+        return ws is not None and ws.state is State.OPEN and not self.client.closed.is_set()
+
+    async def ended(self, timeout: float = 5.0) -> bool:
+        """Waits until this client's reader has noticed its connection is gone."""
+        r = self.client._reader
+        if r is None or r.done():
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(r), timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            return False
+        except BaseException:
+            pass
+        return True
 
     async def connect(self, resume: bool = True) -> Welcome:
         last = self.tracker.last if resume else None
@@ -115,6 +131,7 @@ class Person:
     async def send(self, cmd: c.Command, cid: str | None = None, timeout: float = 10.0):
         cid = cid or self.next_cid()
         self.pending[cid] = cmd
+        self.cmds[cid] = cmd
         t0 = time.perf_counter()
         self.sent += 1
         r = await self.client.command(cmd, cid=cid, timeout=timeout)

@@ -204,8 +204,8 @@ class ConsoleApp(App):
             with VerticalScroll(id="right"):
                 yield WaitingRoom(id="waiting")
                 yield SpeakingQueue(id="queue")
-                yield PollPanel(id="poll")
                 yield TimersPanel(id="timers")
+                yield PollPanel(id="poll")
         if self.replay is not None:
             yield Timeline(id="timeline")
         yield Footer(compact=True)

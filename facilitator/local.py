@@ -13,7 +13,7 @@ from protocol.frames import Error
 from server.app import EmbeddedServer
 from server.engine import Actor
 
-FACILITATOR = ("fac-1", "Facilitator")
+FACILITATOR = ("fac-1", "Dana")
 
 
 async def start_server(db: str, secret: bytes, clock=None) -> EmbeddedServer:

@@ -153,6 +153,9 @@ class Gateway:
         try:
             claims = tokens.verify(self.hub.secret, token, time.time())
         except tokens.TokenError as exc:
+            who = exc.claims
+            await self.hub.refuse_hello(who.room if who else None,
+                                        Actor(who.id, who.role, "") if who else None, "unauthorized", str(exc))
             await self._error(ws, binary, "unauthorized", str(exc))
             await ws.close(1008, "unauthorized")
             return

@@ -30,6 +30,7 @@ from server.record import Record, Row
 
 log = logging.getLogger("session_server.hub")
 
+GATEWAY_ROOM = "~gateway"    # where refusals of unusable tokens are recorded
 RECENT_KEPT = 2000          # events per room kept in memory for resumes
 RESULTS_KEPT = 5000         # command ids per room remembered for retries
 
@@ -96,6 +97,7 @@ class Hub:
         self.seal_key = msgspec.msgpack.encode(["ballot-seal", secret])
         self.rooms: dict[str, RoomHost] = {}
         self._pending: list[Batch] = []
+        self._inflight: list[Batch] = []     # taken by the committer, not yet delivered
         self._wake_commit: asyncio.Event | None = None
         self._wake_timer: asyncio.Event | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
@@ -199,6 +201,7 @@ class Hub:
             if not self._pending:
                 continue
             batches, self._pending = self._pending, []
+            self._inflight = batches
             rows = [r for b in batches for r in b.rows]
             try:
                 await loop.run_in_executor(self._writer, self.record.append, rows)
@@ -214,11 +217,12 @@ class Hub:
                 self._deliver(b.host, b.items)
                 if not b.future.done():
                     b.future.set_result(b.items[-1].seq if b.items else b.host.visible.seq)
+            self._inflight = []
 
     async def flush(self) -> None:
         """Waits until everything queued so far is durable and delivered."""
-        while self._pending:
-            fut = self._pending[-1].future
+        while self._pending or self._inflight:
+            fut = (self._pending or self._inflight)[-1].future
             await asyncio.shield(fut)
 
     # --- fan-out ------------------------------------------------------------------
@@ -395,6 +399,23 @@ class Hub:
         emits = engine.disconnect(host.state, actor, self.clock.now())
         if emits:
             await self._submit(host, emits, actor.id, None, self.clock.now())
+
+    async def refuse_hello(self, room: str | None, actor: Actor | None, code: str, message: str) -> None:
+        """Records a refused connection. A token that is not genuine names nobody we
+        can trust, so its refusal goes under the gateway's own pseudo-room."""
+        fut = asyncio.get_running_loop().create_future()
+        body = _enc.encode({"code": code, "message": message})
+        row = Row(room or GATEWAY_ROOM, None, self.clock.now(), actor.id if actor else None, "rejected",
+                  "hello", None, None, body)
+        self._pending.append(Batch(self.room(room) if room else self._gateway_host(), [row], [], fut))
+        self._wake_commit.set()
+        await fut
+
+    def _gateway_host(self) -> RoomHost:
+        # not in self.rooms: the gateway's refusals are no room that anyone joins
+        if not hasattr(self, "_gw_host"):
+            self._gw_host = RoomHost(GATEWAY_ROOM)
+        return self._gw_host
 
     async def configure(self, room: str, cmd: Command) -> None:
         """Sets a room up as the server itself (scenario files, room files)."""

@@ -28,7 +28,11 @@ class Claims(msgspec.Struct, kw_only=True):
 
 
 class TokenError(Exception):
-    pass
+    """`claims` is set when the token was genuine but cannot be used (expired)."""
+
+    def __init__(self, message: str, claims: "Claims | None" = None):
+        super().__init__(message)
+        self.claims = claims
 
 
 def _b64(data: bytes) -> str:
@@ -60,7 +64,7 @@ def verify(secret: bytes, token: str, now: float) -> Claims:
     if claims.role not in ROLES:
         raise TokenError("the token names an unknown role")
     if claims.exp < now:
-        raise TokenError("the token has expired")
+        raise TokenError("the token has expired", claims)
     return claims
 
 

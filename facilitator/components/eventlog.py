@@ -13,7 +13,7 @@ LOUD = ("HELP", "CHECK-IN", "FLAG")
 
 class EventLog(RichLog):
     def __init__(self, **kw):
-        super().__init__(wrap=False, markup=False, max_lines=500, **kw)
+        super().__init__(wrap=False, markup=False, max_lines=500, min_width=20, **kw)
 
     def on_mount(self) -> None:
         self.border_title = "Event log"

@@ -23,7 +23,7 @@ def hhmm(t: float) -> str:
 
 class Feed(RichLog):
     def __init__(self, **kw):
-        super().__init__(wrap=True, markup=False, max_lines=400, **kw)
+        super().__init__(wrap=True, markup=False, max_lines=400, min_width=20, **kw)
         self._seen: set[int] = set()
 
     def on_mount(self) -> None:

@@ -40,7 +40,7 @@ class PollPanel(Static):
             t.append("█" * filled, "cyan")
             t.append("·" * (width - filled), "dim")
             t.append(f" {n}\n")
-        t.append(f"{total} of {len(present(s))} present answered", "dim")
+        t.append(f"{total} answered · {len(present(s))} present", "dim")
         if p.anonymous:
             t.append(" · anonymous", "magenta")
         self.update(t)

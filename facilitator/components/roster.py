@@ -22,11 +22,13 @@ STATUS = {
 }
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
-COLUMNS = [("st", " "), ("name", "Name"), ("turn", "Turn"), ("talk", "Talk"), ("room", "Rm"),
-           ("late", "Late"), ("drops", "Drop"), ("flag", "Flag"), ("loc", "In")]
+# Cells carry their own leading space (the table's padding is 0): at 80 columns
+# every column must fit beside the side panels.
+COLUMNS = [("st", " "), ("name", " Name"), ("turn", " Q"), ("talk", " Talk"), ("room", " Rm"),
+           ("late", " Late"), ("drops", " ↯"), ("flag", " ⚑"), ("loc", " In")]
 
 
-def bar(share: float, width: int = 5) -> str:
+def bar(share: float, width: int = 4) -> str:
     eighths = round(max(0.0, min(1.0, share)) * width * 8)
     full, part = divmod(eighths, 8)
     return ("█" * full + (BLOCKS[part] if part else "")).ljust(width)
@@ -36,7 +38,7 @@ class Roster(DataTable):
     """The roster table; the highlighted row is "the selected person" for actions."""
 
     def __init__(self, **kw):
-        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kw)
         self._sig: tuple | None = None
 
     def on_mount(self) -> None:
@@ -68,7 +70,7 @@ class Roster(DataTable):
             sym, style = "◎", "dim"
         turn = Text("")
         if s.speaker == m.id:
-            turn = Text("▶ now", "bold green")
+            turn = Text("▶", "bold green")
         elif m.id in s.queue:
             turn = Text(f"✋{s.queue.index(m.id) + 1}", "bold yellow")
         secs, share = shares.get(m.id, (0.0, 0.0))
@@ -87,12 +89,15 @@ class Roster(DataTable):
             if len(m.flags) > 1:
                 flag.append(str(len(m.flags)), "dim")
         loc = Text("✓", "green") if m.location else Text("·", "dim")
-        name = Text(m.name[:16], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
-        return {
+        name = Text(m.name[:12], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
+        cells = {
             "st": Text(sym, style), "name": name, "turn": turn, "talk": talk,
             "room": Text(room), "late": Text(f"+{late:.0f}m" if late >= 1 else "", "yellow"),
-            "drops": Text(f"↯{m.drops}" if m.drops else "", "yellow"), "flag": flag, "loc": loc,
+            "drops": Text(str(m.drops) if m.drops else "", "yellow"), "flag": flag, "loc": loc,
         }
+        for v in cells.values():
+            v.pad_left(1)
+        return cells
 
     def show(self, force: bool = False) -> None:
         s = self.app.room

@@ -35,10 +35,10 @@ class WaitingRoom(OptionList):
         for m in people:
             t = Text(m.name[:18], "bold")
             if s.agreement:
-                t.append("  agreed ✓" if m.agreed else "  agreement ✗", "green" if m.agreed else "yellow")
+                t.append("  agreed ✓" if m.agreed else "  agreed ✗", "green" if m.agreed else "yellow")
             t.append("  loc ✓" if m.location else "  loc ·", "green" if m.location else "dim")
             if not m.expected:
-                t.append("  not on roster", "magenta")
+                t.append("  guest", "magenta")
             self.add_option(Option(t, id=m.id))
         ids = [m.id for m in people]
         if ids:

@@ -29,7 +29,9 @@ export function show(node, visible) {
 }
 
 export function clock(seconds) {
-  const s = Math.max(0, Math.ceil(seconds));
+  // rounds up, so 0:00 shows when time is up; a few hundredths of clock skew
+  // must not show a five-minute timer as 5:01
+  const s = Math.max(0, Math.ceil(seconds - 0.25));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const r = String(s % 60).padStart(2, "0");

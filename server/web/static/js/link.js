@@ -90,7 +90,8 @@ export class Link {
         // resend what the server never acknowledged; it applies each id once
         for (const p of this.pending.values()) this.ws.send(JSON.stringify(p.frame));
         this.startPings();
-        if (f.resumed) this.ping();    // the pong marks the end of the replay
+        // the pong marks the end of a replay, and its round trip sharpens the clock offset
+        this.ping();
         break;
       }
       case "event":
@@ -101,9 +102,6 @@ export class Link {
       case "ack": {
         const p = this.pending.get(f.id);
         if (p) { this.pending.delete(f.id); p.resolve({ ok: true, seq: f.seq }); }
-        if (this.lastSeq !== null && f.seq > this.lastSeq) {
-          // events the ack implies were delivered before it, if they were for us
-        }
         break;
       }
       case "error": {
@@ -115,11 +113,13 @@ export class Link {
         }
         break;
       }
-      case "pong":
+      case "pong": {
         clearTimeout(this.pongTimer);
-        this.offset = f.server_time - Date.now() / 1000;
+        const rtt = f.id === this.pingId ? Date.now() - this.pingSent : 0;
+        this.offset = f.server_time - (Date.now() - rtt / 2) / 1000;
         if (this.lastSeq !== null && f.seq > this.lastSeq) this.lastSeq = f.seq;
         break;
+      }
     }
   }
 
@@ -131,6 +131,7 @@ export class Link {
   ping() {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
     this.pingId += 1;
+    this.pingSent = Date.now();
     this.ws.send(JSON.stringify({ t: "ping", id: this.pingId }));
     clearTimeout(this.pongTimer);
     // no answer in time: the network is gone even if the socket has not noticed

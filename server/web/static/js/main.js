@@ -291,7 +291,7 @@ function tick() {
   for (const t of Object.values(s.timers || {})) {
     const li = document.querySelector(`[data-timer="${CSS.escape(t.id)}"] .clock`);
     if (!li) continue;
-    const left = t.state === "running" && t.ends_at ? t.ends_at - now : t.remaining;
+    const left = Math.min(t.seconds, t.state === "running" && t.ends_at ? t.ends_at - now : t.remaining);
     setText(li, clock(left));
     if (t.state === "running") milestone(`timer-${t.id}-${t.ends_at}`, left, t.label || "Timer");
   }
@@ -310,6 +310,7 @@ function onWelcome(w) {
     }
   }
   window.__group.welcomes += 1;
+  window.__group.log.push({ seq: w.seq, resumed: w.resumed, fresh: !!w.state });
   render();
 }
 
@@ -422,7 +423,7 @@ function wire() {
 }
 
 function boot() {
-  window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, events: [], welcomes: 0 };
+  window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, events: [], welcomes: 0, log: [] };
   const token = readToken();
   wire();
   if (!token) {

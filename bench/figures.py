@@ -1,0 +1,187 @@
+"""The figures beside the latency race: record writes, fold rate, restart time.
+
+Each is bounded in count and time and uses its own temporary directory.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+
+import msgspec
+from websockets.asyncio.client import connect
+
+from bench import schedule as sch
+from bench.load import Target, pct
+from protocol import events as ev_mod
+from protocol.frames import PROTOCOL_VERSION, Hello, decode_server, encode
+from server import engine, tokens
+from server.record import Record, Row
+
+_enc = msgspec.msgpack.Encoder()
+_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
+
+
+def _rows(room: str, log: list[sch.Emitted]) -> list[Row]:
+    out = []
+    for x in log:
+        anonymous = isinstance(x.event, ev_mod.BallotCast)
+        out.append(Row(room, x.seq, x.at, None if anonymous else x.actor, "event",
+                       type(x.event).__struct_config__.tag, x.aud, None if anonymous else x.cmd_id,
+                       _enc.encode(x.event)))
+    return out
+
+
+# --- durable record writes ---------------------------------------------------------------
+
+def record_writes(sizes: list[int], seconds_each: float, directory: str) -> dict:
+    """Record.append in batches of each size, against a file on disk: events/s and commits/s."""
+    template = [x for x in sch.group_session("w", 1, minutes=30) if type(x.event).__name__ in
+                ("ChatPosted", "HandRaised", "TurnStarted", "TurnEnded", "VoteCast")]
+    out = {}
+    for size in sizes:
+        path = os.path.join(directory, f"writes-{size}.db")
+        rec = Record(path)
+        seq: dict[str, int] = {}
+        n = commits = 0
+        i = 0
+        each: list[float] = []
+        t0 = time.perf_counter()
+        while True:
+            batch = []
+            for _ in range(size):
+                x = template[i % len(template)]
+                room = f"room-{i % 64}"
+                s = seq[room] = seq.get(room, 0) + 1
+                batch.append(Row(room, s, x.at, x.actor, "event", type(x.event).__struct_config__.tag,
+                                 x.aud, f"c{i}", _enc.encode(x.event)))
+                i += 1
+            tc = time.perf_counter()
+            rec.append(batch)
+            each.append(time.perf_counter() - tc)
+            n += size
+            commits += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed >= seconds_each:
+                break
+        rec.close()
+        each.sort()
+        out[str(size)] = {"events_per_s": round(n / elapsed, 1), "commits_per_s": round(commits / elapsed, 1),
+                          "commit_ms": {"p50": round(1000 * pct(each, 0.5), 3), "p99": round(1000 * pct(each, 0.99), 3),
+                                        "max": round(1000 * each[-1], 3)}}
+    return out
+
+
+# --- the fold --------------------------------------------------------------------------
+
+def fold_rate(rooms: int, repeats: int) -> dict:
+    """Events/s through `server.engine.evolve` over whole 90-minute groups."""
+    logs = [sch.group_session(f"room-{i}", 1000 + i) for i in range(rooms)]
+    encoded = [[(x.seq, x.at, _enc.encode(x.event)) for x in log] for log in logs]
+    n = sum(len(log) for log in logs)
+    fold, both = [], []
+    for _ in range(repeats):
+        decoded = [[(seq, at, _dec.decode(body)) for seq, at, body in log] for log in encoded]
+        t0 = time.perf_counter()
+        for r, log in enumerate(decoded):
+            st = engine.new_room(f"room-{r}")
+            for seq, at, event in log:
+                engine.evolve(st, event, at, seq)
+        fold.append(n / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for r, log in enumerate(encoded):
+            st = engine.new_room(f"room-{r}")
+            for seq, at, body in log:
+                engine.evolve(st, _dec.decode(body), at, seq)
+        both.append(n / (time.perf_counter() - t0))
+    return {"events": n, "rooms": rooms, "events_per_room": n // rooms,
+            "fold_events_per_s": round(statistics.median(fold)),
+            "decode_and_fold_events_per_s": round(statistics.median(both))}
+
+
+# --- restart -------------------------------------------------------------------------------
+
+def build_record(path: str, rooms: int, minutes: float) -> int:
+    """A record holding `rooms` open rooms, each `minutes` into a group; returns events written."""
+    template = sch.group_session("template", 42, minutes=minutes)
+    rec = Record(path)
+    n = 0
+    batch: list[Row] = []
+    for r in range(rooms):
+        batch.extend(_rows(f"restart-{r}", template))
+        if len(batch) >= 20_000:
+            rec.append(batch)
+            n += len(batch)
+            batch = []
+    if batch:
+        rec.append(batch)
+        n += len(batch)
+    rec.close()
+    return n
+
+
+async def restart(rooms: int, minutes: float, directory: str, concurrency: int = 64) -> dict:
+    """Starts a server on a record of `rooms` open rooms; times until every room welcomed its facilitator."""
+    path = os.path.join(directory, "restart.db")
+    events = build_record(path, rooms, minutes)
+    secret = os.urandom(32)
+    target = Target("project", path, secret)
+    t0 = time.perf_counter()
+    await target.start(timeout=120)
+    t_ready = time.perf_counter() - t0
+    sem = asyncio.Semaphore(concurrency)
+    conns = []
+
+    async def one(r: int) -> None:
+        token = tokens.sign(secret, tokens.Claims(room=f"restart-{r}", role="facilitator", id="f0",
+                                                  name="Facilitator", exp=time.time() + 3600))
+        async with sem:
+            ws = await connect(target.url, max_size=None, ping_interval=None, open_timeout=60)
+            conns.append(ws)
+            await ws.send(encode(Hello(token=token, protocol=PROTOCOL_VERSION)))
+            while True:
+                f = decode_server(await asyncio.wait_for(ws.recv(), 60))
+                if type(f).__name__ == "Welcome":
+                    if f.seq <= 0 or f.state is None or f.state.phase != "open":
+                        raise RuntimeError("a room came back without its state")
+                    return
+                if type(f).__name__ == "Error":
+                    raise RuntimeError(f"refused: {f.code}")
+
+    try:
+        await asyncio.gather(*(one(r) for r in range(rooms)))
+        t_all = time.perf_counter() - t0
+        rss = target.rss()
+    finally:
+        await target.stop()
+        for ws in conns:
+            if ws.transport is not None:
+                ws.transport.abort()
+    return {"rooms": rooms, "events_in_record": events, "record_mb": round(os.path.getsize(path) / 2**20, 1),
+            "ready_s": round(t_ready, 3), "server_reported_start_s": float(target.ready_line[2]),
+            "all_rooms_accepting_s": round(t_all, 3), "rss_mb": round(rss / 2**20, 1)}
+
+
+def in_process_load(rooms: int, minutes: float, directory: str) -> dict:
+    """Where restart time goes: Hub.load alone, read + decode + fold, in this process."""
+    from server.clock import RealClock
+    from server.hub import Hub
+    path = os.path.join(directory, "restart.db")
+    if not os.path.exists(path):
+        build_record(path, rooms, minutes)
+    rec = Record(path)
+    t0 = time.perf_counter()
+    rows = list(rec.all_events())
+    t_read = time.perf_counter() - t0
+    hub = Hub(rec, RealClock(), b"x" * 32)
+    t0 = time.perf_counter()
+    n = hub.load()
+    t_load = time.perf_counter() - t0
+    rec.close()
+    return {"events": n, "sql_read_s": round(t_read, 3), "hub_load_s": round(t_load, 3)}
+
+
+def tmpdir() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="bench-figures-")

@@ -1,0 +1,6 @@
+"""slow campaign (placeholder)."""
+def add_arguments(p):
+    pass
+
+def run(a):
+    return 0

@@ -1,0 +1,6 @@
+"""tamper campaign (placeholder)."""
+def add_arguments(p):
+    pass
+
+def run(a):
+    return 0

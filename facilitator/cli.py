@@ -1,0 +1,174 @@
+"""`facilitator`: the console's command line.
+
+    facilitator                              a demo group on a local server
+    facilitator --room NAME                  an empty local room, with join links
+    facilitator URL [--token-file F]         a running server (token: file, $FACILITATOR_TOKEN, or prompt)
+    facilitator --replay RECORD.db --room R  a recorded session, read-only, with a timeline
+    facilitator join URL ...                 the participant's terminal client
+
+Nothing is printed while the console runs: logs go to a file, so they never
+tear the interface.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+
+ENV_TOKEN = "FACILITATOR_TOKEN"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, not a usage dump or a traceback
+        sys.stderr.write(f"facilitator: {message} (see facilitator --help)\n")
+        raise SystemExit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="facilitator", description="A terminal console for facilitators of live online groups.",
+                epilog="facilitator join URL ...  opens the participant's terminal client.")
+    p.add_argument("url", nargs="?", help="session server URL (ws:// or wss://)")
+    p.add_argument("--token-file", help="file holding your token (else $FACILITATOR_TOKEN, else a prompt)")
+    p.add_argument("--room", help="with no URL: open this room on a local server; with --replay: the room to replay")
+    p.add_argument("--replay", metavar="RECORD.db", help="replay a recorded session read-only")
+    p.add_argument("--db", help="the local server's record (default: in your data directory)")
+    p.add_argument("--name", default="Dana", help="your display name in a local room (default: Dana)")
+    p.add_argument("--seed", type=int, help="make the demo group behave the same each time")
+    p.add_argument("--log-file", help="where to write logs (default: in your data directory)")
+    return p
+
+
+def _setup_logging(path: str | None) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    if path == "-" or path == "":
+        root.addHandler(logging.NullHandler())
+        return
+    if path is None:
+        from platformdirs import user_log_dir
+        d = user_log_dir("group-console", appauthor=False)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "console.log")
+    try:
+        handler = logging.FileHandler(path)
+    except OSError:
+        root.addHandler(logging.NullHandler())
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _read_token(args) -> str:
+    if args.token_file:
+        try:
+            with open(args.token_file) as f:
+                token = f.read().strip()
+        except OSError as exc:
+            raise SystemExit(f"facilitator: cannot read the token file: {exc.strerror}")
+        if not token:
+            raise SystemExit(f"facilitator: the token file {args.token_file} is empty")
+        return token
+    token = os.environ.get(ENV_TOKEN, "").strip()
+    if token:
+        return token
+    if not sys.stdin.isatty():
+        raise SystemExit(f"facilitator: no token: use --token-file or set {ENV_TOKEN}")
+    try:
+        token = getpass.getpass("Token: ").strip()
+    except (EOFError, KeyboardInterrupt):
+        raise SystemExit(1)
+    if not token:
+        raise SystemExit("facilitator: no token given")
+    return token
+
+
+def _local_setup(args, demo: bool):
+    """The embedded server and the room, started inside the console's own event loop."""
+    from facilitator.app import Target
+    from facilitator.local import FACILITATOR, invite_fn, prepare_room, start_server
+    from server.app import default_paths
+    from server.tokens import load_secret
+
+    async def setup(app) -> Target:
+        db, secret_path = default_paths()
+        if args.db:
+            db = args.db
+        server = await start_server(db, load_secret(secret_path))
+        group = None
+        who = (FACILITATOR[0], args.name)
+        if demo:
+            from facilitator.demo import DemoGroup, demo_room_name
+            room = demo_room_name()
+            group = DemoGroup(server, room, seed=args.seed)
+            await group.start()
+            note = "A simulated group is joining. Try n (next speaker), o (open the mood poll), b (breakouts)."
+        else:
+            room = args.room
+            from protocol.commands import Configure
+            await prepare_room(server, room, Configure(title=room), who=who)
+            note = "Press i for participants' join links."
+        token_dir = os.path.join(os.path.dirname(db), "invites")
+
+        async def stop() -> None:
+            if group is not None:
+                await group.stop()
+            await server.stop()
+
+        target = Target(server.url, server.token(room, "facilitator", who[0], who[1]),
+                        invite=invite_fn(server, room, token_dir), stop=stop, note=note)
+        if not demo:
+            app.call_later(app.action_invite)
+        return target
+    return setup
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "join":
+        try:
+            from facilitator import participant_app
+        except ImportError as exc:
+            sys.stderr.write(f"facilitator: the participant client is not installed ({exc})\n")
+            return 2
+        return participant_app.main(argv[1:]) or 0
+
+    args = parser().parse_args(argv)
+    _setup_logging(args.log_file)
+
+    from facilitator.app import ConsoleApp, ReplayApp
+
+    if args.replay:
+        if not args.room:
+            parser().error("--replay needs --room R")
+        if args.url:
+            parser().error("--replay reads a record; it does not take a URL")
+        from facilitator.replay import Replay, ReplayError
+        try:
+            replay = Replay.load(args.replay, args.room)
+        except ReplayError as exc:
+            sys.stderr.write(f"facilitator: {exc}\n")
+            return 1
+        ReplayApp(replay=replay).run()
+        return 0
+
+    if args.url:
+        if args.room:
+            parser().error("--room opens a local room; with a URL the token names the room")
+        if not args.url.startswith(("ws://", "wss://")):
+            parser().error(f"{args.url!r} is not a ws:// or wss:// URL")
+        token = _read_token(args)
+        ConsoleApp(url=args.url, token=token).run()
+        return 0
+
+    if args.token_file:
+        parser().error("--token-file goes with a URL")
+    ConsoleApp(setup=_local_setup(args, demo=not args.room)).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The benchmark runs and says what it measured.
+
+This is not a timed test: it checks only that `python -m bench --quick` finishes,
+prints one well-formed JSON object, and that each figure is a positive number.
+How fast the figures are is for docs/performance.md, not for CI.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = json.loads(proc.stdout)
+    assert json.loads(out.read_text()) == printed
+    return printed
+
+
+def test_a_quick_run_prints_one_json_object_with_both_servers(quick):
+    for kind in ("project", "relay"):
+        fixed = quick[kind]["fixed_load"]
+        assert positive(fixed["delivered_events_per_s"])
+        for q in ("p50", "p99", "max"):
+            assert positive(fixed["latency_ms"][q]), (kind, q)
+        assert fixed["latency_ms"]["p50"] <= fixed["latency_ms"]["p99"] <= fixed["latency_ms"]["max"]
+        assert isinstance(quick[kind]["sustained_rooms"], int) and quick[kind]["sustained_rooms"] >= 0
+        assert quick[kind]["steps"], kind
+
+
+def test_the_ratios_are_at_the_top_level(quick):
+    assert positive(quick["ratio_p99_fixed_load"])
+    r = quick["ratio_sustained_load"]
+    # zero when the project sustained no step on a busy machine; None only if the relay did not either
+    assert (r is None and quick["relay"]["sustained_rooms"] == 0) or (isinstance(r, (int, float)) and r >= 0)
+
+
+def test_the_other_figures_are_positive_numbers(quick):
+    assert positive(quick["memory"]["project_rss_per_connection_kb"])
+    assert positive(quick["memory"]["relay_rss_per_connection_kb"])
+    for size, w in quick["record_writes"].items():
+        assert int(size) >= 1
+        assert positive(w["events_per_s"]) and positive(w["commits_per_s"])
+    assert positive(quick["fold"]["fold_events_per_s"])
+    assert positive(quick["fold"]["decode_and_fold_events_per_s"])
+    restart = quick["restart"]
+    assert restart["rooms"] >= 1 and positive(restart["events_in_record"])
+    assert positive(restart["ready_s"]) and positive(restart["all_rooms_accepting_s"])
+    assert restart["ready_s"] <= restart["all_rooms_accepting_s"]
+
+
+def test_the_run_names_its_machine_and_settings(quick):
+    assert quick["mode"] == "quick"
+    assert positive(quick["machine"]["cpus"])
+    assert quick["settings"]["people_per_room"] == 12
+    assert positive(quick["elapsed_s"])

@@ -1,0 +1,249 @@
+"""The facilitator console runs a group: each action, driven by keys, against a real server.
+
+Every test starts an embedded session server on loopback, connects the
+console to it over a websocket, and checks both what the server decided and
+what the console shows.
+"""
+from __future__ import annotations
+
+import csv
+import os
+
+import pytest
+
+from facilitator.app import ConsoleApp
+from facilitator.components.roster import Roster
+from facilitator.components.waiting import WaitingRoom
+from facilitator.harness import Room, screen_text, until
+from protocol import commands as c
+
+
+@pytest.fixture
+async def room(tmp_path):
+    r = await Room(str(tmp_path / "record.db")).start()
+    yield r
+    await r.stop()
+
+
+def console(room: Room, role: str = "facilitator", who=("fac-1", "Dana"), **kw) -> ConsoleApp:
+    return ConsoleApp(url=room.url, token=room.token(role, who), backoff=(0.05, 0.2), **kw)
+
+
+async def ready(pilot, app: ConsoleApp, room: Room) -> None:
+    """Waits until the console shows the room as the server has it now."""
+    await until(pilot, lambda: app.conn == "online" and app.room is not None
+                and app.drawn_seq >= room.state().seq, what="the console to catch up")
+
+
+def select(app: ConsoleApp, pid: str) -> None:
+    roster = app.query_one(Roster)
+    keys = [r.key.value for r in roster.ordered_rows]
+    roster.move_cursor(row=keys.index(pid))
+    roster.focus()
+
+
+def messages(app: ConsoleApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_a_late_joiner_waits_and_is_admitted_with_a(room):
+    await room.participant("p1", "Alex")                    # auto_admit is off: Alex waits
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        assert app.query_one(WaitingRoom).option_count == 1
+        assert "Alex" in screen_text(app)
+        await pilot.press("a")
+        await until(pilot, lambda: app.room.members["p1"].status == "present", what="admission")
+        assert room.state().members["p1"].status == "present"
+        await until(pilot, lambda: app.query_one(WaitingRoom).option_count == 0)
+        assert "Roster 1/10" in screen_text(app)
+
+
+async def test_a_refused_command_shows_the_servers_reason(room):
+    await room.participant("p1", "Alex", agree=False)       # has not accepted the agreement
+    app = console(room)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await ready(pilot, app, room)
+        await pilot.press("a")
+        await until(pilot, lambda: any("agreement" in m for m in messages(app)), what="the refusal")
+        assert room.state().members["p1"].status == "waiting"
+
+
+async def test_speaking_queue_next_call_on_lower_and_end(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        people = {}
+        for pid, name in (("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey")):
+            people[pid] = await room.participant(pid, name)
+            await room.ok(room.people[pid], c.AcceptAgreement()) if False else None
+        for pid in ("p1", "p2", "p3"):
+            await pilot.press("a")
+            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
+        for pid in ("p1", "p2"):
+            await room.ok(people[pid], c.RaiseHand())
+        await until(pilot, lambda: app.room.queue == ["p1", "p2"], what="two hands")
+        await pilot.press("n")
+        await until(pilot, lambda: app.room.speaker == "p1", what="Alex to speak")
+        assert "▶ Alex" in screen_text(app)
+        select(app, "p2")
+        await pilot.press("l")
+        await until(pilot, lambda: app.room.queue == [], what="Blake's hand lowered")
+        select(app, "p3")
+        await pilot.press("c")
+        await until(pilot, lambda: app.room.speaker == "p3", what="Casey called on")
+        assert app.room.members["p1"].talk > 0
+        await pilot.press("e")
+        await until(pilot, lambda: app.room.speaker is None, what="the turn to end")
+        assert room.state().speaker is None
+
+
+async def test_timer_modal_starts_and_x_extends(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        await pilot.press("t")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "TimerScreen")
+        app.screen.query_one("#length").value = "2:30"
+        app.screen.query_one("#label").value = "Break"
+        await pilot.press("enter")
+        await until(pilot, lambda: "break" in app.room.timers, what="the timer")
+        assert app.room.timers["break"].seconds == 150
+        assert "Break" in screen_text(app)
+        await pilot.press("x")
+        await until(pilot, lambda: app.room.timers["break"].seconds == 210, what="the extension")
+
+
+async def test_mood_check_in_poll_counts_live_then_closes_and_shares(room):
+    app = console(room)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app, room)
+        alex = await room.participant("p1", "Alex")
+        await pilot.press("a")
+        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PollScreen")
+        await pilot.click("#ok")
+        await until(pilot, lambda: any(p.state == "open" for p in app.room.polls.values()), what="an open poll")
+        poll = next(iter(app.room.polls.values()))
+        assert (poll.kind, poll.min, poll.max) == ("scale", 0, 10)
+        await room.ok(alex, c.Vote(id=poll.id, value=7))
+        await until(pilot, lambda: poll.answers.get("p1") == ["7"], what="the vote")
+        await until(pilot, lambda: "1 answered" in screen_text(app))
+        assert "█" in screen_text(app)
+        await pilot.press("o")
+        await until(pilot, lambda: poll.state == "closed", what="closing")
+        await pilot.press("s")
+        await until(pilot, lambda: poll.shared, what="sharing")
+
+
+async def test_phq2_check_in_raises_an_alert_in_the_feed(room):
+    app = console(room)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app, room)
+        alex = await room.participant("p1", "Alex")
+        await pilot.press("a")
+        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PollScreen")
+        app.screen.query_one("#kind").value = "phq2"
+        await pilot.pause()
+        await pilot.click("#ok")
+        await until(pilot, lambda: any(p.kind == "phq2" and p.state == "open" for p in app.room.polls.values()))
+        poll = next(p for p in app.room.polls.values() if p.kind == "phq2")
+        await room.ok(alex, c.Vote(id=poll.id, answers=[2, 2]))
+        await until(pilot, lambda: any(a.kind == "check_in" for a in app.room.alerts), what="the alert")
+        await until(pilot, lambda: "CHECK-IN" in screen_text(app))
+
+
+async def test_note_and_urgent_flag_reach_the_feed_and_roster(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        await room.participant("p1", "Alex")
+        await pilot.press("a")
+        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        select(app, "p1")
+        await pilot.press("N")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "NoteScreen")
+        await pilot.press(*"quiet today")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(app.room.notes) == 1, what="the note")
+        select(app, "p1")
+        await pilot.press("f")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "NoteScreen")
+        app.screen.query_one("#urgent").value = True
+        app.screen.query_one("#text").value = "mentioned not feeling safe"
+        await pilot.click("#ok")
+        await until(pilot, lambda: app.room.members["p1"].flags, what="the flag")
+        assert app.room.members["p1"].flags[0].level == "urgent"
+        await until(pilot, lambda: "⚑ FLAG" in screen_text(app) and "⚑!" in screen_text(app))
+
+
+async def test_breakouts_conflict_shown_then_plan_move_open_close(room):
+    app = console(room)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(pilot, app, room)
+        for pid, name in (("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"), ("p4", "Drew")):
+            await room.participant(pid, name)
+            await pilot.press("a")
+            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
+        await pilot.press("b")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "BreakoutScreen")
+        scr = app.screen
+        # Casey and Drew must be apart: one room cannot hold them both
+        scr.query_one("#rooms").value = "1"
+        await pilot.click("#plan")
+        await until(pilot, lambda: "apart" in scr.server_says or "conflict" in scr.server_says
+                    or scr.server_says != "", what="the conflict")
+        assert "✕" in screen_text(app)
+        scr.query_one("#rooms").value = "2"
+        await pilot.click("#plan")
+        await until(pilot, lambda: app.room.breakouts == "draft" and len(app.room.rooms) == 2, what="a plan")
+        await until(pilot, lambda: len(list(scr.query("RoomColumn"))) == 2)
+        await pilot.pause(0.1)
+        # move Casey next to Drew by keys: the console warns before anyone is sent
+        casey_room = next(i for i, r in enumerate(app.room.rooms, 1) if "p3" in r)
+        col = scr.query_one(f"#room-{casey_room}")
+        col.focus()
+        col.highlighted = [o.id for o in col.options].index("p3")
+        await pilot.press("right_square_bracket" if casey_room == 1 else "left_square_bracket")
+        await until(pilot, lambda: any("p3" in r and "p4" in r for r in app.room.rooms), what="the move")
+        await until(pilot, lambda: "must be apart" in screen_text(app), what="the warning")
+        await pilot.click("#open")
+        await until(pilot, lambda: app.room.breakouts == "open", what="open rooms")
+        await until(pilot, lambda: "back in" in screen_text(app))
+        await pilot.click("#close-rooms")
+        await until(pilot, lambda: app.room.breakouts == "none", what="everyone back")
+
+
+async def test_attendance_screen_exports_csv(room, tmp_path):
+    app = console(room, export_dir=str(tmp_path))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        await room.participant("p1", "Alex")
+        await pilot.press("a")
+        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        await pilot.press("A")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "AttendanceScreen")
+        assert "attended" in screen_text(app)
+        await pilot.press("e")
+        await until(pilot, lambda: getattr(app, "last_export", None), what="the export")
+        with open(app.last_export) as f:
+            rows = list(csv.reader(f))
+    assert rows[0][:3] == ["participant_id", "name", "status"]
+    by_id = {r[0]: r for r in rows[1:]}
+    assert by_id["p1"][2] == "attended" and by_id["p2"][2] == "absent"
+    assert oct(os.stat(app.last_export).st_mode & 0o777) == "0o600"
+
+
+async def test_palette_lists_actions_and_agenda_moves_on(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
+        assert {"Next speaker", "Breakouts", "Attendance", "Close session"} <= set(titles)
+        await pilot.press("j")
+        await until(pilot, lambda: app.room.agenda_index == 1, what="the next segment")
+        await until(pilot, lambda: "Topic" in screen_text(app))
