@@ -187,3 +187,27 @@ EVOLVERS = {
     e.BreakoutsClosed: _closed, e.ListenedIn: _listened, e.HelpRequested: _help,
     e.HelpAcknowledged: _help_ack,
 }
+
+
+def rule_violations(state: RoomState) -> list[str]:
+    """The keep-together and keep-apart rules that the current rooms break.
+
+    Moves are the facilitator's call and are not refused; a console shows these
+    before the rooms open so the choice is made knowingly."""
+    where = {pid: i for i, r in enumerate(state.rooms, start=1) for pid in r}
+    out = []
+    seen = set()
+    for m in state.members.values():
+        if m.id not in where:
+            continue
+        for other in m.together:
+            key = ("together", frozenset((m.id, other)))
+            if other in where and where[other] != where[m.id] and key not in seen:
+                seen.add(key)
+                out.append(f"{m.id} and {other} should be together (rooms {where[m.id]} and {where[other]})")
+        for other in m.apart:
+            key = ("apart", frozenset((m.id, other)))
+            if other in where and where[other] == where[m.id] and key not in seen:
+                seen.add(key)
+                out.append(f"{m.id} and {other} should be apart (both in room {where[m.id]})")
+    return out
