@@ -20,7 +20,7 @@ PROTOCOL_VERSION = 1
 
 ERROR_CODES = (
     "forbidden", "invalid", "not_found", "conflict", "full", "not_admitted", "closed",
-    "rate_limited", "unauthorized", "version", "too_large",
+    "rate_limited", "unauthorized", "version",
 )
 
 

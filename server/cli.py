@@ -187,8 +187,6 @@ def cmd_replay(a) -> int:
 def _replay_scenario(a) -> int:
     from server.scenarios.runner import run_scenario
     from server.scenarios.script import ScriptError
-    if a.db and os.path.exists(a.db) and os.path.getsize(a.db) > 0:
-        pass  # playing onto an existing record appends a new session to it
     try:
         result = run_scenario(a.scenario, a.db)
     except ScriptError as exc:

@@ -73,11 +73,13 @@ class RoomHost:
         self.conns: dict[str, Sink] = {}
         self.recent: collections.deque[Recent] = collections.deque(maxlen=RECENT_KEPT)
         self.results: collections.OrderedDict[tuple[str, str], object] = collections.OrderedDict()
+        self.names: dict[tuple[str, str], str] = {}     # which command each remembered id was
 
     def remember(self, key, value) -> None:
         self.results[key] = value
         if len(self.results) > RESULTS_KEPT:
-            self.results.popitem(last=False)
+            old, _ = self.results.popitem(last=False)
+            self.names.pop(old, None)
 
 
 @dataclass(slots=True)
@@ -122,7 +124,7 @@ class Hub:
             engine.evolve(host.visible, event, at, seq)
             host.recent.append(Recent(seq, at, aud, event))
             n += 1
-        for room, actor, cmd, seq, kind, body in self.record.command_ids():
+        for room, actor, cmd, seq, kind, typ, body in self.record.command_ids():
             host = self.rooms.get(room)
             if host is None:
                 host = self.rooms[room] = RoomHost(room)
@@ -132,6 +134,7 @@ class Hub:
                 info = msgspec.msgpack.decode(body)
                 host.remember((actor, cmd), Error(id=cmd, code=info.get("code", "invalid"),
                                                   message=info.get("message", "")))
+                host.names[(actor, cmd)] = typ   # a refusal row is named after its command
         return n
 
     def _iter_record(self):
@@ -230,8 +233,8 @@ class Hub:
     def _deliver(self, host: RoomHost, items: list[Recent]) -> None:
         vis = host.visible
         for it in items:
-            engine.evolve(vis, it.event, it.at, it.seq)
-            host.recent.append(it)
+            # who hears an event is decided by the room as it was when it happened:
+            # the person who leaves hears their own leaving, the session's close too
             for pid, conn in list(host.conns.items()):
                 m = vis.members.get(pid)
                 staff = conn.role != "participant"
@@ -240,6 +243,8 @@ class Hub:
                 status = m.status if m is not None else "present"
                 if receives(it.aud, pid, conn.role, status, m.breakout if m else None):
                     conn.send(it.frame(conn.binary, not staff))
+            engine.evolve(vis, it.event, it.at, it.seq)
+            host.recent.append(it)
             self._after_event(host, it)
 
     def _after_event(self, host: RoomHost, it: Recent) -> None:
@@ -322,8 +327,12 @@ class Hub:
     async def command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command):
         """Decides, records and delivers one command; returns its Ack or Error frame."""
         key = (actor.id, cmd_id)
+        name = engine.command_name(cmd)
         prior = host.results.get(key)
         if prior is not None:
+            if host.names.get(key, name) != name:
+                return Error(id=cmd_id, code="invalid",
+                             message=f"command id {cmd_id!r} was already used for another command")
             if isinstance(prior, asyncio.Future):
                 prior = await asyncio.shield(prior)
             if isinstance(prior, Ack):
@@ -331,8 +340,8 @@ class Hub:
             return prior
         waiter = asyncio.get_running_loop().create_future()
         host.remember(key, waiter)
+        host.names[key] = name
         self.fire_due(host)
-        name = engine.command_name(cmd)
         try:
             emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), actor, self.seal_key))
         except Rejected as exc:

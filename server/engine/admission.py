@@ -38,6 +38,13 @@ def connect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     if m is not None and m.admitted:
         if m.status in ("present",):
             return []
+        holds_seat = m.status == "dropped" and not m.drop_overdue
+        if not holds_seat and occupying(state) >= state.capacity:
+            # back without waiting, unless someone took the seat meanwhile: then the
+            # facilitator decides, as for anyone at the door of a full room
+            if m.status == "waiting":
+                return []
+            return [Emit(f"p:{actor.id}", e.ParticipantWaiting(person=actor.id, name=actor.name or m.name))]
         return [Emit("all", e.Returned(person=actor.id, name=actor.name or m.name))]
     if m is not None and m.status == "waiting":
         return []
@@ -100,6 +107,9 @@ def close_session(state: RoomState, cmd: c.Close, ctx: Ctx) -> list[Emit]:
         out.append(Emit("all", e.GoAroundEnded()))
     if state.breakouts == "open":
         out.append(Emit("all", e.BreakoutsClosed()))
+    for p in state.polls.values():
+        if p.state == "open":
+            out.append(Emit("all", e.PollClosed(id=p.id)))
     out.append(Emit("all", e.SessionClosed()))
     return out
 

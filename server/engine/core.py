@@ -38,7 +38,7 @@ def decide(state: RoomState, cmd: Command, ctx: Ctx) -> list[Emit]:
     name = command_name(cmd)
     role = ctx.actor.role
     if not allowed(role, name):
-        raise Rejected("forbidden", f"a {role} may not {name.replace('_', ' ')}")
+        raise Rejected("forbidden", f"a {role} may not use {name}")
     if state.phase == "closed":
         raise Rejected("closed", "the session has ended")
     if state.phase == "setup" and name not in BEFORE_OPEN:

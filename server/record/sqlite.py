@@ -138,10 +138,10 @@ class Record:
             yield from self.db.execute(
                 "SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log WHERE room=? ORDER BY id", (room,))
 
-    def command_ids(self) -> Iterator[tuple[str, str, str, int | None, str, bytes]]:
-        """(room, actor, cmd, seq, kind, body) for rows that answer a client's command id."""
+    def command_ids(self) -> Iterator[tuple[str, str, str, int | None, str, str, bytes]]:
+        """(room, actor, cmd, seq, kind, type, body) for rows that answer a client's command id."""
         yield from self.db.execute(
-            "SELECT room, actor, cmd, seq, kind, body FROM log WHERE cmd IS NOT NULL ORDER BY id")
+            "SELECT room, actor, cmd, seq, kind, type, body FROM log WHERE cmd IS NOT NULL ORDER BY id")
 
     def verify(self) -> VerifyResult:
         h = GENESIS

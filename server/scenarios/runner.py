@@ -25,7 +25,7 @@ from server.app import EmbeddedServer
 from server.clock import VirtualClock
 from server.client import ClientError, SessionClient
 from server.scenarios import expectations
-from server.scenarios.script import Scenario, Step, fmt_time, load
+from server.scenarios.script import Scenario, ScriptError, Step, fmt_time, load
 
 # Monday 5 January 2026, 18:00 in New York: an evening group. Fixed, so that a
 # scenario's record is the same every time it is played.
@@ -113,11 +113,10 @@ class Runner:
         await server.start()
         try:
             host = server.hub.room(sc.room)
-            if host.state.seq == 0:
-                await server.hub.configure(sc.room, sc.configure())
-            else:
-                # a record that already holds this room: play on a fresh clock after it
-                clock.t = max(clock.t, host.state.at)
+            if host.state.seq != 0:
+                raise ScriptError(None, f"the record {db} already holds room {sc.room!r}; "
+                                        "a scenario plays a new session: use another --db or room")
+            await server.hub.configure(sc.room, sc.configure())
             start = clock.t
             for i, p in enumerate(sc.people.values()):
                 # participants alternate MessagePack and JSON frames: both must behave the same
@@ -146,17 +145,12 @@ class Runner:
     async def _step(self, server: EmbeddedServer, step: Step, result: RunResult) -> None:
         hub = server.hub
         host = hub.room(self.sc.room)
+        # what the clock's advance fired belongs to no step: let it arrive first
+        await self._barrier()
         marks = {pid: len(pl.client.events) for pid, pl in self.players.items()}
         outcome = await self._act(server, step)
         await hub.flush()
-        for pl in self.players.values():
-            if pl.connected and not pl.client.closed.is_set():
-                try:
-                    await pl.client.sync()
-                except (ClientError, Exception):
-                    pass
-            elif pl.connected:
-                pl.connected = False
+        await self._barrier()
         seen = {pid: pl.client.events[marks[pid]:] for pid, pl in self.players.items()}
         for key, expected, actual in expectations.check(step, outcome, host.visible, hub.clock.now(), seen):
             result.checks += 1
@@ -166,6 +160,17 @@ class Runner:
             result.failures.append(Failure(step.number, step.at_text, step.line, "success",
                                            "the command to succeed",
                                            f"rejected with {outcome.code}: {outcome.message}"))
+
+    async def _barrier(self) -> None:
+        """Waits until every open connection has received all that was sent to it."""
+        live = [pl for pl in self.players.values() if pl.connected and not pl.client.closed.is_set()]
+        for pl in self.players.values():
+            if pl.connected and pl.client.closed.is_set():
+                pl.connected = False
+        results = await asyncio.gather(*(pl.client.sync() for pl in live), return_exceptions=True)
+        for pl, r in zip(live, results):
+            if isinstance(r, BaseException):
+                pl.connected = not pl.client.closed.is_set()
 
     async def _act(self, server: EmbeddedServer, step: Step):
         if step.do == "wait":

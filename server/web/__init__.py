@@ -113,6 +113,17 @@ def make_http_handler(root: Path = STATIC_DIR):
     etags = {k: '"' + hashlib.sha256(v[0]).hexdigest()[:20] + '"' for k, v in files.items()}
 
     def handle(connection, request) -> Response:
+        method = getattr(request, "method", "GET")
+        if method not in ("GET", "HEAD"):
+            r = _response(405, b"Method not allowed\n", "text/plain; charset=utf-8", [
+                ("Allow", "GET, HEAD"), ("Cache-Control", "no-store")])
+            return r
+        response = _route(connection, request)
+        if method == "HEAD":
+            response.body = b""     # the headers (Content-Length included) as for GET
+        return response
+
+    def _route(connection, request) -> Response:
         path = request.path.split("?", 1)[0].split("#", 1)[0]
         host = request.headers.get("Host")
         csp = content_security_policy(host, _is_tls(connection))

@@ -31,8 +31,9 @@ function readToken() {
 
 // --- speaking to screen readers ------------------------------------------------
 
-function announce(text) {
-  const a = $("announcer");
+// polite for news, assertive only for what needs the person now (their turn)
+function announce(text, urgent = false) {
+  const a = $(urgent ? "urgent" : "announcer");
   a.textContent = "";
   setTimeout(() => { a.textContent = text; }, 50);
 }
@@ -76,6 +77,7 @@ function goTo(next) {
   stage = next;
   for (const id of STAGES) show($(id), id === next);
   document.body.dataset.stage = next.replace("stage-", "");
+  if (next === "stage-end") show($("notice"), false);
   // move focus to the new stage's heading so keyboard and screen reader users land there
   const h = $(next).querySelector("h2");
   if (h && !first) h.focus();
@@ -320,7 +322,7 @@ function onEvent(f) {
   apply(state, f);
   window.__group.events.push(f.seq);
   const ev = f.ev;
-  if (ev.type === "turn_started" && ev.person === state.me) announce(state.go_around ? "It is your turn in the go-around. You can share, or pass." : "You have the floor.");
+  if (ev.type === "turn_started" && ev.person === state.me) announce(state.go_around ? "It is your turn in the go-around. You can share, or pass." : "You have the floor.", true);
   if (ev.type === "breakouts_opened" && state.my_room) announce(`You are now in breakout room ${state.my_room}.`);
   if (ev.type === "breakouts_closed" && before.my_room) announce("Breakout rooms are closed. You are back in the main room.");
   if (ev.type === "breakouts_broadcast" && state.my_room) announce(`Message from the facilitators: ${ev.text}`);
@@ -334,7 +336,7 @@ function onState(kind, refusal) {
   const text = {
     connecting: "Connecting…",
     online: "Connected",
-    reconnecting: "Connection lost. Reconnecting…",
+    reconnecting: "Reconnecting… you will not miss anything",
     "not-open": "Waiting for the session to open…",
   }[kind] || kind;
   setText(c, text);
@@ -366,7 +368,7 @@ function onFinal(kind, message) {
   };
   const [title, msg] = texts[kind] || ["Disconnected", message || ""];
   ending = { title, message: msg, retry: kind === "replaced" || kind === "version" };
-  setText($("conn"), kind === "replaced" ? "Paused" : "Disconnected");
+  setText($("conn"), { ended: "Session ended", left: "Left", replaced: "Paused" }[kind] || "Disconnected");
   $("conn").dataset.state = "final";
   render();
 }
@@ -423,7 +425,7 @@ function wire() {
 }
 
 function boot() {
-  window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, events: [], welcomes: 0, log: [] };
+  window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, offset: () => link && link.offset, events: [], welcomes: 0, log: [] };
   const token = readToken();
   wire();
   if (!token) {

@@ -146,7 +146,8 @@ export class Polls {
   }
 
   render(state) {
-    const polls = state.polls.filter((p) => p.state === "open" || p.results || (p.mine && p.mine.length));
+    // open questions, and closed ones whose results were shared; the rest are done with
+    const polls = state.polls.filter((p) => p.state === "open" || p.results);
     show(this.card, polls.length > 0);
     const seen = new Set();
     for (const p of polls) {
