@@ -76,9 +76,11 @@ class SessionClient:
             self.close_code = ws.close_code
             if self._welcomed is not None and not self._welcomed.done():
                 self._welcomed.set_exception(ClientError("closed", f"connection closed ({ws.close_code})"))
+                self._welcomed.exception()
             for fut in list(self._pending.values()) + list(self._pings.values()):
                 if not fut.done():
                     fut.set_exception(ClientError("closed", "connection closed"))
+                    fut.exception()   # whoever awaits it still gets the error; nobody need to
             self._pending.clear()
             self._pings.clear()
             self.closed.set()

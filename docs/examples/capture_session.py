@@ -101,7 +101,7 @@ class Conn:
         except Exception:
             pass
         finally:
-            rcvd = ws.close_rcvd
+            rcvd = ws.protocol.close_rcvd
             self.closed = (f"close frame {rcvd.code} {rcvd.reason!r}" if rcvd
                            else "connection lost, no close frame")
             for fut in self.pongs.values():
@@ -113,7 +113,7 @@ class Conn:
         await self.ws.send(json.dumps(frame))
 
     async def barrier(self, n: int) -> None:
-        if self.closed is not None:
+        if self.ws is None or self.closed is not None:
             return
         fut = asyncio.get_running_loop().create_future()
         self.pongs[BARRIER + n] = fut
@@ -127,8 +127,12 @@ class Conn:
         for f in self.inbox:
             f = trim(f)
             text = json.dumps(f, ensure_ascii=False)
-            if len(text) > 160 and f.get("t") == "welcome" and f.get("state"):
-                text = json.dumps(f, ensure_ascii=False, indent=2)
+            if f.get("t") == "welcome" and f.get("state"):
+                # one line per snapshot field, so a long snapshot stays readable
+                head = json.dumps({k: v for k, v in f.items() if k != "state"}, ensure_ascii=False)
+                body = ",\n".join(f"      {json.dumps(k, ensure_ascii=False)}: "
+                                  f"{json.dumps(v, ensure_ascii=False)}" for k, v in f["state"].items())
+                text = head[:-1] + ', "state": {\n' + body + "\n   }}"
             print(f"{self.label} ← {text}")
         self.inbox.clear()
 
@@ -138,6 +142,16 @@ async def main() -> None:
     clock = VirtualClock(START)
     server = EmbeddedServer(os.path.join(tmp, "record.db"), SECRET, clock=clock)
     await server.start()
+    try:
+        await play(server, clock)
+    finally:
+        await server.stop()
+        for f in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, f))
+        os.rmdir(tmp)
+
+
+async def play(server: EmbeddedServer, clock: VirtualClock) -> None:
     hub = server.hub
     F = Conn("F ", mint("facilitator", "f1", "Dana"))
     P = Conn("P1", mint("participant", "p1", "Alex"))
@@ -160,7 +174,7 @@ async def main() -> None:
         for c in conns:
             n += 1
             await c.barrier(n)
-        for c in [actor] + [c for c in conns if c is not actor] if actor else conns:
+        for c in [actor] + [c for c in conns if c is not actor]:
             c.flush()
 
     print("# Worked example: captured by docs/examples/capture_session.py")
@@ -232,10 +246,6 @@ async def main() -> None:
     print(f"P1 ✕ {P.closed}")
 
     await F.ws.close()
-    await server.stop()
-    for f in os.listdir(tmp):
-        os.unlink(os.path.join(tmp, f))
-    os.rmdir(tmp)
 
 if __name__ == "__main__":
     asyncio.run(main())
