@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 import msgspec
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
 from protocol.frames import (
@@ -23,7 +23,7 @@ from server.hub import Hub
 log = logging.getLogger("session_server.gateway")
 
 MAX_FRAME = 64 * 1024
-SEND_QUEUE = 4096           # frames waiting for a client before it counts as not reading
+SEND_BUFFER = 4 * 1024 * 1024   # bytes unread by a client before it counts as not reading
 HELLO_TIMEOUT = 10.0
 GARBAGE_LIMIT = 10          # consecutive bad frames before the connection is closed
 RATE = 20.0                 # commands per second sustained
@@ -33,50 +33,55 @@ BURST = 40.0
 @dataclass
 class Limits:
     hello_timeout: float = HELLO_TIMEOUT
-    send_queue: int = SEND_QUEUE
+    send_buffer: int = SEND_BUFFER
     rate: float = RATE
     burst: float = BURST
     garbage: int = GARBAGE_LIMIT
 
 
 class Conn:
-    """One client connection as the hub sees it: a bounded queue in front of the socket."""
+    """One client connection as the hub sees it.
+
+    Frames are written straight into the socket's buffer (websockets'
+    `broadcast`, which never waits), so the hub's fan-out never blocks on a
+    slow reader. The buffer itself is the bounded queue: once a client lets
+    more than `limit` bytes pile up unread, it is cut loose rather than
+    allowed to grow the server's memory or slow anyone else.
+    """
 
     def __init__(self, ws: ServerConnection, person: str, role: str, binary: bool, limit: int):
         self.ws = ws
         self.person = person
         self.role = role
         self.binary = binary
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=limit)
+        self.limit = limit
         self.closing: tuple[int, str] | None = None
-        self.sender = asyncio.create_task(self._send_loop())
+        self.closer: asyncio.Future | None = None
 
     def send(self, data) -> None:
         if self.closing is not None:
             return
-        try:
-            self.queue.put_nowait(data)
-        except asyncio.QueueFull:
-            # a client that does not read must not slow the room: cut it loose
+        t = self.ws.transport
+        if t is None or t.is_closing():
+            return
+        if t.get_write_buffer_size() > self.limit:
             self.closing = (1008, "not reading")
-            self.ws.transport.abort() if self.ws.transport else None
+            t.abort()
+            return
+        broadcast((self.ws,), data)
 
     def close(self, code: int, reason: str) -> None:
+        """Closes after everything already sent (the close frame queues behind it)."""
         if self.closing is None:
             self.closing = (code, reason)
-            self.queue.put_nowait(None) if not self.queue.full() else None
+            self.closer = asyncio.ensure_future(self.ws.close(code, reason))
 
-    async def _send_loop(self) -> None:
-        try:
-            while True:
-                data = await self.queue.get()
-                if data is None:
-                    code, reason = self.closing or (1000, "")
-                    await self.ws.close(code, reason)
-                    return
-                await self.ws.send(data)
-        except (ConnectionClosed, asyncio.CancelledError):
-            return
+    async def closed(self, timeout: float = 5.0) -> None:
+        if self.closer is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.closer), timeout)
+            except (TimeoutError, asyncio.TimeoutError, ConnectionClosed):
+                pass
 
 
 class Gateway:
@@ -161,25 +166,19 @@ class Gateway:
             return
         actor = Actor(claims.id, claims.role, claims.name)
         host = self.hub.room(claims.room)
-        conn = Conn(ws, actor.id, actor.role, binary, lim.send_queue)
+        conn = Conn(ws, actor.id, actor.role, binary, lim.send_buffer)
         refused = await self.hub.join(host, actor, conn, hello.resume)
         if refused is not None:
             conn.send(encode(refused, binary))
             conn.close(1008, refused.code)
-            await conn.sender
+            await conn.closed()
             return
         log.info("joined room=%s role=%s", _short(host.id), actor.role)
         try:
             await self._frames(ws, conn, host, actor, binary)
         finally:
             await self.hub.leave(host, actor, conn)
-            if conn.closing is None:
-                conn.sender.cancel()
-            else:
-                try:
-                    await asyncio.wait_for(conn.sender, 5)
-                except (TimeoutError, asyncio.TimeoutError, asyncio.CancelledError):
-                    pass
+            await conn.closed()
 
     async def _frames(self, ws, conn: Conn, host, actor: Actor, binary: bool) -> None:
         state = {"tokens": self.limits.burst, "last": time.monotonic(), "garbage": 0}
@@ -218,11 +217,19 @@ class Gateway:
                                    message="too many commands; slow down"), binary))
             return True
         st["tokens"] -= 1
-        result = await self.hub.command(host, actor, frame.id, frame.cmd)
-        conn.send(encode(result, binary))
-        if isinstance(result, Ack) and type(frame.cmd).__struct_config__.tag == "leave":
-            conn.close(1000, "left")
-            return False
+        # Decided now, answered once recorded: the next frame is read meanwhile, so
+        # one connection's commands share a group commit instead of queueing for one
+        # each. Commits complete in order, so the acks do too.
+        outcome = self.hub.start_command(host, actor, frame.id, frame.cmd)
+        if type(frame.cmd).__struct_config__.tag == "leave":
+            result = await outcome
+            conn.send(encode(result, binary))
+            if isinstance(result, Ack):
+                conn.close(1000, "left")
+                return False
+            return True
+        outcome.add_done_callback(lambda f: None if f.cancelled() or f.exception() is not None
+                                  else conn.send(encode(f.result(), binary)))
         return conn.closing is None
 
 
@@ -243,6 +250,8 @@ def _short(room: str) -> str:
 
 
 async def start_server(gateway: Gateway, host: str, port: int, ssl=None):
+    # No per-message compression: frames are small, and deflate would run once per
+    # connection for the same bytes (and hold a compressor's memory for each).
     return await serve(gateway.handler, host, port, max_size=MAX_FRAME, ssl=ssl,
                        process_request=gateway.process_request, ping_interval=20, ping_timeout=20,
-                       server_header=None)
+                       server_header=None, compression=None)

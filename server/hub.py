@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,12 @@ class Recent:
         return f
 
 
+def _as_retry(result, cmd_id: str):
+    if isinstance(result, Ack):
+        return Ack(id=cmd_id, seq=result.seq, duplicate=True)
+    return result
+
+
 class RoomHost:
     def __init__(self, room: str):
         self.id = room
@@ -100,6 +107,9 @@ class Hub:
         self.rooms: dict[str, RoomHost] = {}
         self._pending: list[Batch] = []
         self._inflight: list[Batch] = []     # taken by the committer, not yet delivered
+        self._due: dict[str, float] = {}      # each room's next deadline
+        self._heap: list[tuple[float, str]] = []
+        self._target: float | None = None     # what the timer loop sleeps toward
         self._wake_commit: asyncio.Event | None = None
         self._wake_timer: asyncio.Event | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
@@ -113,21 +123,27 @@ class Hub:
     # --- start and stop -----------------------------------------------------------
 
     def load(self) -> int:
-        """Rebuilds every room from the record with the same fold; returns events read."""
+        """Rebuilds every room from the record with the same fold; returns events read.
+
+        Each room is folded once; the committed (visible) state is a copy of it,
+        since at rest everything decided is also recorded."""
         n = 0
-        for seq, at, aud, typ, body, room in self._iter_record():
-            host = self.rooms.get(room)
+        hosts = self.rooms
+        for room, seq, at, aud, typ, body in self.record.all_events():
+            host = hosts.get(room)
             if host is None:
-                host = self.rooms[room] = RoomHost(room)
+                host = hosts[room] = RoomHost(room)
             event = _event_dec.decode(body)
             engine.evolve(host.state, event, at, seq)
-            engine.evolve(host.visible, event, at, seq)
             host.recent.append(Recent(seq, at, aud, event))
             n += 1
-        for room, actor, cmd, seq, kind, typ, body in self.record.command_ids():
-            host = self.rooms.get(room)
+        for host in hosts.values():
+            host.visible = engine.copy_state(host.state)
+            self._reschedule(host)
+        for room, actor, cmd, seq, kind, typ, body in self.record.command_ids(RESULTS_KEPT):
+            host = hosts.get(room)
             if host is None:
-                host = self.rooms[room] = RoomHost(room)
+                continue
             if kind == "event":
                 host.remember((actor, cmd), Ack(id=cmd, seq=seq))
             else:
@@ -136,10 +152,6 @@ class Hub:
                                                   message=info.get("message", "")))
                 host.names[(actor, cmd)] = typ   # a refusal row is named after its command
         return n
-
-    def _iter_record(self):
-        for room, seq, at, aud, typ, body in self.record.all_events():
-            yield seq, at, aud, typ, body, room
 
     async def start(self) -> None:
         self._wake_commit = asyncio.Event()
@@ -185,7 +197,36 @@ class Hub:
             items.append(Recent(seq, at, x.aud, x.event))
         self._pending.append(Batch(host, rows, items, fut))
         self._wake_commit.set()
+        self._reschedule(host)
         return fut
+
+    def _reschedule(self, host: RoomHost) -> None:
+        """Keeps the room's next deadline in the heap; wakes the timer only if sooner."""
+        d = engine.due(host.state)
+        if self._due.get(host.id) == d:
+            return
+        if d is None:
+            self._due.pop(host.id, None)
+            return
+        self._due[host.id] = d
+        heapq.heappush(self._heap, (d, host.id))
+        if self._wake_timer is not None and (self._target is None or d < self._target):
+            self._wake_timer.set()
+
+    def _pop_due(self, until: float) -> RoomHost | None:
+        """The room with the earliest live deadline at or before `until`, if any."""
+        heap = self._heap
+        while heap:
+            d, room = heap[0]
+            if self._due.get(room) != d:
+                heapq.heappop(heap)          # superseded
+                continue
+            if d > until:
+                return None
+            heapq.heappop(heap)
+            del self._due[room]
+            return self.rooms[room]
+        return None
 
     def _audit(self, host: RoomHost, actor: Actor, cmd_id: str | None, what: str,
                exc: Rejected) -> asyncio.Future:
@@ -287,35 +328,31 @@ class Hub:
             if not emits:
                 break
             self._submit(host, emits, None, None, at)
-        if self._wake_timer is not None:
-            self._wake_timer.set()
+        self._reschedule(host)
 
     async def advance_to(self, t: float) -> None:
         """Virtual time: fires every deadline up to t, in order across rooms."""
         while True:
-            nxt = None
-            for host in self.rooms.values():
-                d = engine.due(host.state)
-                if d is not None and d <= t and (nxt is None or d < nxt[0]):
-                    nxt = (d, host)
-            if nxt is None:
+            host = self._pop_due(t)
+            if host is None:
                 break
-            self.clock.t = max(self.clock.t, nxt[0])
-            self.fire_due(nxt[1])
+            d = engine.due(host.state)
+            if d is not None:
+                self.clock.t = max(self.clock.t, d)
+            self.fire_due(host)
             await self.flush()
         self.clock.t = max(self.clock.t, t)
 
     async def _timer_loop(self) -> None:
         while True:
-            now = self.clock.now()
-            nxt = None
-            for host in self.rooms.values():
-                d = engine.due(host.state)
-                if d is not None and (nxt is None or d < nxt):
-                    nxt = d
-                if d is not None and d <= now:
-                    self.fire_due(host)
-            timeout = None if nxt is None else max(0.0, nxt - self.clock.now())
+            while (host := self._pop_due(self.clock.now())) is not None:
+                self.fire_due(host)
+            self._target = None
+            while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
+                heapq.heappop(self._heap)
+            if self._heap:
+                self._target = self._heap[0][0]
+            timeout = None if self._target is None else max(0.0, self._target - self.clock.now())
             try:
                 await asyncio.wait_for(self._wake_timer.wait(), timeout)
             except TimeoutError:
@@ -324,46 +361,52 @@ class Hub:
 
     # --- what connections ask --------------------------------------------------------
 
-    async def command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command):
-        """Decides, records and delivers one command; returns its Ack or Error frame."""
+    def start_command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command) -> asyncio.Future:
+        """Decides a command now; the returned future gives its Ack or Error once
+        the events are recorded and delivered (or the refusal is audited)."""
+        loop = asyncio.get_running_loop()
         key = (actor.id, cmd_id)
         name = engine.command_name(cmd)
         prior = host.results.get(key)
         if prior is not None:
+            out = loop.create_future()
             if host.names.get(key, name) != name:
-                return Error(id=cmd_id, code="invalid",
-                             message=f"command id {cmd_id!r} was already used for another command")
-            if isinstance(prior, asyncio.Future):
-                prior = await asyncio.shield(prior)
-            if isinstance(prior, Ack):
-                return Ack(id=cmd_id, seq=prior.seq, duplicate=True)
-            return prior
-        waiter = asyncio.get_running_loop().create_future()
+                out.set_result(Error(id=cmd_id, code="invalid",
+                                     message=f"command id {cmd_id!r} was already used for another command"))
+            elif isinstance(prior, asyncio.Future):
+                prior.add_done_callback(lambda f: out.set_result(_as_retry(f.result(), cmd_id))
+                                        if not f.exception() else out.set_exception(f.exception()))
+            else:
+                out.set_result(_as_retry(prior, cmd_id))
+            return out
+        waiter = loop.create_future()
         host.remember(key, waiter)
         host.names[key] = name
         self.fire_due(host)
         try:
             emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), actor, self.seal_key))
         except Rejected as exc:
-            result = Error(id=cmd_id, code=exc.code, message=exc.message)
+            refusal = Error(id=cmd_id, code=exc.code, message=exc.message)
             fut = self._audit(host, actor, cmd_id, name, exc)
         else:
+            refusal = None
             fut = self._submit(host, emits, actor.id, cmd_id, self.clock.now())
-            result = None
-        try:
-            seq = await fut
-        except BaseException as exc:
-            host.results.pop(key, None)
-            waiter.set_exception(exc)
-            waiter.exception()
-            raise
-        if result is None:
-            result = Ack(id=cmd_id, seq=seq)
-        host.remember(key, result)
-        waiter.set_result(result)
-        if self._wake_timer is not None:
-            self._wake_timer.set()
-        return result
+
+        def recorded(f: asyncio.Future) -> None:
+            if f.exception() is not None:
+                host.results.pop(key, None)
+                waiter.set_exception(f.exception())
+                waiter.exception()
+                return
+            result = refusal if refusal is not None else Ack(id=cmd_id, seq=f.result())
+            host.remember(key, result)
+            waiter.set_result(result)
+        fut.add_done_callback(recorded)
+        return waiter
+
+    async def command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command):
+        """Decides, records and delivers one command; returns its Ack or Error frame."""
+        return await asyncio.shield(self.start_command(host, actor, cmd_id, cmd))
 
     async def join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
         """Admits a connection into the room's fan-out; records the arrival."""

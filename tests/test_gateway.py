@@ -310,3 +310,40 @@ async def test_nothing_reaches_a_client_before_its_commit(group, server):
         await group.clients["p1"].command(c.Chat(text=f"m{i}"))
         rows = {seq for seq, *_ in server.hub.record.events("r1")}
         assert {x.seq for x in f.events} <= rows
+
+
+async def test_a_restart_rebuilds_rooms_timers_and_remembered_commands(tmp_path):
+    import secrets as _s
+
+    import msgspec as _m
+
+    from server.app import EmbeddedServer
+    from server.client import SessionClient
+    db, key = str(tmp_path / "r.db"), _s.token_bytes(32)
+    srv = await EmbeddedServer(db, key).start()
+    f = SessionClient(srv.url, srv.token("r1", "facilitator", "f1", "F"))
+    await f.connect()
+    await f.command(c.Open())
+    await f.command(c.TimerStart(id="t", seconds=1), cid="start-1")
+    await f.close()
+    for _ in range(100):        # the facilitator's leaving is recorded too
+        if srv.hub.rooms["r1"].visible.members["f1"].status != "present":
+            break
+        await asyncio.sleep(0.01)
+    await srv.hub.flush()
+    before = _m.msgpack.encode(srv.hub.rooms["r1"].visible)
+    await srv.stop()
+    srv = await EmbeddedServer(db, key).start()
+    try:
+        assert _m.msgpack.encode(srv.hub.rooms["r1"].visible) == before
+        f = SessionClient(srv.url, srv.token("r1", "facilitator", "f1", "F"))
+        await f.connect()
+        again = await f.command(c.TimerStart(id="t", seconds=1), cid="start-1")
+        assert isinstance(again, Ack) and again.duplicate        # remembered across the restart
+        for _ in range(100):                                       # the timer still fires
+            if srv.hub.rooms["r1"].visible.timers["t"].state == "expired":
+                break
+            await asyncio.sleep(0.05)
+        assert srv.hub.rooms["r1"].visible.timers["t"].state == "expired"
+    finally:
+        await srv.stop()

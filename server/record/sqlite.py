@@ -138,10 +138,17 @@ class Record:
             yield from self.db.execute(
                 "SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log WHERE room=? ORDER BY id", (room,))
 
-    def command_ids(self) -> Iterator[tuple[str, str, str, int | None, str, str, bytes]]:
-        """(room, actor, cmd, seq, kind, type, body) for rows that answer a client's command id."""
+    def command_ids(self, per_room: int | None = None) -> Iterator[tuple[str, str, str, int | None, str, str, bytes]]:
+        """(room, actor, cmd, seq, kind, type, body) for rows that answer a client's
+        command id, oldest first; with `per_room`, only each room's newest ones."""
+        if per_room is None:
+            yield from self.db.execute(
+                "SELECT room, actor, cmd, seq, kind, type, body FROM log WHERE cmd IS NOT NULL ORDER BY id")
+            return
         yield from self.db.execute(
-            "SELECT room, actor, cmd, seq, kind, type, body FROM log WHERE cmd IS NOT NULL ORDER BY id")
+            "SELECT room, actor, cmd, seq, kind, type, body FROM ("
+            " SELECT *, ROW_NUMBER() OVER (PARTITION BY room ORDER BY id DESC) AS k"
+            " FROM log WHERE cmd IS NOT NULL) WHERE k <= ? ORDER BY id", (per_room,))
 
     def verify(self) -> VerifyResult:
         h = GENESIS

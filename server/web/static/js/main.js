@@ -100,6 +100,7 @@ function renderEnd() {
   let title = "The session has ended";
   let message = "Thank you for being here today. You can close this page.";
   if (ending) ({ title, message } = ending);
+  else if (state && state.phase === "closed") { /* the session ended: the default words */ }
   else if (state && state.status === "denied") {
     title = "You were not admitted";
     message = "A facilitator did not admit you to this session. If you think this is a mistake, please contact your program.";
@@ -424,6 +425,8 @@ function wire() {
   setInterval(tick, 1000);
 }
 
+// `window.__group` lets the browser tests read what the page holds; it exposes
+// nothing this participant cannot already see on the page.
 function boot() {
   window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, offset: () => link && link.offset, events: [], welcomes: 0, log: [] };
   const token = readToken();
