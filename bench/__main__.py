@@ -18,7 +18,8 @@ import time
 from importlib import metadata
 
 from bench import figures
-from bench.load import ROOT, run_once, sustained
+from bench.load import ROOT, sustained
+from bench.load import run_once as _run_once
 
 LIMIT_MS = 100.0
 
@@ -67,6 +68,20 @@ def commit() -> str | None:
         return None
 
 
+async def run_once(kind: str, rooms: int, seconds: float, rate: float, seed: int) -> dict:
+    """One run; a run that could not even set its rooms up counts as a failed step, not a crash."""
+    try:
+        return await _run_once(kind, rooms, seconds, rate, seed=seed)
+    except Exception as exc:   # noqa: BLE001 - reported in the JSON
+        log(f"{kind} at {rooms} rooms failed: {type(exc).__name__}: {exc}")
+        nan = float("nan")
+        return {"rooms": rooms, "connections": rooms * 12, "failed": f"{type(exc).__name__}: {exc}",
+                "latency_ms": {"p50": nan, "p99": nan, "max": nan}, "delivered_events_per_s": 0.0,
+                "by_kind_p99_ms": {}, "errors": {"run_failed": 1}, "skipped": 0, "unmatched": 0,
+                "commands": 1, "server_cpu_pct": nan, "loadgen_cpu_pct": nan, "rss_per_connection_kb": nan,
+                "rss_empty_mb": nan, "rss_held_mb": nan, "setup_s": nan}
+
+
 def brief(r: dict) -> dict:
     return {"rooms": r["rooms"], "p50_ms": r["latency_ms"]["p50"], "p99_ms": r["latency_ms"]["p99"],
             "max_ms": r["latency_ms"]["max"], "delivered_events_per_s": r["delivered_events_per_s"],
@@ -83,6 +98,7 @@ def fixed_summary(runs: list[dict]) -> dict:
                        "max": med(lambda r: r["latency_ms"]["max"])},
         "server_cpu_pct": med(lambda r: r["server_cpu_pct"]),
         "rss_per_connection_kb": med(lambda r: r["rss_per_connection_kb"]),
+        "rss_held_mb": med(lambda r: r["rss_held_mb"]),
         "by_kind_p99_ms": runs[len(runs) // 2]["by_kind_p99_ms"],
         "runs": [brief(r) for r in runs],
     }
@@ -192,13 +208,24 @@ async def main_async(quick: bool) -> dict:
     return result
 
 
+def clean(x):
+    """NaN (a failed run has no latency) becomes null, so the output is strict JSON."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [clean(v) for v in x]
+    return x
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a small run that finishes within a minute")
     ap.add_argument("--out", help="also write the JSON to this file")
     a = ap.parse_args(argv)
-    result = asyncio.run(main_async(a.quick))
-    text = json.dumps(result, indent=1)
+    result = clean(asyncio.run(main_async(a.quick)))
+    text = json.dumps(result, indent=1, allow_nan=False)
     if a.out:
         with open(a.out, "w") as f:
             f.write(text + "\n")

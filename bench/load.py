@@ -55,8 +55,13 @@ class _Ev(msgspec.Struct):
     person: str | None = None
 
 
+class _State(msgspec.Struct):
+    status: str = ""
+
+
 class _Frame(msgspec.Struct):
     t: str
+    state: _State | None = None
     seq: int = 0
     id: str | int | None = None
     code: str = ""
@@ -178,12 +183,12 @@ class Peer:
         run = self.run
         if run.kind == "relay":
             ws = await connect(f"{run.target.url}/r{self.room}", max_size=None, ping_interval=None,
-                               open_timeout=60, create_connection=_Conn)
+                               open_timeout=60, create_connection=_Conn, compression=run.compression)
             ws.on_data = self._on_relay
             self.ws = ws
             return
         ws = await connect(run.target.url, max_size=None, ping_interval=None, open_timeout=60,
-                           create_connection=_Conn)
+                           create_connection=_Conn, compression=run.compression)
         ws.on_data = self._on_project
         self.ws = ws
         self.welcomed = asyncio.get_running_loop().create_future()
@@ -231,6 +236,9 @@ class Peer:
         elif k == "welcome":
             if self.welcomed is not None and not self.welcomed.done():
                 self.welcomed.set_result(f)
+            if f.state is not None and f.state.status == "present":
+                # admitted: the participant gets the room's picture in a fresh welcome
+                self.admitted.set()
 
     def _on_relay(self, data) -> None:
         t = clock()
@@ -252,7 +260,8 @@ def pct(sorted_vals: list[float], q: float) -> float:
 
 class Run:
     def __init__(self, kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
-                 connect_concurrency: int = 32):
+                 connect_concurrency: int = 32, compression: str | None = "deflate"):
+        self.compression = compression   # what clients offer; browsers offer permessage-deflate
         self.kind, self.rooms, self.seconds, self.rate, self.seed = kind, rooms, seconds, rate, seed
         self.conc = connect_concurrency
         self.rec = Recorder(rooms)
@@ -420,5 +429,6 @@ def sustained(result: dict, limit_ms: float = 100.0) -> bool:
             and answered >= 0.99 * result["commands"])
 
 
-async def run_once(kind: str, rooms: int, seconds: float, rate: float, seed: int = 7) -> dict:
-    return await Run(kind, rooms, seconds, rate, seed).execute()
+async def run_once(kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
+                   compression: str | None = "deflate") -> dict:
+    return await Run(kind, rooms, seconds, rate, seed, compression=compression).execute()

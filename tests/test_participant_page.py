@@ -175,6 +175,21 @@ async def test_anything_else_is_not_found(server):
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+async def test_only_get_and_head_are_answered(server):
+    import http.client
+
+    def ask(method):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        conn.request(method, "/")
+        r = conn.getresponse()
+        return r.status, r.getheader("Allow"), r.getheader("Content-Length"), r.read()
+
+    status, _, length, body = await asyncio.to_thread(ask, "HEAD")
+    assert status == 200 and body == b"" and int(length) > 500
+    status, allow, _, _ = await asyncio.to_thread(ask, "POST")
+    assert status == 405 and allow == "GET, HEAD"
+
+
 async def test_websocket_from_another_origin_is_refused(server):
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
@@ -251,9 +266,9 @@ async def until(page, expr: str, timeout: float = 10000) -> None:
         await asyncio.sleep(0.05)
 
 
-async def shot(page, name: str) -> None:
+async def shot(page, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 async def page_state(page) -> dict:
@@ -396,7 +411,7 @@ async def test_a_participant_joins_through_a_link_and_takes_part(server, browser
     await ok(fac, c.TimerStart(id="reflect", seconds=300, label="Quiet reflection"))
     await page.wait_for_selector("[data-timer='reflect']")
     first = await page.inner_text("[data-timer='reflect'] .clock")
-    await page.wait_for_timeout(1300)
+    await page.wait_for_timeout(2200)
     second = await page.inner_text("[data-timer='reflect'] .clock")
     assert first.startswith("4:5") or first == "5:00", first
     assert second != first, "the countdown must move by itself"
@@ -432,7 +447,7 @@ async def test_a_participant_joins_through_a_link_and_takes_part(server, browser
     await ok(fac, c.PollShare(id="mood"))
     await until(page, "document.querySelector('#conn').dataset.state !== 'online'", timeout=15000)
     await asyncio.sleep(2)
-    await shot(page, "09-offline")
+    await shot(page, "09-offline", full_page=False)   # the status floats over the viewport
     for text in missed:
         assert text not in await page.inner_text("#chat-log")
     await ctx.set_offline(False)
@@ -446,7 +461,8 @@ async def test_a_participant_joins_through_a_link_and_takes_part(server, browser
 
     # nothing missing, nothing twice
     seqs = await page.evaluate("window.__group.events")
-    print("WELCOMES", await page.evaluate("window.__group.log"), seqs)
+    welcomes = await page.evaluate("window.__group.log")
+    assert welcomes[-1]["resumed"], f"the page should have resumed, not started afresh: {welcomes}"
     assert len(seqs) > seen_before
     assert seqs == sorted(set(seqs)), "an event was applied twice or out of order"
     lines = await page.locator("#chat-log .chat-text").all_inner_texts()
@@ -474,6 +490,9 @@ async def test_a_participant_joins_through_a_link_and_takes_part(server, browser
     await ok(fac, c.HelpAcknowledge(help_id=hid))
     await until(page, "document.querySelector('#help-status').textContent.includes('has seen')")
     await shot(page, "12-help-answered")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await shot(page, "12b-desktop-room")
+    await page.set_viewport_size(PHONE)
 
     # nothing went anywhere but this server; the page never complained
     origin = urlsplit(server.http_url).netloc

@@ -1,0 +1,726 @@
+"""`facilitator join URL`: a participant's view of the group, in the terminal.
+
+The same abilities as the participant page: accept the group agreement,
+confirm one's location, wait to be admitted, then see who is speaking and
+one's place in the queue, raise and lower a hand, pass in a go-around,
+answer polls and questionnaires, see shared results, the agenda and timers,
+one's breakout room and the messages sent to it, chat, and a private call
+for help. It reconnects by itself and resumes where it left off.
+
+The token never has to be on the command line (where other users of the
+machine can see it): it comes from --token-file, FACILITATOR_TOKEN, or a
+prompt, each of which also takes a whole join link.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import itertools
+import os
+import re
+import secrets
+import sys
+import time
+from typing import Callable
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import (
+    Button, Checkbox, ContentSwitcher, Footer, Input, Label, RadioButton, RadioSet, RichLog,
+    SelectionList, Static,
+)
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from facilitator.participant_mirror import Mirror, clock, ordinal, timer_left
+from protocol import commands as c
+from protocol.frames import Ack, Error, EventFrame, Pong, Welcome
+from protocol.state import PollView
+from server.client import ClientError, SessionClient
+from server.web.links import token_from_link, websocket_url
+
+BACKOFF = (0.5, 1, 2, 4, 8, 15)
+PING_EVERY = 15.0
+PONG_WITHIN = 8.0
+FINAL_CODES = {"unauthorized", "forbidden", "version"}
+FINAL_REASONS = {"the session has ended": "ended", "removed": "removed", "denied": "denied",
+                 "left": "left", "unauthorized": "unauthorized", "forbidden": "forbidden"}
+ENDINGS = {
+    "ended": ("The session has ended", "Thank you for being here today."),
+    "left": ("You have left the session", "Take care."),
+    "removed": ("You are no longer in this session",
+                "A facilitator has removed you from this session. Please contact your program if you need support."),
+    "denied": ("You were not admitted",
+               "A facilitator did not admit you to this session. If you think this is a mistake, please contact your program."),
+    "unauthorized": ("This link cannot be used", "The token is not valid or has expired. Ask your facilitator for a new link."),
+    "forbidden": ("You cannot join this session", "Please contact your program."),
+    "version": ("Please update", "This client speaks another protocol version than the server."),
+    "replaced": ("This session is open somewhere else", "You joined from another window or device."),
+}
+QUESTIONNAIRE_INTRO = "Over the last 2 weeks, how often have you been bothered by the following?"
+ITEMS = {
+    "phq2": ["Little interest or pleasure in doing things", "Feeling down, depressed or hopeless"],
+    "gad2": ["Feeling nervous, anxious or on edge", "Not being able to stop or control worrying"],
+}
+
+
+# --- the link to the server: connect, resume, retry -------------------------------
+
+class Link:
+    """Keeps one participant connected: resumes after every drop, retries commands
+    with the same id (the server applies an id once), and dedupes events by seq."""
+
+    def __init__(self, url: str, token: str, *, on_change: Callable[[str], None],
+                 on_status: Callable[[str, str], None]):
+        self.client = SessionClient(url, token, name="join", on_frame=self._frame)
+        self.on_change = on_change
+        self.on_status = on_status
+        self.mirror: Mirror | None = None
+        self.last_seq: int | None = None
+        self.offset = 0.0                  # server clock minus ours
+        self.connected = asyncio.Event()
+        self.final: str | None = None
+        self.final_message = ""
+        self.prefix = secrets.token_hex(3)
+        self._ids = itertools.count(1)
+        self.welcomes: list[tuple[int, bool]] = []
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def _frame(self, f) -> None:
+        if isinstance(f, Welcome):
+            self.offset = f.server_time - time.time()
+            self.welcomes.append((f.seq, f.resumed))
+            if not f.resumed and f.state is not None:
+                self.mirror = Mirror.from_welcome(f, self.mirror)
+                self.last_seq = f.seq
+            self.on_change("welcome")
+        elif isinstance(f, EventFrame):
+            if self.mirror is None or (self.last_seq is not None and f.seq <= self.last_seq):
+                return      # a repeat
+            self.last_seq = f.seq
+            self.mirror.apply(f)
+            self.on_change(type(f.ev).__struct_config__.tag)
+        elif isinstance(f, Pong):
+            self.offset = f.server_time - time.time()
+            if self.last_seq is not None and f.seq > self.last_seq:
+                self.last_seq = f.seq
+
+    async def run(self) -> None:
+        attempt = 0
+        while self.final is None:
+            self.on_status("connecting" if self.last_seq is None else "reconnecting", "")
+            try:
+                await self.client.connect(resume=self.last_seq)
+            except ClientError as exc:
+                code, message = (exc.args + ("", ""))[:2]
+                if code in FINAL_CODES or (code == "closed" and "ended" in message):
+                    self._finish("ended" if code == "closed" else code, message)
+                    return
+                self.on_status("not-open" if code == "closed" else "reconnecting", message)
+            except (OSError, asyncio.TimeoutError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+                self.on_status("reconnecting", type(exc).__name__)
+            else:
+                attempt = 0
+                self.connected.set()
+                self.on_status("online", "")
+                pinger = asyncio.create_task(self._pings())
+                await self.client.closed.wait()
+                pinger.cancel()
+                self.connected.clear()
+                ws = self.client.ws
+                reason = ws.close_reason if ws is not None and ws.close_reason else ""
+                if self.client.close_code == 4000:
+                    self._finish("replaced", reason)
+                    return
+                if reason in FINAL_REASONS:
+                    self._finish(FINAL_REASONS[reason], reason)
+                    return
+                self.on_status("reconnecting", "")
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            attempt += 1
+            await asyncio.sleep(delay / 2 + secrets.randbelow(1000) / 1000 * delay / 2)
+
+    async def _pings(self) -> None:
+        try:
+            while True:
+                await self.client.sync(timeout=PONG_WITHIN)
+                await asyncio.sleep(PING_EVERY)
+        except (ClientError, asyncio.TimeoutError, TimeoutError, ConnectionClosed):
+            await self.client.drop()     # no answer: the network is gone even if the socket has not noticed
+        except asyncio.CancelledError:
+            pass
+
+    def _finish(self, kind: str, message: str) -> None:
+        self.final, self.final_message = kind, message
+        self.on_change("final")
+
+    async def send(self, cmd: c.Command) -> Ack | Error:
+        cid = f"{self.prefix}-{next(self._ids)}"
+        while self.final is None:
+            await self.connected.wait()
+            try:
+                return await self.client.command(cmd, cid, timeout=15)
+            except (ClientError, ConnectionClosed, asyncio.TimeoutError, TimeoutError):
+                await asyncio.sleep(0.2)     # sent again, with the same id, once back
+        return Error(id=cid, code="closed", message="the session is over")
+
+    async def close(self) -> None:
+        self.final = self.final or "closing"
+        await self.client.close()
+
+
+# --- polls -------------------------------------------------------------------------
+
+def _wid(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+def questionnaire_items(p: PollView) -> list[str]:
+    m = re.search(r"\(1\)\s*(.+?);?\s*\(2\)\s*(.+)$", p.question or "")
+    if m:
+        return [m.group(1).rstrip(";"), m.group(2)]
+    return ITEMS.get(p.kind, ["Item 1", "Item 2"])
+
+
+class PollBox(Vertical):
+    """One question: built once, then only updated, so a choice in progress survives."""
+
+    def __init__(self, poll: PollView):
+        super().__init__(id=f"poll-{_wid(poll.id)}", classes="poll")
+        self.poll_id = poll.id
+        self.kind = poll.kind
+        self.first = poll
+
+    def compose(self) -> ComposeResult:
+        p = self.first
+        q = QUESTIONNAIRE_INTRO if p.kind in ("phq2", "gad2") else p.question
+        yield Label(q, classes="question")
+        if p.anonymous:
+            yield Static("Anonymous: nobody, not even the facilitators, can see your answer.", classes="small")
+        if p.kind == "single":
+            yield RadioSet(*[RadioButton(o) for o in p.options], classes="answer")
+        elif p.kind == "multi":
+            yield SelectionList(*[(o, o) for o in p.options], classes="answer")
+        elif p.kind == "scale":
+            yield RadioSet(*[RadioButton(str(v)) for v in range(p.min, p.max + 1)], classes="answer scale")
+        else:
+            for i, item in enumerate(questionnaire_items(p)):
+                yield Label(f"{i + 1}. {item[0].upper()}{item[1:]}", classes="item")
+                yield RadioSet(*[RadioButton(o) for o in p.options], classes=f"answer item-{i}")
+        yield Button("Send my answer", classes="send", variant="primary")
+        yield Static("", classes="status")
+        yield Static("", classes="results")
+
+    def read(self, p: PollView) -> tuple[c.Vote, list[str]] | str:
+        if p.kind in ("single", "scale"):
+            rs = self.query_one(RadioSet)
+            i = rs.pressed_index
+            if i < 0:
+                return "Please choose an answer."
+            if p.kind == "single":
+                return c.Vote(id=p.id, choice=p.options[i]), [p.options[i]]
+            return c.Vote(id=p.id, value=p.min + i), [str(p.min + i)]
+        if p.kind == "multi":
+            chosen = list(self.query_one(SelectionList).selected)
+            if not chosen:
+                return "Please choose at least one answer."
+            return c.Vote(id=p.id, choices=chosen), chosen
+        answers = [rs.pressed_index for rs in self.query(RadioSet)]
+        if len(answers) != 2 or min(answers) < 0:
+            return "Please answer both questions."
+        return c.Vote(id=p.id, answers=answers), [str(sum(answers))]
+
+    def update_from(self, p: PollView, mine: list[str]) -> None:
+        open_ = p.state == "open"
+        final = p.anonymous and bool(mine)
+        for w in self.query(".answer"):
+            w.disabled = not open_ or final
+        send = self.query_one(".send", Button)
+        send.display = open_ and not final
+        send.label = "Change my answer" if mine else "Send my answer"
+        if p.kind in ("phq2", "gad2") and mine:
+            status = "Thank you, your answers were sent to the facilitators."
+        elif mine and p.anonymous:
+            status = "Your anonymous answer is in. Anonymous answers cannot be changed."
+        elif mine:
+            status = f"Your answer: {', '.join(mine)}." + (" You can change it while the question is open." if open_ else "")
+        else:
+            status = "" if open_ else "This question is closed."
+        self.query_one(".status", Static).update(status)
+        res = self.query_one(".results", Static)
+        res.display = p.results is not None
+        if p.results is not None:
+            res.update(results_text(p))
+
+
+def results_text(p: PollView) -> str:
+    total = p.total or 0
+    if p.kind == "scale":
+        keys = [str(v) for v in range(p.min, p.max + 1)]
+    elif p.kind in ("single", "multi"):
+        keys = list(p.options)
+    else:
+        keys = sorted(p.results, key=lambda k: int(k) if k.isdigit() else 0)
+    width = max((len(k) for k in keys), default=1)
+    lines = [f"Shared results ({total} {'answer' if total == 1 else 'answers'})"]
+    for k in keys:
+        n = p.results.get(k, 0)
+        bar = "█" * round(20 * n / total) if total else ""
+        pct = round(100 * n / total) if total else 0
+        lines.append(f"{k:<{width}}  {bar:<20} {n} ({pct}%)")
+    return "\n".join(lines)
+
+
+# --- the app -------------------------------------------------------------------------
+
+class ParticipantApp(App):
+    CSS_PATH = "participant_app.tcss"
+    TITLE = "Group session"
+    BINDINGS = [
+        Binding("f2", "hand", "Raise/lower hand"),
+        Binding("f3", "pass_turn", "Pass"),
+        Binding("f4", "focus_chat", "Chat"),
+        Binding("f5", "focus_help", "Need help"),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+
+    def __init__(self, url: str, token: str):
+        super().__init__()
+        self.link = Link(url, token, on_change=self._changed, on_status=self._status)
+        self.location_sent = False
+        self.polls: dict[str, PollBox] = {}
+        self.chat_keys: list[tuple] = []
+        self.announced: set[str] = set()
+
+    @property
+    def mirror(self) -> Mirror | None:
+        return self.link.mirror
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            yield Static("Group session", id="title")
+            yield Static("Connecting…", id="conn")
+        with ContentSwitcher(initial="start", id="stages"):
+            with Vertical(id="start", classes="stage"):
+                yield Label("Connecting you to your group", classes="h")
+                yield Static("One moment, please.", id="start-msg")
+            with Vertical(id="agreement", classes="stage"):
+                yield Label("Before you join: our group agreement", classes="h")
+                yield Static("", id="agreement-text")
+                yield Checkbox("I have read the group agreement and I accept it.", id="agree-box")
+                yield Button("Accept and continue", id="agree-btn", variant="primary")
+            with Vertical(id="location", classes="stage"):
+                yield Label("Where are you right now?", classes="h")
+                yield Static("So that help can reach you in an emergency, tell us where you are for this "
+                             "session. Only the facilitators see it.", classes="small")
+                yield Input(placeholder="Your current location", id="loc-input", max_length=300)
+                yield Button("Confirm my location", id="loc-btn", variant="primary")
+            with Vertical(id="waiting", classes="stage"):
+                yield Label("You are in the waiting room", classes="h")
+                yield Static("Thank you. A facilitator will let you in shortly. Keep this open; "
+                             "it moves on by itself.")
+                yield Static("If you are in danger right now, call 988 (in the US) or your local "
+                             "emergency number.", classes="small")
+            with Horizontal(id="room"):
+                with VerticalScroll(id="left"):
+                    with Vertical(id="speaking", classes="card"):
+                        yield Label("Speaking", classes="h3")
+                        yield Static("Nobody is speaking right now.", id="speaker")
+                        yield Static("", id="turn-clock")
+                        with Horizontal(classes="buttons"):
+                            yield Button("Raise my hand", id="hand-btn", variant="primary")
+                            yield Button("Pass my turn", id="pass-btn")
+                        yield Static("", id="queue")
+                    with Vertical(id="breakout", classes="card"):
+                        yield Label("Breakout room", id="breakout-h", classes="h3")
+                        yield Static("", id="breakout-info")
+                        yield Static("", id="broadcasts")
+                    with Vertical(id="polls-card", classes="card"):
+                        yield Label("Questions for you", classes="h3")
+                        yield Vertical(id="polls")
+                    with Vertical(id="agenda-card", classes="card"):
+                        yield Label("Today's plan and timers", classes="h3")
+                        yield Static("", id="agenda")
+                        yield Static("", id="timers")
+                with VerticalScroll(id="right"):
+                    with Vertical(id="chat-card", classes="card"):
+                        yield Label("Chat", classes="h3")
+                        yield RichLog(id="chat-log", wrap=True, markup=False, highlight=False)
+                        yield Input(placeholder="Message to everyone", id="chat-input", max_length=2000)
+                        yield Checkbox("Only to the facilitators", id="chat-private")
+                    with Vertical(id="help-card", classes="card"):
+                        yield Label("Need help?", classes="h3")
+                        yield Static("This goes privately to the facilitators. Nobody else sees it. "
+                                     "If you are in danger right now, call 988 (in the US) or your "
+                                     "local emergency number.", classes="small")
+                        yield Input(placeholder="What is going on? (optional)", id="help-input", max_length=2000)
+                        yield Button("I need help", id="help-btn", variant="warning")
+                        yield Static("", id="help-status")
+                    with Vertical(id="people-card", classes="card"):
+                        yield Label("In the room", classes="h3")
+                        yield Static("", id="people")
+                        yield Button("Leave the session", id="leave-btn")
+            with Vertical(id="end", classes="stage"):
+                yield Label("The session has ended", id="end-h", classes="h")
+                yield Static("", id="end-msg")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_worker(self.link.run(), name="link", exclusive=True)
+        self.set_interval(1.0, self.tick)
+
+    async def on_unmount(self) -> None:
+        await self.link.close()
+
+    # --- reacting to the room ----------------------------------------------------
+
+    def _status(self, kind: str, detail: str) -> None:
+        text = {"connecting": "Connecting…", "online": "● Connected",
+                "reconnecting": "Reconnecting… you will not miss anything",
+                "not-open": "Waiting for the session to open…"}.get(kind, kind)
+        conn = self.query_one("#conn", Static)
+        conn.update(text)
+        conn.set_class(kind != "online", "down")
+        if kind == "not-open" and self.mirror is None:
+            self.query_one("#start-msg", Static).update(
+                "The session has not started yet. This connects by itself as soon as it opens.")
+
+    def _changed(self, what: str) -> None:
+        m = self.mirror
+        if m is not None and what == "turn_started" and m.view.speaker == m.me:
+            self.notify("It is your turn." + (" You can share, or pass (F3)." if m.view.go_around is not None else ""))
+        elif m is not None and what == "breakouts_opened" and m.view.my_room:
+            self.notify(f"You are now in breakout room {m.view.my_room}.")
+        elif m is not None and what == "breakouts_broadcast" and m.broadcasts:
+            self.notify(f"From the facilitators: {m.broadcasts[-1].text}")
+        self.refresh_view()
+
+    def wanted_stage(self) -> str:
+        m = self.mirror
+        if self.link.final:
+            return "end"
+        if m is None:
+            return "start"
+        v = m.view
+        if v.phase == "closed" or v.status in ("denied", "removed", "left"):
+            return "end"
+        if v.status == "present":
+            return "room"
+        if v.agreement and not v.agreed:
+            return "agreement"
+        if not v.checked_in and not self.location_sent:
+            return "location"
+        return "waiting"
+
+    def refresh_view(self) -> None:
+        stage = self.wanted_stage()
+        switcher = self.query_one("#stages", ContentSwitcher)
+        m = self.mirror
+        if m is not None:
+            self.query_one("#title", Static).update(m.view.title or "Group session")
+            self.query_one("#agreement-text", Static).update(m.view.agreement)
+        if stage == "end":
+            self._render_end()
+        elif stage == "room":
+            self._render_room()
+        if switcher.current != stage:
+            switcher.current = stage
+            focus = {"agreement": "#agree-box", "location": "#loc-input", "room": "#hand-btn"}.get(stage)
+            if focus:
+                self.query_one(focus).focus()
+
+    def _render_end(self) -> None:
+        v = self.mirror.view if self.mirror else None
+        if v is not None and v.phase == "closed":
+            kind = "ended"
+        else:
+            kind = self.link.final or (v.status if v and v.status in ENDINGS else "ended")
+        if kind == "closing":
+            kind = "ended"
+        title, msg = ENDINGS.get(kind, ("Disconnected", self.link.final_message))
+        self.query_one("#end-h", Label).update(title)
+        self.query_one("#end-msg", Static).update(msg)
+
+    def _render_room(self) -> None:
+        m = self.mirror
+        v = m.view
+        me = m.me
+        if v.speaker == me:
+            text = "It is your turn in the go-around." if v.go_around is not None else "You have the floor."
+        elif v.speaker:
+            text = f"{m.name(v.speaker)} is speaking."
+        else:
+            text = "Go-around: waiting for the next person." if v.go_around is not None else "Nobody is speaking right now."
+        self.query_one("#speaker", Static).update(text)
+        hand = self.query_one("#hand-btn", Button)
+        up = me in v.queue
+        hand.label = "Lower my hand" if up else "Raise my hand"
+        hand.disabled = v.speaker == me
+        self.query_one("#pass-btn", Button).display = v.go_around is not None and v.speaker == me
+        pos = v.queue.index(me) if up else -1
+        lines = []
+        if pos == 0:
+            lines.append("Your hand is up. You are next.")
+        elif pos > 0:
+            lines.append(f"Your hand is up. You are {ordinal(pos + 1)} in line.")
+        if v.queue:
+            lines.append("Hands raised: " + ", ".join(m.name(q) for q in v.queue))
+        self.query_one("#queue", Static).update("\n".join(lines))
+
+        in_room = v.breakouts == "open" and bool(v.my_room)
+        self.query_one("#breakout").display = in_room
+        if in_room:
+            self.query_one("#breakout-h", Label).update(f"Breakout room {v.my_room}")
+            others = [m.name(q) for q in v.room_members if q != me]
+            self.query_one("#breakout-info", Static).update(
+                f"You are with {', '.join(others)}." if others else "You are in this room on your own for now.")
+            self.query_one("#broadcasts", Static).update(
+                "\n".join(f"From the facilitators: {b.text}" for b in m.broadcasts))
+
+        agenda = [("▶ " if i == v.agenda_index else "  ") + f"{a.title}" +
+                  ("" if i == v.agenda_index else f"  ({round(a.minutes)} min)")
+                  for i, a in enumerate(v.agenda)]
+        self.query_one("#agenda", Static).update("\n".join(agenda))
+        timers = [t for t in v.timers.values() if t.state != "cancelled"]
+        self.query_one("#agenda-card").display = bool(v.agenda or timers)
+
+        ppl = sorted(v.present, key=lambda p: p.role == "participant")
+        self.query_one("#people", Static).update(", ".join(
+            (f"{p.name} (you)" if p.id == me else p.name) + ("" if p.role == "participant" else " (facilitator)")
+            for p in ppl))
+
+        self._render_polls()
+        self._render_chat()
+        h = v.my_help[-1] if v.my_help else None
+        self.query_one("#help-status", Static).update(
+            "" if h is None else "A facilitator has seen your request and will be with you."
+            if h.acknowledged_by else "Your request was sent privately. A facilitator will reach out to you soon.")
+        private = self.query_one("#chat-private", Checkbox).value
+        self.query_one("#chat-input", Input).placeholder = (
+            "Message to the facilitators only" if private else
+            f"Message to breakout room {v.my_room}" if in_room else "Message to everyone")
+        self.tick()
+
+    def _render_polls(self) -> None:
+        m = self.mirror
+        box = self.query_one("#polls", Vertical)
+        shown = [p for p in m.view.polls if p.state == "open" or p.results is not None]
+        self.query_one("#polls-card").display = bool(shown)
+        for p in shown:
+            w = self.polls.get(p.id)
+            if w is None:
+                w = self.polls[p.id] = PollBox(p)
+                box.mount(w, before=0) if box.children else box.mount(w)
+                self.call_after_refresh(w.update_from, p, m.mine(p))
+            else:
+                w.update_from(p, m.mine(p))
+        for pid in [k for k in self.polls if k not in {p.id for p in shown}]:
+            self.polls.pop(pid).remove()
+
+    def _render_chat(self) -> None:
+        m = self.mirror
+        log = self.query_one("#chat-log", RichLog)
+        keys = [(x.at, x.by, x.to, x.text) for x in m.view.chat]
+        if keys[: len(self.chat_keys)] != self.chat_keys:
+            log.clear()
+            self.chat_keys = []
+        for line in m.view.chat[len(self.chat_keys):]:
+            who = "You" if line.by == m.me else line.name or "Someone"
+            tag = (" (to the facilitators only)" if line.to == "facilitators" else
+                   " (private, from a facilitator)" if line.to == m.me else
+                   f" (breakout room {line.room})" if line.room else "")
+            stamp = time.strftime("%H:%M", time.localtime(line.at))
+            log.write(f"{stamp} {who}{tag}: {line.text}")
+        self.chat_keys = keys
+
+    def tick(self) -> None:
+        m = self.mirror
+        if m is None or self.wanted_stage() != "room":
+            return
+        v = m.view
+        now = self.link.now()
+        turn = self.query_one("#turn-clock", Static)
+        if v.speaker and v.turn_ends:
+            turn.update(f"{'Your' if v.speaker == m.me else 'This'} turn: {clock(v.turn_ends - now)} left")
+        else:
+            turn.update("")
+        if v.breakouts == "open" and v.breakouts_ends:
+            left = v.breakouts_ends - now
+            self.query_one("#breakout-h", Label).update(
+                f"Breakout room {v.my_room} · back to the main room in {clock(left)}")
+            self._milestone(f"breakouts-{v.breakouts_ends}", left, "Breakout rooms")
+        lines = []
+        if v.agenda_index is not None and v.agenda_started and v.agenda_index < len(v.agenda):
+            a = v.agenda[v.agenda_index]
+            left = v.agenda_started + a.minutes * 60 - now
+            lines.append(f"{a.title}: {clock(left)} left" if left > 0 else f"{a.title}: running over")
+        for t in v.timers.values():
+            if t.state == "cancelled":
+                continue
+            left = timer_left(t, now)
+            state = {"paused": " (paused)", "expired": " (time is up)"}.get(t.state, "")
+            lines.append(f"{t.label or 'Timer'}: {clock(left)}{state}")
+            if t.state == "running":
+                self._milestone(f"timer-{t.id}-{t.ends_at}", left, t.label or "Timer")
+        self.query_one("#timers", Static).update("\n".join(lines))
+
+    def _milestone(self, key: str, left: float, label: str) -> None:
+        for at, say in ((60, f"{label}: 1 minute left."), (0, f"{label}: time is up.")):
+            k = f"{key}@{at}"
+            if left <= at and k not in self.announced:
+                self.announced.add(k)
+                if left > at - 5:
+                    self.notify(say)
+
+    # --- actions ---------------------------------------------------------------------
+
+    async def _send(self, cmd: c.Command, ok_text: str = "") -> bool:
+        r = await self.link.send(cmd)
+        if isinstance(r, Error):
+            self.notify(r.message[:1].upper() + r.message[1:] + ".", severity="warning")
+            return False
+        if ok_text:
+            self.notify(ok_text)
+        return True
+
+    @on(Button.Pressed, "#agree-btn")
+    async def accept(self) -> None:
+        if not self.query_one("#agree-box", Checkbox).value:
+            self.notify("Please tick the box to accept the agreement.", severity="warning")
+            self.query_one("#agree-box").focus()
+            return
+        if await self._send(c.AcceptAgreement()):
+            self.mirror.view.agreed = True
+            self.refresh_view()
+
+    @on(Input.Submitted, "#loc-input")
+    @on(Button.Pressed, "#loc-btn")
+    async def check_in(self) -> None:
+        loc = self.query_one("#loc-input", Input).value.strip()
+        if not loc:
+            self.query_one("#loc-input").focus()
+            return
+        if await self._send(c.CheckIn(location=loc)):
+            self.location_sent = True
+            self.mirror.view.checked_in = True
+            self.query_one("#loc-input", Input).value = ""
+            self.refresh_view()
+
+    @on(Button.Pressed, "#hand-btn")
+    async def action_hand(self) -> None:
+        m = self.mirror
+        if m is None or self.wanted_stage() != "room":
+            return
+        await self._send(c.LowerHand() if m.me in m.view.queue else c.RaiseHand())
+
+    @on(Button.Pressed, "#pass-btn")
+    async def action_pass_turn(self) -> None:
+        if self.wanted_stage() == "room":
+            await self._send(c.Pass(), "You passed. Thank you.")
+
+    def action_focus_chat(self) -> None:
+        if self.wanted_stage() == "room":
+            self.query_one("#chat-input").focus()
+
+    def action_focus_help(self) -> None:
+        if self.wanted_stage() == "room":
+            self.query_one("#help-input").focus()
+
+    @on(Input.Submitted, "#chat-input")
+    async def chat(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        event.input.value = ""
+        to = "facilitators" if self.query_one("#chat-private", Checkbox).value else "all"
+        if not await self._send(c.Chat(text=text, to=to)):
+            event.input.value = text
+
+    @on(Checkbox.Changed, "#chat-private")
+    def chat_audience(self) -> None:
+        if self.mirror is not None and self.wanted_stage() == "room":
+            self._render_room()
+
+    @on(Input.Submitted, "#help-input")
+    @on(Button.Pressed, "#help-btn")
+    async def ask_help(self) -> None:
+        inp = self.query_one("#help-input", Input)
+        if await self._send(c.HelpRequest(text=inp.value.strip())):
+            inp.value = ""
+            self.notify("Your request for help was sent privately to the facilitators.")
+            self.refresh_view()
+
+    @on(Button.Pressed, "#leave-btn")
+    async def leave(self) -> None:
+        await self._send(c.Leave())
+
+    @on(Button.Pressed, ".poll .send")
+    async def vote(self, event: Button.Pressed) -> None:
+        box = next(a for a in event.button.ancestors if isinstance(a, PollBox))
+        m = self.mirror
+        p = m.poll(box.poll_id)
+        if p is None:
+            return
+        got = box.read(p)
+        status = box.query_one(".status", Static)
+        if isinstance(got, str):
+            status.update(got)
+            return
+        cmd, keys = got
+        status.update("Sending…")
+        r = await self.link.send(cmd)
+        if isinstance(r, Ack) or (isinstance(r, Error) and r.code == "conflict" and p.anonymous):
+            if p.anonymous:
+                m.voted[p.id] = keys
+            if p.kind in ("phq2", "gad2"):
+                p.mine = keys
+            box.update_from(p, m.mine(p))
+        else:
+            status.update(f"Not sent: {r.message}")
+
+
+# --- the command line -----------------------------------------------------------------
+
+def read_token(args, url: str, env=os.environ, prompt=getpass.getpass) -> str:
+    """The token from a file, the environment or a prompt (each may hold a whole join link).
+    A token inside the URL argument works too, with a warning: command lines are visible."""
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as f:
+            return token_from_link(f.read())
+    if env.get("FACILITATOR_TOKEN"):
+        return token_from_link(env["FACILITATOR_TOKEN"])
+    if "#t=" in url:
+        print("warning: a token on the command line can be seen by other users of this machine; "
+              "prefer --token-file or FACILITATOR_TOKEN", file=sys.stderr)
+        return token_from_link(url)
+    return token_from_link(prompt("Paste your join link or token (hidden): "))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="facilitator join",
+        description="Join a group session as a participant, in the terminal.")
+    parser.add_argument("url", metavar="URL", help="the session server, e.g. http://host:8765 or ws://host:8765")
+    parser.add_argument("--token-file", metavar="F", help="a file holding your token or join link")
+    args = parser.parse_args(argv)
+    try:
+        ws_url = websocket_url(args.url)
+        token = read_token(args, args.url)
+    except (ValueError, OSError, InvalidURI) as exc:
+        print(f"facilitator join: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, EOFError):
+        return 130
+    if not token:
+        print("facilitator join: a token is needed", file=sys.stderr)
+        return 2
+    ParticipantApp(ws_url, token).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
