@@ -148,10 +148,11 @@ class Mirror:
     def _staff_entered(self, ev, at, seq): self.names[ev.person] = ev.name
 
     def _hand_raised(self, ev, at, seq):
-        # in "fair" mode the server places a hand by talk time, which participants
-        # are not told; until the event carries the position, the end is our guess
+        # the event says where the hand went (by talk time in "fair" mode)
         if ev.person not in self.view.queue:
-            self.view.queue.append(ev.person)
+            q = self.view.queue
+            pos = ev.position - 1 if ev.position > 0 else len(q)
+            q.insert(min(pos, len(q)), ev.person)
 
     def _hand_lowered(self, ev, at, seq):
         self.view.queue = [q for q in self.view.queue if q != ev.person]
@@ -172,7 +173,10 @@ class Mirror:
         q.insert(ev.position - 1, ev.person)
         self.view.queue = q
 
-    def _queue_mode_set(self, ev, at, seq): self.queue_mode = ev.mode
+    def _queue_mode_set(self, ev, at, seq):
+        self.queue_mode = ev.mode
+        if ev.queue is not None:
+            self.view.queue = list(ev.queue)
     def _go_around_started(self, ev, at, seq): self.view.go_around = list(ev.order)
     def _go_around_ended(self, ev, at, seq): self.view.go_around = None
 

@@ -109,7 +109,10 @@ class DropOverdue(Event, tag="drop_overdue"):
 # --- speaking queue and go-arounds ------------------------------------------
 
 class HandRaised(Event, tag="hand_raised"):
+    """`position` (1 = head) is where the hand was placed: the end in fifo mode,
+    by talk time in fair mode. Participants know no talk times, so they are told."""
     person: str
+    position: int = 0
 
 
 class HandLowered(Event, tag="hand_lowered"):
@@ -133,6 +136,7 @@ class QueueMoved(Event, tag="queue_moved"):
 
 class QueueModeSet(Event, tag="queue_mode_set"):
     mode: str
+    queue: list[str] | None = None    # the queue's order after the switch
 
 
 class GoAroundStarted(Event, tag="go_around_started"):

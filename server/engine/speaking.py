@@ -43,7 +43,15 @@ def raise_hand(state: RoomState, cmd: c.RaiseHand, ctx: Ctx) -> list[Emit]:
         raise Rejected("conflict", "your hand is already raised")
     if state.speaker == m.id:
         raise Rejected("conflict", "you are speaking now")
-    return [Emit("all", e.HandRaised(person=m.id))]
+    return [Emit("all", e.HandRaised(person=m.id, position=_placement(state, m.id, ctx.now) + 1))]
+
+
+def _placement(state: RoomState, pid: str, now: float) -> int:
+    """0-based index a newly raised hand takes."""
+    if state.queue_mode != "fair":
+        return len(state.queue)
+    key = (state.members[pid].talk, now)
+    return next((i for i, q in enumerate(state.queue) if _fair_key(state, q) > key), len(state.queue))
 
 
 def lower_hand(state: RoomState, cmd: c.LowerHand, ctx: Ctx) -> list[Emit]:
@@ -97,7 +105,10 @@ def move_in_queue(state: RoomState, cmd: c.MoveInQueue, ctx: Ctx) -> list[Emit]:
 
 
 def queue_mode(state: RoomState, cmd: c.QueueMode, ctx: Ctx) -> list[Emit]:
-    return [Emit("all", e.QueueModeSet(mode=cmd.mode))]
+    order = list(state.queue)
+    if cmd.mode == "fair":
+        order.sort(key=lambda pid: _fair_key(state, pid))
+    return [Emit("all", e.QueueModeSet(mode=cmd.mode, queue=order))]
 
 
 def go_around(state: RoomState, cmd: c.GoAround, ctx: Ctx) -> list[Emit]:
@@ -142,12 +153,8 @@ def _fair_key(state: RoomState, pid: str) -> tuple[float, float]:
 def _hand_raised(s: RoomState, ev: e.HandRaised, at: float) -> None:
     m = s.members[ev.person]
     m.hand_at = at
-    if s.queue_mode == "fair":
-        key = _fair_key(s, ev.person)
-        pos = next((i for i, pid in enumerate(s.queue) if _fair_key(s, pid) > key), len(s.queue))
-        s.queue.insert(pos, ev.person)
-    else:
-        s.queue.append(ev.person)
+    pos = ev.position - 1 if ev.position > 0 else len(s.queue)
+    s.queue.insert(min(pos, len(s.queue)), ev.person)
 
 
 def _hand_lowered(s: RoomState, ev: e.HandLowered, at: float) -> None:
@@ -185,8 +192,8 @@ def _queue_moved(s: RoomState, ev: e.QueueMoved, at: float) -> None:
 
 def _mode_set(s: RoomState, ev: e.QueueModeSet, at: float) -> None:
     s.queue_mode = ev.mode
-    if ev.mode == "fair":
-        s.queue.sort(key=lambda pid: _fair_key(s, pid))
+    if ev.queue is not None:
+        s.queue = list(ev.queue)
 
 
 def _go_around_started(s: RoomState, ev: e.GoAroundStarted, at: float) -> None:

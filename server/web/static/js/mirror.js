@@ -71,9 +71,10 @@ const FOLD = {
   staff_entered(s, ev) { s.names[ev.person] = ev.name; },
 
   hand_raised(s, ev) {
-    // the server places a hand in "fair" mode by talk time, which participants
-    // are not told; until the event carries the position, the end is our guess
-    if (!s.queue.includes(ev.person)) s.queue.push(ev.person);
+    // the event says where the hand went (by talk time in "fair" mode)
+    if (s.queue.includes(ev.person)) return;
+    const at = ev.position > 0 ? Math.min(ev.position - 1, s.queue.length) : s.queue.length;
+    s.queue.splice(at, 0, ev.person);
   },
   hand_lowered(s, ev) { s.queue = s.queue.filter((q) => q !== ev.person); },
   turn_started(s, ev, at) {
@@ -89,7 +90,10 @@ const FOLD = {
     s.queue = s.queue.filter((q) => q !== ev.person);
     s.queue.splice(ev.position - 1, 0, ev.person);
   },
-  queue_mode_set(s, ev) { s.queue_mode = ev.mode; },
+  queue_mode_set(s, ev) {
+    s.queue_mode = ev.mode;
+    if (Array.isArray(ev.queue)) s.queue = [...ev.queue];
+  },
   go_around_started(s, ev) { s.go_around = [...ev.order]; },
   go_around_ended(s) { s.go_around = null; },
 
