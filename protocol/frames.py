@@ -7,10 +7,10 @@ same schemas, so a browser and a terminal client read one contract.
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Annotated, Union
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from protocol.commands import AnyCommand
 from protocol.events import AnyEvent
@@ -37,7 +37,7 @@ class Hello(Frame, kw_only=True, tag="hello", forbid_unknown_fields=True):
 
 
 class Cmd(Frame, kw_only=True, tag="cmd", forbid_unknown_fields=True):
-    id: str                           # client-made; a retried id is applied once
+    id: Annotated[str, Meta(min_length=1, max_length=128)]   # client-made; a retried id is applied once
     cmd: AnyCommand
 
 
@@ -106,10 +106,16 @@ _js_enc = msgspec.json.Encoder()
 
 
 def decode_client(data: bytes | str) -> Hello | Cmd | Ping:
-    """Decodes a client frame; raises msgspec.ValidationError / DecodeError."""
-    if isinstance(data, str):
-        return _js_client.decode(data)
-    return _mp_client.decode(data)
+    """Decodes a client frame; raises msgspec.ValidationError / DecodeError.
+
+    Nesting deep enough to exhaust the decoder's recursion is malformed input
+    like any other, not a crash."""
+    try:
+        if isinstance(data, str):
+            return _js_client.decode(data)
+        return _mp_client.decode(data)
+    except RecursionError:
+        raise msgspec.DecodeError("the frame is nested too deeply") from None
 
 
 def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong:

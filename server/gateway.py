@@ -37,6 +37,10 @@ class Limits:
     rate: float = RATE
     burst: float = BURST
     garbage: int = GARBAGE_LIMIT
+    # keepalive: a peer that answers no ping within ping_interval + ping_timeout is
+    # gone (a client that stopped reading stops answering too)
+    ping_interval: float = 10.0
+    ping_timeout: float = 10.0
 
 
 class Conn:
@@ -57,6 +61,7 @@ class Conn:
         self.limit = limit
         self.closing: tuple[int, str] | None = None
         self.closer: asyncio.Future | None = None
+        self.last_outcome: asyncio.Future | None = None   # the newest command's answer
 
     def send(self, data) -> None:
         if self.closing is not None:
@@ -122,11 +127,20 @@ class Gateway:
         except ConnectionClosed:
             pass
 
+    async def _refuse(self, ws, binary: bool, code: str, message: str, close_reason: str,
+                      room: str | None = None, actor: Actor | None = None) -> None:
+        """Answers, audits and closes a connection that may not come in."""
+        log.info("refused hello: %s", close_reason)
+        await self.hub.refuse_hello(room, actor, code, message)
+        await self._error(ws, binary, code, message)
+        await ws.close(1008, close_reason)
+
     async def _serve(self, ws: ServerConnection) -> None:
         lim = self.limits
         try:
             first = await asyncio.wait_for(ws.recv(), lim.hello_timeout)
         except (TimeoutError, asyncio.TimeoutError):
+            log.info("closed a connection that sent no hello")
             await ws.close(1008, "no hello")
             return
         except ConnectionClosed:
@@ -135,34 +149,29 @@ class Gateway:
         try:
             hello = decode_client(first)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            await self._error(ws, binary, "invalid", f"bad hello: {exc}")
-            await ws.close(1008, "bad hello")
+            await self._refuse(ws, binary, "invalid", f"bad hello: {exc}", "bad hello")
             return
         if not isinstance(hello, Hello):
-            await self._error(ws, binary, "invalid", "the first frame must be a hello")
-            await ws.close(1008, "no hello")
+            await self._refuse(ws, binary, "invalid", "the first frame must be a hello", "no hello")
             return
         if hello.protocol != PROTOCOL_VERSION:
-            await self._error(ws, binary, "version",
-                              f"this server speaks protocol {PROTOCOL_VERSION}, not {hello.protocol}")
-            await ws.close(1008, "protocol version")
+            await self._refuse(ws, binary, "version",
+                               f"this server speaks protocol {PROTOCOL_VERSION}, not {hello.protocol}",
+                               "protocol version")
             return
         token = hello.token
         auth = ws.request.headers.get("Authorization") if ws.request else None
         if token is None and auth and auth.lower().startswith("bearer "):
             token = auth[7:].strip()
         if not token:
-            await self._error(ws, binary, "unauthorized", "a token is required")
-            await ws.close(1008, "unauthorized")
+            await self._refuse(ws, binary, "unauthorized", "a token is required", "unauthorized")
             return
         try:
             claims = tokens.verify(self.hub.secret, token, time.time())
         except tokens.TokenError as exc:
             who = exc.claims
-            await self.hub.refuse_hello(who.room if who else None,
-                                        Actor(who.id, who.role, "") if who else None, "unauthorized", str(exc))
-            await self._error(ws, binary, "unauthorized", str(exc))
-            await ws.close(1008, "unauthorized")
+            await self._refuse(ws, binary, "unauthorized", str(exc), "unauthorized",
+                               who.room if who else None, Actor(who.id, who.role, "") if who else None)
             return
         actor = Actor(claims.id, claims.role, claims.name)
         host = self.hub.room(claims.room)
@@ -203,8 +212,16 @@ class Gateway:
             return True
         st["garbage"] = 0
         if isinstance(frame, Ping):
-            conn.send(encode(Pong(id=frame.id, seq=host.visible.seq,
-                                  server_time=self.hub.clock.now()), binary))
+            def pong(_=None):
+                conn.send(encode(Pong(id=frame.id, seq=host.visible.seq,
+                                      server_time=self.hub.clock.now()), binary))
+            # a pong is a barrier: it follows the answers to this connection's own
+            # commands still being recorded, not just the events already sent
+            last = conn.last_outcome
+            if last is not None and not last.done():
+                last.add_done_callback(pong)
+            else:
+                pong()
             return True
         if isinstance(frame, Hello):
             conn.send(encode(Error(code="invalid", message="already said hello"), binary))
@@ -230,6 +247,7 @@ class Gateway:
             return True
         outcome.add_done_callback(lambda f: None if f.cancelled() or f.exception() is not None
                                   else conn.send(encode(f.result(), binary)))
+        conn.last_outcome = outcome
         return conn.closing is None
 
 
@@ -250,8 +268,10 @@ def _short(room: str) -> str:
 
 
 async def start_server(gateway: Gateway, host: str, port: int, ssl=None):
+    lim = gateway.limits
     # No per-message compression: frames are small, and deflate would run once per
     # connection for the same bytes (and hold a compressor's memory for each).
     return await serve(gateway.handler, host, port, max_size=MAX_FRAME, ssl=ssl,
-                       process_request=gateway.process_request, ping_interval=20, ping_timeout=20,
+                       process_request=gateway.process_request, ping_interval=lim.ping_interval,
+                       ping_timeout=lim.ping_timeout,
                        server_header=None, compression=None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import heapq
+import time
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from server.record import Record, Row
 log = logging.getLogger("session_server.hub")
 
 GATEWAY_ROOM = "~gateway"    # where refusals of unusable tokens are recorded
+REFUSALS_PER_S = 20.0        # refused hellos recorded per second, sustained
+REFUSALS_BURST = 100.0
 RECENT_KEPT = 2000          # events per room kept in memory for resumes
 RESULTS_KEPT = 5000         # command ids per room remembered for retries
 
@@ -119,6 +122,9 @@ class Hub:
         # Once shutting down, closing sockets are the server's doing, not people
         # dropping: nothing about them goes to the record.
         self.stopping = False
+        self._refusal_budget = REFUSALS_BURST
+        self._refusal_at = time.monotonic()
+        self.refusals_unrecorded = 0
 
     # --- start and stop -----------------------------------------------------------
 
@@ -455,6 +461,15 @@ class Hub:
     async def refuse_hello(self, room: str | None, actor: Actor | None, code: str, message: str) -> None:
         """Records a refused connection. A token that is not genuine names nobody we
         can trust, so its refusal goes under the gateway's own pseudo-room."""
+        # Anyone can knock without a usable token, as fast as they can connect: the
+        # record takes a bounded number of such rows; the rest are only counted.
+        now = time.monotonic()
+        self._refusal_budget = min(REFUSALS_BURST, self._refusal_budget + (now - self._refusal_at) * REFUSALS_PER_S)
+        self._refusal_at = now
+        if self._refusal_budget < 1:
+            self.refusals_unrecorded += 1
+            return
+        self._refusal_budget -= 1
         fut = asyncio.get_running_loop().create_future()
         body = _enc.encode({"code": code, "message": message})
         row = Row(room or GATEWAY_ROOM, None, self.clock.now(), actor.id if actor else None, "rejected",
