@@ -19,6 +19,7 @@ from typing import Awaitable, Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -51,7 +52,6 @@ from server.engine.timers import remaining
 log = logging.getLogger("facilitator")
 
 HERE = os.path.dirname(__file__)
-REFRESH_SPACING = 0.03      # seconds between redraws during a burst of events
 
 
 @dataclass
@@ -160,7 +160,6 @@ class ConsoleApp(App):
         self.need_fresh = False        # a seq gap: ask for a snapshot instead of a resume
         self._pending = False
         self._fresh = False
-        self._last_draw = 0.0
         self.drawn_seq = 0             # the seq the panels last showed (tests and the benchmark wait on it)
         if replay is not None:
             self.mirror.state = replay.state
@@ -271,15 +270,18 @@ class ConsoleApp(App):
             self.need_fresh = True
             if self.link is not None:
                 self.run_worker(self.link.drop(), group="link-drop")
-        if self.is_mounted:
+        try:
             self.query_one(EventLog).add(self.mirror.state, f)
+        except NoMatches:          # starting or shutting down: the log is not there
+            pass
         self._schedule()
 
     def _status(self, status: str, detail: str) -> None:
         self.conn = status
-        if not self.is_mounted:
+        try:
+            self.query_one(SessionHeader).connection(status, detail)
+        except NoMatches:
             return
-        self.query_one(SessionHeader).connection(status, detail)
         if status == "offline" and self.mirror.state is not None:
             self.notify("Connection lost: showing the last state; reconnecting…",
                         severity="warning", timeout=4)
@@ -289,26 +291,28 @@ class ConsoleApp(App):
     # --- drawing -------------------------------------------------------------------------------
 
     def _schedule(self) -> None:
-        """Coalesces bursts: one redraw for however many events arrived meanwhile."""
+        """Coalesces bursts: one redraw for however many events arrived meanwhile.
+
+        The redraw runs on the next turn of the loop, after every frame already
+        read; a redraw costs a millisecond or two, and Textual itself paints the
+        terminal at most 60 times a second, so no further throttle is needed.
+        """
         if self._pending:
             return
         self._pending = True
-        wait = REFRESH_SPACING - (time.monotonic() - self._last_draw)
-        if wait > 0:
-            self.set_timer(wait, self._draw)
-        else:
-            self.call_later(self._draw)
+        self.call_later(self._draw)
 
     def _draw(self) -> None:
         self._pending = False
-        self._last_draw = time.monotonic()
         if not self.is_mounted or self.room is None:
+            return
+        if not self.query(SessionHeader):
             return
         fresh, self._fresh = self._fresh, False
         if fresh:
             self.query_one(EventLog).restart(self.room, self.mirror.log)
         self.query_one(SessionHeader).show()
-        self.query_one(Roster).show()
+        self.query_one(Roster).request()
         self.query_one(WaitingRoom).show()
         self.query_one(SpeakingQueue).show()
         self.query_one(PollPanel).show()

@@ -26,6 +26,8 @@ class Mirror:
     you_name: str = ""
     role: str = "observer"
     gaps: int = 0                      # seq gaps seen; each one forces a fresh snapshot
+    snapshots: int = 0                 # welcomes that brought a whole state
+    resumes: int = 0                   # welcomes that continued where we were
     log: list[EventFrame] = field(default_factory=list)   # the frames folded, newest last
     log_kept: int = 500
 
@@ -37,10 +39,12 @@ class Mirror:
         """Takes a welcome; True when it replaced the whole state (not a resume)."""
         self.you_id, self.you_name, self.role = w.you.id, w.you.name, w.you.role
         if w.resumed and self.state is not None:
+            self.resumes += 1
             return False
         if isinstance(w.state, RoomState):
             self.state = w.state
             self.log.clear()
+            self.snapshots += 1
             return True
         return False
 

@@ -199,8 +199,9 @@ async def test_breakouts_conflict_shown_then_plan_move_open_close(room):
                     or scr.server_says != "", what="the conflict")
         assert "✕" in screen_text(app)
         scr.query_one("#rooms").value = "2"
+        await pilot.pause(0.25)                 # a button ignores clicks while it shows the last one
         await pilot.click("#plan")
-        await until(pilot, lambda: app.room.breakouts == "draft" and len(app.room.rooms) == 2, what="a plan")
+        await until(pilot, lambda: app.room.breakouts == "draft" and len(app.room.rooms) == 2, what=f"a plan {scr.server_says}")
         await until(pilot, lambda: len(list(scr.query("RoomColumn"))) == 2)
         await pilot.pause(0.1)
         # move Casey next to Drew by keys: the console warns before anyone is sent

@@ -27,5 +27,8 @@ class EventLog(RichLog):
 
     def restart(self, s, frames) -> None:
         self.clear()
+        if not frames:
+            # a snapshot carries the state, not its history: say where the log begins
+            self.write(Text(f"— joined at event #{s.seq}; earlier events are in the record —", "dim"))
         for f in frames[-200:]:
             self.add(s, f)

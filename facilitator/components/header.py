@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from facilitator.components import update_if_changed
+
 from facilitator.mirror import agenda_left, fmt_secs, session_clock
 
 CONN_LOOK = {
@@ -28,7 +30,7 @@ class SessionClock(Static):
     def show(self) -> None:
         s = self.app.room
         if s is None:
-            self.update("")
+            update_if_changed(self, Text(""))
             return
         now = self.app.now()
         t = Text()
@@ -47,7 +49,7 @@ class SessionClock(Static):
                 t.append(f" {fmt_secs(left)} left", "yellow" if left < 120 else "")
             else:
                 t.append(f" over {fmt_secs(-left)}", "bold red")
-        self.update(t)
+        update_if_changed(self, t)
 
 
 class SessionHeader(Horizontal):
@@ -64,7 +66,7 @@ class SessionHeader(Horizontal):
         me = self.app.me_label()
         if me:
             title.append(f"  {me}", "dim")
-        self.query_one("#title", Static).update(title)
+        update_if_changed(self.query_one("#title", Static), title)
         self.query_one(SessionClock).show()
 
     def connection(self, status: str, detail: str = "") -> None:
@@ -72,5 +74,5 @@ class SessionHeader(Horizontal):
         t = Text(label, style)
         if detail and status not in ("online", "replay"):
             t.append(f" {detail[:40]}", "dim")
-        self.query_one("#conn", Static).update(t)
+        update_if_changed(self.query_one("#conn", Static), t)
         self.set_class(status not in ("online", "replay"), "-degraded")

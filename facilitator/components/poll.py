@@ -4,6 +4,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from facilitator.components import update_if_changed
+
 from facilitator.mirror import active_poll, poll_counts, present
 
 KIND = {"single": "choice", "multi": "multiple", "scale": "scale", "phq2": "PHQ-2", "gad2": "GAD-2"}
@@ -21,7 +23,7 @@ class PollPanel(Static):
         p = active_poll(s)
         if p is None:
             self._sig = None
-            self.update(Text("no poll  (p to create)", "dim"))
+            update_if_changed(self, Text("no poll  (p to create)", "dim"))
             self.border_title = "Poll"
             return
         rows, total = poll_counts(p)
@@ -43,7 +45,7 @@ class PollPanel(Static):
         t.append(f"{total} answered · {len(present(s))} present", "dim")
         if p.anonymous:
             t.append(" · anonymous", "magenta")
-        self.update(t)
+        update_if_changed(self, t)
         state = {"draft": "draft", "open": "● open", "closed": "closed"}[p.state]
         self.border_title = f"Poll {p.id} · {KIND.get(p.kind, p.kind)} · {state}" + (" · shared" if p.shared else "")
         self.set_class(p.state == "open", "-open")

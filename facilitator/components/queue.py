@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from facilitator.components import update_if_changed
+
 from facilitator.mirror import fmt_secs, name_of
 
 
@@ -29,7 +31,7 @@ class SpeakerLine(Static):
             if s.turn_ends is not None:
                 left = s.turn_ends - now
                 t.append(f"  ({fmt_secs(max(0, left))} left)", "bold red" if left < 10 else "yellow")
-        self.update(t)
+        update_if_changed(self, t)
 
 
 class SpeakingQueue(Vertical):
@@ -55,5 +57,5 @@ class SpeakingQueue(Vertical):
             t.append("no hands raised", "dim")
         if s.go_around is not None:
             t.append(f"\ngo-around: {len(s.go_around)} still to speak, {s.go_around_seconds}s each", "cyan")
-        self.query_one("#hands", Static).update(t)
+        update_if_changed(self.query_one("#hands", Static), t)
         self.border_title = f"Speaking · {s.queue_mode}" + (f" · {len(s.queue)} ✋" if s.queue else "")

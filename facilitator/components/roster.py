@@ -6,6 +6,8 @@ same person while the room changes under it.
 """
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -21,11 +23,17 @@ STATUS = {
     "removed": ("✕", "red"),
 }
 BLOCKS = " ▏▎▍▌▋▊▉█"
+ROSTER_SPACING = 0.12
 
 # Cells carry their own leading space (the table's padding is 0): at 80 columns
 # every column must fit beside the side panels.
-COLUMNS = [("st", " "), ("name", " Name"), ("turn", " Q"), ("talk", " Talk"), ("room", " Rm"),
-           ("late", " Late"), ("drops", " ↯"), ("flag", " ⚑"), ("loc", " In")]
+# Widths are fixed: measuring every cell on every change cost more than the rest
+# of a redraw together.
+COLUMNS = [("st", " ", 2), ("name", " Name", 11), ("turn", " Q", 4), ("talk", " Talk", 9), ("room", " Rm", 4),
+           ("late", " Late", 5), ("drops", " ↯", 3), ("flag", " ⚑", 4), ("loc", " In", 2)]
+# With room to spare (120 columns and up) the roster says more instead of leaving a gap.
+WIDE_COLUMNS = COLUMNS + [("spoke", " Spoke", 7), ("here", " Here", 6), ("where", " Location", 30)]
+WIDE_AT = 120
 
 
 def bar(share: float, width: int = 4) -> str:
@@ -40,13 +48,30 @@ class Roster(DataTable):
     def __init__(self, **kw):
         super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, **kw)
         self._sig: tuple | None = None
+        self.wide = False
+        self.columns_now = COLUMNS
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._columns()
         self.border_title = "Roster"
         # talk time grows while someone speaks; shares shift for everyone
         self.set_interval(2.0, self._tick)
+
+    def _columns(self) -> None:
+        self.wide = self.app.size.width >= WIDE_AT
+        self.columns_now = WIDE_COLUMNS if self.wide else COLUMNS
+        self.clear(columns=True)
+        self._cells_shown: dict[str, dict[str, Text]] = {}
+        for key, label, width in self.columns_now:
+            self.add_column(label, key=key, width=width)
+
+    def on_resize(self) -> None:
+        if (self.app.size.width >= WIDE_AT) != self.wide:
+            keep = self.selected
+            self._columns()
+            self.show(force=True)
+            if keep is not None and keep in [r.key.value for r in self.ordered_rows]:
+                self.move_cursor(row=[r.key.value for r in self.ordered_rows].index(keep), animate=False)
 
     @property
     def selected(self) -> str | None:
@@ -59,8 +84,8 @@ class Roster(DataTable):
 
     def _tick(self) -> None:
         s = self.app.room
-        if s is not None and s.speaker is not None:
-            self.show(force=True)
+        if s is not None and (s.speaker is not None or self.wide):
+            self.show()
 
     def _cells(self, m, shares, s) -> dict[str, Text]:
         sym, style = STATUS.get(m.status, ("?", ""))
@@ -89,15 +114,44 @@ class Roster(DataTable):
             if len(m.flags) > 1:
                 flag.append(str(len(m.flags)), "dim")
         loc = Text("✓", "green") if m.location else Text("·", "dim")
-        name = Text(m.name[:12], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
+        name = Text(m.name[:10], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
         cells = {
             "st": Text(sym, style), "name": name, "turn": turn, "talk": talk,
             "room": Text(room), "late": Text(f"+{late:.0f}m" if late >= 1 else "", "yellow"),
             "drops": Text(str(m.drops) if m.drops else "", "yellow"), "flag": flag, "loc": loc,
         }
+        if self.wide:
+            from facilitator.mirror import attended, fmt_secs
+            cells["spoke"] = Text(fmt_secs(secs) if secs else "", "dim")
+            here = attended(m, self.app.now())
+            cells["here"] = Text(f"{here / 60:.0f}m" if m.admitted else "", "dim")
+            cells["where"] = Text((m.location or "")[:28], "dim")
         for v in cells.values():
             v.pad_left(1)
         return cells
+
+    def request(self) -> None:
+        """Redraws soon, at most ~8 times a second.
+
+        Every cell change makes the table render all its cells again; during a
+        burst of hands going up and down, redrawing per event would starve the
+        panels that answer a key press. A person scanning the roster cannot
+        read faster than this anyway.
+        """
+        if getattr(self, "_queued", False):
+            return
+        wait = ROSTER_SPACING - (time.monotonic() - getattr(self, "_last", 0.0))
+        if wait <= 0:
+            self._last = time.monotonic()
+            self.show()
+            return
+        self._queued = True
+        self.set_timer(wait, self._deferred)
+
+    def _deferred(self) -> None:
+        self._queued = False
+        self._last = time.monotonic()
+        self.show()
 
     def show(self, force: bool = False) -> None:
         s = self.app.room
@@ -106,7 +160,7 @@ class Roster(DataTable):
         now = self.app.now()
         people = participants(s)
         shares = talk_shares(s, now)
-        sig = (s.seq, int(now) if s.speaker else 0)
+        sig = (s.seq, int(now) // 2 if s.speaker or self.wide else 0)
         if sig == self._sig and not force:
             return
         self._sig = sig
@@ -116,17 +170,23 @@ class Roster(DataTable):
             # the order changed (someone came in, left, or knocked): rebuild, keep the cursor
             keep = self.selected
             self.clear()
+            self._cells_shown = {}
             for m in people:
                 c = self._cells(m, shares, s)
-                self.add_row(*(c[k] for k, _ in COLUMNS), key=m.id)
+                self.add_row(*(c[k] for k, _, _ in self.columns_now), key=m.id)
+                self._cells_shown[m.id] = c
             if keep in keys:
                 self.move_cursor(row=keys.index(keep), animate=False)
         else:
             for m in people:
+                old = self._cells_shown.setdefault(m.id, {})
                 for k, v in self._cells(m, shares, s).items():
-                    self.update_cell(m.id, k, v)
+                    if old.get(k) != v:
+                        old[k] = v
+                        self.update_cell(m.id, k, v)
         here = sum(1 for m in people if m.status == "present")
         self.border_title = f"Roster {here}/{s.capacity}"
-        st = [f"{m.name} {m.role[0].upper()}" + ("" if m.status == "present" else " ✕")
-              for m in staff(s)]
-        self.border_subtitle = " · ".join(st)
+        # staff on duty now; a co-facilitator who dropped shows as such
+        st = [f"{m.name} {m.role[0].upper()}" + (" ↯" if m.status == "dropped" else "")
+              for m in staff(s) if m.status in ("present", "dropped")]
+        self.border_subtitle = "staff: " + " · ".join(st) if st else ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from facilitator.components import update_if_changed
+
 from facilitator.mirror import fmt_secs
 from server.engine.timers import remaining
 
@@ -38,4 +40,4 @@ class TimersPanel(Static):
             shown += 1
         if not shown:
             t.append("no timers  (t to start)", "dim")
-        self.update(t)
+        update_if_changed(self, t)

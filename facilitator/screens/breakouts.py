@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from facilitator.screens import steady_cursors
 from facilitator.mirror import fmt_secs, name_of, plan_violations, present
 from protocol.commands import (
     BreakoutsBroadcast, BreakoutsClose, BreakoutsMove, BreakoutsOpen, BreakoutsPlan,
@@ -63,18 +64,20 @@ class BreakoutScreen(ModalScreen[None]):
                 yield Label("or size")
                 yield Input("", restrict=r"\d*", id="size", classes="num")
                 yield Button("Plan", id="plan", compact=True)
-                yield Label("Minutes")
+                yield Label("Min")
                 yield Input("10", restrict=r"[\d.]*", id="minutes", classes="num")
-                yield Button("Open rooms", variant="success", id="open", compact=True)
+                yield Button("Open", variant="success", id="open", compact=True)
             with Horizontal(id="open-row", classes="row"):
                 yield Label("", id="ends")
                 yield Input(placeholder="Message to every room", id="broadcast")
                 yield Button("Close rooms", variant="error", id="close-rooms", compact=True)
             yield Horizontal(id="columns")
             yield Label("", id="problems")
-            yield Label("←/→ room · ↑/↓ person · [ ] move · + new room · Esc back", classes="hint")
+            yield Label("←/→ room · ↑/↓ person · [ ] move · + new room · ctrl+o open · Esc back    "
+                        "∞ keep together · ≠ keep apart · ↯ dropped", classes="hint")
 
     def on_mount(self) -> None:
+        steady_cursors(self)
         s = self.app.room
         n = len(present(s)) if s is not None else 0
         self.query_one("#rooms", Input).value = str(max(1, min(5, round(n / 3)))) if n else "2"
@@ -137,8 +140,9 @@ class BreakoutScreen(ModalScreen[None]):
             idx = min(max((target_room or 1) - 1, 0), len(cols) - 1)
             col = cols[idx]
             ids = [o.id for o in col.options]
-            if target_pid in ids:
-                col.highlighted = ids.index(target_pid)
+            if ids:
+                # a highlighted person from the start: the first arrow key moves down, not onto row one
+                col.highlighted = ids.index(target_pid) if target_pid in ids else 0
             col.focus()
 
     # --- keys -------------------------------------------------------------------------

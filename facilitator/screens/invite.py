@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
+from facilitator.screens import steady_cursors
+
 
 class InviteScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close")]
@@ -30,6 +32,9 @@ class InviteScreen(ModalScreen[None]):
             with Horizontal(classes="buttons"):
                 yield Button("Make link", variant="primary", id="make")
                 yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        steady_cursors(self)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._make()

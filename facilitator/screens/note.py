@@ -7,6 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
+from facilitator.screens import steady_cursors
 from protocol.commands import Command, Flag, Note
 
 
@@ -33,6 +34,7 @@ class NoteScreen(ModalScreen[Command | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
+        steady_cursors(self)
         self.query_one("#text", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
+from facilitator.screens import steady_cursors
 from protocol.commands import Command, PollCreate, PollOpen
 
 # Ready-made check-ins first: they are what a group starts with most evenings.
@@ -58,6 +59,7 @@ class PollScreen(ModalScreen[list[Command] | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
+        steady_cursors(self)
         self._kind_changed("mood")
 
     def on_select_changed(self, event: Select.Changed) -> None:

@@ -7,6 +7,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from facilitator.screens import steady_cursors
+
 
 class PromptScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -25,6 +27,9 @@ class PromptScreen(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button(self.ok, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        steady_cursors(self)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._done()

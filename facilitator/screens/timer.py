@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from facilitator.screens import steady_cursors
 from protocol.commands import TimerStart
 
 PRESETS = [1, 3, 5, 10, 15]
@@ -46,6 +47,9 @@ class TimerScreen(ModalScreen[TimerStart | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Start", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        steady_cursors(self)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._start()

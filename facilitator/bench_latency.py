@@ -1,0 +1,96 @@
+"""Key press to screen: how long until the console shows the server's answer.
+
+    python -m facilitator.bench_latency [--presses 200] [--burst 100]
+
+A real server on loopback, 15 participants, and a console driven by a Pilot.
+Each sample presses `x` (extend the timer by a minute) and stops the clock
+when the panels have been redrawn with the event the server sent back;
+Textual paints that redraw on its next frame (at most 1/60 s later).
+With `--burst N`, the participants meanwhile send N events a second (hands
+up and down, chat), the load the console must not lag under.
+Prints p50, p99 and max in milliseconds. A measurement, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+
+from facilitator.app import ConsoleApp
+from facilitator.harness import Room, configure, until
+from facilitator.local import as_facilitator
+from protocol import commands as c
+from protocol.commands import RosterEntry
+
+
+async def _burst(room: Room, rate: float, stop: asyncio.Event) -> int:
+    """Participants raising and lowering hands and chatting at `rate` events a second."""
+    people = list(room.people.values())
+    sent = 0
+    up: set[int] = set()
+    interval = 1.0 / rate
+    nxt = time.perf_counter()
+    while not stop.is_set():
+        i = random.randrange(len(people))
+        cmd = (c.LowerHand() if i in up else c.RaiseHand()) if random.random() < 0.7 else c.Chat(text="mm-hm")
+        if isinstance(cmd, c.RaiseHand):
+            up.add(i)
+        elif isinstance(cmd, c.LowerHand):
+            up.discard(i)
+        asyncio.ensure_future(people[i].command(cmd))
+        sent += 1
+        nxt += interval
+        await asyncio.sleep(max(0.0, nxt - time.perf_counter()))
+    return sent
+
+
+async def run(presses: int, burst: float) -> list[float]:
+    with tempfile.TemporaryDirectory() as d:
+        people = [(f"p{i}", f"Person {i}") for i in range(1, 16)]
+        room = await Room(f"{d}/record.db").start(configure(
+            capacity=15, roster=[RosterEntry(id=p, name=n) for p, n in people]))
+        for pid, name in people:
+            await room.participant(pid, name)
+            await as_facilitator(room.server, room.room, c.Admit(target=pid))
+        await as_facilitator(room.server, room.room, c.TimerStart(id="t", minutes=30))
+        app = ConsoleApp(url=room.url, token=room.token())
+        samples: list[float] = []
+        async with app.run_test(size=(160, 45)) as pilot:
+            await until(pilot, lambda: app.conn == "online" and app.drawn_seq >= room.state().seq, 10)
+            stop = asyncio.Event()
+            load = asyncio.ensure_future(_burst(room, burst, stop)) if burst else None
+            for _ in range(presses):
+                before = app.room.timers["t"].seconds
+                t0 = time.perf_counter()
+                app.simulate_key("x")            # through the real bindings, without the Pilot's waits
+                while not (app.room.timers["t"].seconds > before and app.drawn_seq >= app.room.seq):
+                    if time.perf_counter() - t0 > 5:
+                        raise SystemExit("no answer within 5 s")
+                    await asyncio.sleep(0.0005)
+                samples.append((time.perf_counter() - t0) * 1000)
+                # a brisk human pace, and within the server's limit of 20 commands a second
+                await asyncio.sleep(0.08)
+            stop.set()
+            if load is not None:
+                await load
+        await room.stop()
+        return samples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presses", type=int, default=200)
+    ap.add_argument("--burst", type=float, default=0.0, help="background events per second")
+    args = ap.parse_args()
+    samples = sorted(asyncio.run(run(args.presses, args.burst)))
+    p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]   # noqa: E731
+    print(f"key press -> screen, {len(samples)} presses, burst {args.burst:g}/s: "
+          f"p50 {p(0.50):.1f} ms  p99 {p(0.99):.1f} ms  max {samples[-1]:.1f} ms  "
+          f"mean {statistics.mean(samples):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
