@@ -154,26 +154,11 @@ def open_help(s: RoomState) -> list:
 
 
 def plan_violations(s: RoomState) -> list[str]:
-    """Rules the current breakout draft breaks: moves by hand are not checked by the
-    server, so the facilitator sees the cost of a move before opening."""
-    where: dict[str, int] = {}
-    for i, room in enumerate(s.rooms, start=1):
-        for pid in room:
-            where[pid] = i
-    out: list[str] = []
-    seen: set[tuple[str, str]] = set()
-    for m in s.members.values():
-        if m.id not in where:
-            continue
-        for other in m.together:
-            if other in where and where[other] != where[m.id] and (other, m.id) not in seen:
-                seen.add((m.id, other))
-                out.append(f"{name_of(s, m.id)} and {name_of(s, other)} should be together")
-        for other in m.apart:
-            if other in where and where[other] == where[m.id] and (other, m.id) not in seen:
-                seen.add((m.id, other))
-                out.append(f"{name_of(s, m.id)} and {name_of(s, other)} must be apart")
-    return out
+    """Rules the current breakout draft breaks, in the facilitator's words: the
+    engine says which (moves by hand are not refused), the console names them."""
+    from server.engine.breakouts import broken_rules
+    words = {"together": "should be together", "apart": "must be apart"}
+    return [f"{name_of(s, a)} and {name_of(s, b)} {words[kind]}" for kind, a, b in broken_rules(s)]
 
 
 def fmt_secs(t: float | None) -> str:

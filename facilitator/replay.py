@@ -46,7 +46,7 @@ class Replay:
         if not os.path.exists(path):
             raise ReplayError(f"no record at {path}")
         from server.record import Record
-        rec = Record(path)
+        rec = Record(path, readonly=True)
         try:
             rows = list(rec.events(room))
             if not rows:

@@ -82,6 +82,7 @@ class Timer(Struct, kw_only=True):
     ends_at: float | None = None       # while running
     remaining: float = 0.0             # while paused (and frozen when it ends)
     warned: bool = False
+    ended_at: float | None = None      # when it expired or was cancelled
 
 
 class Help(Struct, kw_only=True):

@@ -43,7 +43,7 @@ def _record(path: str, must_exist: bool = True):
         _die(f"no such record: {path}")
     import sqlite3
     try:
-        return Record(path)
+        return Record(path, readonly=True)
     except sqlite3.DatabaseError as exc:
         _die(f"{path} is not a readable record: {exc}")
 

@@ -9,6 +9,8 @@ from facilitator.components import update_if_changed
 from facilitator.mirror import fmt_secs
 from server.engine.timers import remaining
 
+SHOW_ENDED_FOR = 60.0    # seconds an expired timer stays on screen
+
 
 class TimersPanel(Static):
     def on_mount(self) -> None:
@@ -28,8 +30,10 @@ class TimersPanel(Static):
             t.append(fmt_secs(left), "bold red" if left < 60 else "yellow")
             shown += 1
         for tm in s.timers.values():
-            if tm.state in ("cancelled",):
+            if tm.state == "cancelled":
                 continue
+            if tm.state == "expired" and tm.ended_at is not None and now - tm.ended_at > SHOW_ENDED_FOR:
+                continue        # "time up" has been seen; keep the panel for what still runs
             if shown:
                 t.append("\n")
             left = remaining(tm, now)

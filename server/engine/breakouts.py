@@ -189,8 +189,9 @@ EVOLVERS = {
 }
 
 
-def rule_violations(state: RoomState) -> list[str]:
-    """The keep-together and keep-apart rules that the current rooms break.
+def broken_rules(state: RoomState) -> list[tuple[str, str, str]]:
+    """The keep-together and keep-apart rules the current rooms break, as
+    (kind, a, b) with kind "together" or "apart", each pair once.
 
     Moves are the facilitator's call and are not refused; a console shows these
     before the rooms open so the choice is made knowingly."""
@@ -200,14 +201,12 @@ def rule_violations(state: RoomState) -> list[str]:
     for m in state.members.values():
         if m.id not in where:
             continue
-        for other in m.together:
-            key = ("together", frozenset((m.id, other)))
-            if other in where and where[other] != where[m.id] and key not in seen:
-                seen.add(key)
-                out.append(f"{m.id} and {other} should be together (rooms {where[m.id]} and {where[other]})")
-        for other in m.apart:
-            key = ("apart", frozenset((m.id, other)))
-            if other in where and where[other] == where[m.id] and key not in seen:
-                seen.add(key)
-                out.append(f"{m.id} and {other} should be apart (both in room {where[m.id]})")
+        for kind, others in (("together", m.together), ("apart", m.apart)):
+            for other in others:
+                if other not in where or frozenset((m.id, other)) in seen:
+                    continue
+                same = where[other] == where[m.id]
+                if (kind == "together") != same:
+                    seen.add(frozenset((m.id, other)))
+                    out.append((kind, m.id, other))
     return out

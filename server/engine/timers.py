@@ -134,7 +134,7 @@ def _cancelled(s: RoomState, ev: e.TimerCancelled, at: float) -> None:
     t = s.timers[ev.id]
     if t.state == "running":
         t.remaining = max(0.0, t.ends_at - at)
-    t.state, t.ends_at = "cancelled", None
+    t.state, t.ends_at, t.ended_at = "cancelled", None, at
 
 
 def _warned(s: RoomState, ev: e.TimerWarning, at: float) -> None:
@@ -143,7 +143,7 @@ def _warned(s: RoomState, ev: e.TimerWarning, at: float) -> None:
 
 def _expired(s: RoomState, ev: e.TimerExpired, at: float) -> None:
     t = s.timers[ev.id]
-    t.state, t.remaining, t.ends_at = "expired", 0.0, None
+    t.state, t.remaining, t.ends_at, t.ended_at = "expired", 0.0, None, at
 
 
 def _agenda(s: RoomState, ev: e.AgendaAdvanced, at: float) -> None:

@@ -78,8 +78,16 @@ def create_private(path: str) -> None:
 
 
 class Record:
-    def __init__(self, path: str):
+    def __init__(self, path: str, readonly: bool = False):
         self.path = path
+        if readonly:
+            # reviewing must not be able to change, create or even checkpoint a record
+            if not os.path.exists(path):
+                raise FileNotFoundError(path)
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                                      isolation_level=None)
+            self._last_id, self._last_hash = 0, GENESIS
+            return
         if path != ":memory:":
             create_private(path)
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
