@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from protocol import events as e
 from protocol.frames import EventFrame, Welcome
-from protocol.state import ChatLine, Help, ParticipantView, PersonView, PollView, Timer
+from protocol.state import ChatLine, Help, ParticipantView, PersonView, PollView
+from server.engine.timers import EVOLVERS as _SHARED_FOLD
 
 CHAT_KEPT = 200
-WARNING_BEFORE = 60.0
 
 
 @dataclass
@@ -75,6 +75,15 @@ class Mirror:
     def apply(self, f: EventFrame) -> bool:
         """Folds one event; False for a kind this client does not know (skipped)."""
         self.view.seq = f.seq
+        shared = _SHARED_FOLD.get(type(f.ev))
+        if shared is not None:
+            # timers and the agenda read the same in a participant's view as in the
+            # room: the engine's own fold runs on the view's fields
+            try:
+                shared(self.view, f.ev, f.at)
+            except KeyError:
+                pass            # a timer started before this client could see the room
+            return True
         fn = getattr(self, "_" + type(f.ev).__struct_config__.tag, None)
         if fn is None:
             return False
@@ -248,54 +257,6 @@ class Mirror:
         p = self.poll(ev.id)
         if p is not None:
             p.results, p.total = dict(ev.counts), ev.total
-
-    def _timer_started(self, ev: e.TimerStarted, at, seq):
-        self.view.timers[ev.id] = Timer(id=ev.id, label=ev.label, seconds=ev.seconds, state="running",
-                                        ends_at=ev.ends_at, remaining=ev.seconds,
-                                        warned=ev.ends_at - at <= WARNING_BEFORE)
-
-    def _timer_paused(self, ev, at, seq):
-        t = self.view.timers.get(ev.id)
-        if t is not None:
-            t.state, t.remaining, t.ends_at = "paused", ev.remaining, None
-
-    def _timer_resumed(self, ev, at, seq):
-        t = self.view.timers.get(ev.id)
-        if t is not None:
-            t.state, t.ends_at = "running", ev.ends_at
-            t.warned = ev.ends_at - at <= WARNING_BEFORE
-
-    def _timer_extended(self, ev, at, seq):
-        t = self.view.timers.get(ev.id)
-        if t is None:
-            return
-        t.seconds += ev.seconds
-        if t.state == "running":
-            t.ends_at += ev.seconds
-            t.warned = t.ends_at - at <= WARNING_BEFORE
-        else:
-            t.remaining += ev.seconds
-
-    def _timer_cancelled(self, ev, at, seq):
-        t = self.view.timers.get(ev.id)
-        if t is None:
-            return
-        if t.state == "running":
-            t.remaining = max(0.0, t.ends_at - at)
-        t.state, t.ends_at = "cancelled", None
-
-    def _timer_warning(self, ev, at, seq):
-        t = self.view.timers.get(ev.id)
-        if t is not None:
-            t.warned = True
-
-    def _timer_expired(self, ev, at, seq):
-        t = self.view.timers.get(ev.id)
-        if t is not None:
-            t.state, t.remaining, t.ends_at = "expired", 0.0, None
-
-    def _agenda_advanced(self, ev, at, seq):
-        self.view.agenda_index, self.view.agenda_started = ev.index, at
 
     def _chat_posted(self, ev: e.ChatPosted, at, seq):
         self.view.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at))
