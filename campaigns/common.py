@@ -176,7 +176,14 @@ class Figures:
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
-    def fail(self, what: str) -> None:
+    def fail(self, what: str, kind: str | None = None) -> None:
+        """Records a failure; with `kind`, only the first few of that kind are kept in full."""
+        if kind is not None:
+            n = self.counts.setdefault("failure_kinds", {}).get(kind, 0) + 1
+            self.counts["failure_kinds"][kind] = n
+            if n > 5:
+                self.failures.append(kind)
+                return
         self.failures.append(what)
         print(f"FAIL {self.campaign}: {what}", file=sys.stderr, flush=True)
 
@@ -190,7 +197,7 @@ class Figures:
         out = {"campaign": self.campaign, "seed": self.seed, "quick": self.quick}
         out.update(self.counts)
         out["failures"] = len(self.failures)
-        out["first_failures"] = self.failures[:10]
+        out["first_failures"] = list(dict.fromkeys(self.failures))[:10]
         out["seconds"] = round(time.monotonic() - self.started, 1)
         return out
 

@@ -4,6 +4,7 @@ The same EmbeddedServer and CLI path as `session-server serve`; only the
 gateway's `Limits` change (a 1 s hello timeout instead of 10 s, say), so a
 quick campaign need not wait out production timeouts. Usage:
     python -m campaigns.serve [--hello-timeout S] [--send-queue N] [--rate R] [--burst B]
+        [--ping-interval S --ping-timeout S]
         serve --host H --port P --db F --secret-file F
 """
 from __future__ import annotations
@@ -22,8 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float)
     p.add_argument("--burst", type=float)
     p.add_argument("--garbage", type=int)
+    p.add_argument("--ping-interval", type=float, help="keepalive interval (Limits.ping_interval)")
+    p.add_argument("--ping-timeout", type=float)
     a, rest = p.parse_known_args(argv)
     kw = {k: v for k, v in vars(a).items() if v is not None}
+    fields = set(Limits.__dataclass_fields__)
+    ping = {k: kw.pop(k) for k in ("ping_interval", "ping_timeout") if k in kw and k not in fields}
+    if ping:
+        # an older gateway without keepalive in Limits: pass it to serve() directly
+        from server import gateway
+        real_serve = gateway.serve
+
+        def serve(*args, **kwargs):
+            kwargs.update(ping)
+            return real_serve(*args, **kwargs)
+        gateway.serve = serve
     limits = Limits(**kw)
 
     class Limited(app.EmbeddedServer):

@@ -21,7 +21,7 @@ import msgspec
 
 from protocol import commands as c
 from protocol import events as e
-from protocol.frames import Ack, Error, EventFrame, Welcome
+from protocol.frames import Ack, EventFrame, Welcome
 from protocol.state import RoomState
 from server import engine
 from server.client import ClientError, SessionClient

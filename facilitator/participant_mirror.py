@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from protocol import events as e
 from protocol.frames import EventFrame, Welcome
-from protocol.state import ChatLine, Help, ParticipantView, PersonView, PollView
+from protocol.state import ChatLine, Help, ParticipantView, PersonView, PollView, Timer
 from server.engine.timers import EVOLVERS as _SHARED_FOLD
 
 CHAT_KEPT = 200
