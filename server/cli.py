@@ -115,8 +115,22 @@ def cmd_invite(a) -> int:
 def cmd_verify(a) -> int:
     rec = _record(a.db)
     res = rec.verify()
+    if res.ok and a.expect_head and res.head != a.expect_head.lower():
+        # a head kept earlier must still be a link of the chain: rows may have been
+        # added after it, but none before it rewritten (hashes and all) or removed
+        try:
+            pinned = bytes.fromhex(a.expect_head)
+        except ValueError:
+            _die("--expect-head takes a hash in hex, as verify prints it")
+        row = rec.db.execute("SELECT id FROM log WHERE hash = ?", (pinned,)).fetchone()
+        if row is None:
+            print(f"BAD: the chain is whole, but the head {a.expect_head} kept elsewhere is no longer in it: "
+                  "rows up to it were rewritten or removed")
+            return EXIT_FAIL
+        print(f"ok: {res.rows} rows, hash chain intact, extending the kept head at row {row[0]}; head {res.head}")
+        return EXIT_OK
     if res.ok:
-        print(f"ok: {res.rows} rows, hash chain intact")
+        print(f"ok: {res.rows} rows, hash chain intact; head {res.head}")
         return EXIT_OK
     print(f"BAD: {res.problem}" + (f" (first bad row: {res.bad_id})" if res.bad_id else ""))
     return EXIT_FAIL
@@ -256,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="check the record's hash chain")
     v.add_argument("--db", required=True)
+    v.add_argument("--expect-head", help="a head hash printed by an earlier verify and kept elsewhere: "
+                                         "proves nothing was rewritten since, hashes included")
     v.set_defaults(fn=cmd_verify)
     return p
 

@@ -120,3 +120,32 @@ def test_anonymous_ballots_name_nobody_in_the_record(tmp_path):
     rows = sqlite3.connect(db).execute("SELECT actor, cmd FROM log WHERE type = 'ballot_cast'").fetchall()
     assert rows, "the scenario casts anonymous ballots"
     assert all(actor is None and cmd is None for actor, cmd in rows)
+
+
+def test_a_kept_head_catches_a_rewritten_chain(recorded, tmp_path):
+    """Someone who can write the file can recompute every hash; a head kept
+    elsewhere (printed by verify at the close) still catches it."""
+    import hashlib
+
+    from server.record.sqlite import GENESIS, _row_bytes
+    head = Record(recorded).verify().head
+    dst = str(tmp_path / "forged.db")
+    shutil.copy(recorded, dst)
+    db = sqlite3.connect(dst)
+    db.execute("DROP TRIGGER log_no_update")
+    db.execute("UPDATE log SET actor = 'someone-else' WHERE id = 3")
+    h = GENESIS
+    for rid, *cols in db.execute("SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log ORDER BY id").fetchall():
+        h = hashlib.sha256(h + _row_bytes(rid, Row(*cols))).digest()
+        db.execute("UPDATE log SET hash = ? WHERE id = ?", (h, rid))
+    import msgspec
+    db.execute("UPDATE meta SET value = ? WHERE key = 'head'", (msgspec.msgpack.encode([rid, h]),))
+    db.commit()
+    db.close()
+    assert Record(dst).verify().ok               # the forgery is internally consistent
+    r = subprocess.run([sys.executable, "-m", "server", "verify", "--db", dst, "--expect-head", head],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no longer in it" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "server", "verify", "--db", recorded, "--expect-head", head],
+                       capture_output=True, text=True)
+    assert r.returncode == 0

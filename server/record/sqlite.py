@@ -64,6 +64,7 @@ class VerifyResult:
     rows: int
     bad_id: int | None = None
     problem: str = ""
+    head: str = ""       # the newest row's hash, hex: keep it elsewhere to pin the record
 
 
 def _row_bytes(rid: int, r: Row) -> bytes:
@@ -189,7 +190,7 @@ class Record:
             return VerifyResult(False, n, expected_id + 1 if head_id > expected_id else None,
                                 f"the chain head names row {head_id} but the log ends at row {expected_id}"
                                 if head_id != expected_id else "the newest row does not match the chain head")
-        return VerifyResult(True, n)
+        return VerifyResult(True, n, head=h.hex())
 
     def close(self) -> None:
         self.db.close()
