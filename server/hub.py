@@ -58,10 +58,12 @@ class Recent:
     at: float
     aud: str
     event: ev_mod.Event
-    frames: dict = field(default_factory=dict)   # (binary, redacted) -> encoded frame
+    frames: dict | None = None   # (binary, redacted) -> encoded frame, made on first send
 
     def frame(self, binary: bool, redacted: bool) -> bytes | str:
         key = (binary, redacted)
+        if self.frames is None:
+            self.frames = {}
         f = self.frames.get(key)
         if f is None:
             ev = for_participants(self.event) if redacted else self.event
@@ -70,6 +72,8 @@ class Recent:
 
 
 def _as_retry(result, cmd_id: str):
+    if isinstance(result, int):          # remembered from the record at start: an ack's seq
+        return Ack(id=cmd_id, seq=result, duplicate=True)
     if isinstance(result, Ack):
         return Ack(id=cmd_id, seq=result.seq, duplicate=True)
     return result
@@ -131,32 +135,38 @@ class Hub:
     def load(self) -> int:
         """Rebuilds every room from the record with the same fold; returns events read.
 
-        Each room is folded once; the committed (visible) state is a copy of it,
-        since at rest everything decided is also recorded."""
+        One pass over the events folds each room once (the committed, visible
+        state is a copy: at rest everything decided is recorded) and remembers
+        the command ids they answered; refusals come from the audit rows."""
         n = 0
         hosts = self.rooms
-        for room, seq, at, aud, typ, body in self.record.all_events():
-            host = hosts.get(room)
-            if host is None:
-                host = hosts[room] = RoomHost(room)
-            event = _event_dec.decode(body)
-            engine.evolve(host.state, event, at, seq)
+        host = None
+        decode = _event_dec.decode
+        evolve = engine.evolve
+        for room, seq, at, aud, body, actor, cmd in self.record.all_events():
+            if host is None or host.id != room:
+                host = hosts.get(room)
+                if host is None:
+                    host = hosts[room] = RoomHost(room)
+            event = decode(body)
+            evolve(host.state, event, at, seq)
             host.recent.append(Recent(seq, at, aud, event))
+            if cmd is not None:
+                host.results[(actor, cmd)] = seq     # an answered id: its ack's position
             n += 1
-        for host in hosts.values():
-            host.visible = engine.copy_state(host.state)
-            self._reschedule(host)
-        for room, actor, cmd, seq, kind, typ, body in self.record.command_ids(RESULTS_KEPT):
+        for room, actor, cmd, typ, body in self.record.refusals():
             host = hosts.get(room)
             if host is None:
                 continue
-            if kind == "event":
-                host.remember((actor, cmd), Ack(id=cmd, seq=seq))
-            else:
-                info = msgspec.msgpack.decode(body)
-                host.remember((actor, cmd), Error(id=cmd, code=info.get("code", "invalid"),
-                                                  message=info.get("message", "")))
-                host.names[(actor, cmd)] = typ   # a refusal row is named after its command
+            info = msgspec.msgpack.decode(body)
+            host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
+                                               message=info.get("message", ""))
+            host.names[(actor, cmd)] = typ   # a refusal row is named after its command
+        for host in hosts.values():
+            host.visible = engine.copy_state(host.state)
+            while len(host.results) > RESULTS_KEPT:
+                host.results.popitem(last=False)
+            self._reschedule(host)
         return n
 
     async def start(self) -> None:

@@ -134,10 +134,15 @@ class Record:
             (room, after))
         yield from cur
 
-    def all_events(self) -> Iterator[tuple[str, int, float, str, str, bytes]]:
-        """(room, seq, at, aud, type, body) of every event, in record order."""
-        cur = self.db.execute("SELECT room, seq, at, aud, type, body FROM log WHERE seq IS NOT NULL ORDER BY id")
-        yield from cur
+    def all_events(self) -> Iterator[tuple[str, int, float, str, bytes, str | None, str | None]]:
+        """(room, seq, at, aud, body, actor, cmd) of every event, in record order."""
+        return self.db.execute(
+            "SELECT room, seq, at, aud, body, actor, cmd FROM log WHERE seq IS NOT NULL ORDER BY id")
+
+    def refusals(self) -> Iterator[tuple[str, str, str, str, bytes]]:
+        """(room, actor, cmd, type, body) of refused commands that carried an id."""
+        yield from self.db.execute(
+            "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL ORDER BY id")
 
     def rows(self, room: str | None = None) -> Iterator[tuple]:
         """Every row with its chain position, for exports and audits."""
@@ -146,18 +151,6 @@ class Record:
         else:
             yield from self.db.execute(
                 "SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log WHERE room=? ORDER BY id", (room,))
-
-    def command_ids(self, per_room: int | None = None) -> Iterator[tuple[str, str, str, int | None, str, str, bytes]]:
-        """(room, actor, cmd, seq, kind, type, body) for rows that answer a client's
-        command id, oldest first; with `per_room`, only each room's newest ones."""
-        if per_room is None:
-            yield from self.db.execute(
-                "SELECT room, actor, cmd, seq, kind, type, body FROM log WHERE cmd IS NOT NULL ORDER BY id")
-            return
-        yield from self.db.execute(
-            "SELECT room, actor, cmd, seq, kind, type, body FROM ("
-            " SELECT *, ROW_NUMBER() OVER (PARTITION BY room ORDER BY id DESC) AS k"
-            " FROM log WHERE cmd IS NOT NULL) WHERE k <= ? ORDER BY id", (per_room,))
 
     def verify(self) -> VerifyResult:
         h = GENESIS
