@@ -8,6 +8,9 @@ when the panels have been redrawn with the event the server sent back;
 Textual paints that redraw on its next frame (at most 1/60 s later).
 With `--burst N`, the participants meanwhile send N events a second (hands
 up and down, chat), the load the console must not lag under.
+By default the server and the participants run in a separate process, as
+they would for a real facilitator; `--same-process` puts them all in the
+console's own event loop (a harsher, less realistic setup).
 Prints p50, p99 and max in milliseconds. A measurement, not a test.
 """
 from __future__ import annotations
@@ -80,12 +83,76 @@ async def run(presses: int, burst: float) -> list[float]:
         return samples
 
 
+async def _group_process(burst: float) -> None:
+    """The other side, in its own process: the server and 15 participants making noise.
+
+    Prints the console's URL and token on one line, then keeps the burst going
+    until its standard input closes."""
+    import json
+    import sys
+    with tempfile.TemporaryDirectory() as d:
+        people = [(f"p{i}", f"Person {i}") for i in range(1, 16)]
+        room = await Room(f"{d}/record.db").start(configure(
+            capacity=15, roster=[RosterEntry(id=p, name=n) for p, n in people]))
+        for pid, name in people:
+            await room.participant(pid, name)
+            await as_facilitator(room.server, room.room, c.Admit(target=pid))
+        await as_facilitator(room.server, room.room, c.TimerStart(id="t", minutes=30))
+        print(json.dumps({"url": room.url, "token": room.token(), "seq": room.state().seq}), flush=True)
+        stop = asyncio.Event()
+        load = asyncio.ensure_future(_burst(room, burst, stop)) if burst else None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)
+        stop.set()
+        if load is not None:
+            await load
+        await room.stop()
+
+
+async def run_apart(presses: int, burst: float) -> list[float]:
+    """As `run`, but the server and the participants live in another process, as
+    they do for a real facilitator: the console's event loop is its own."""
+    import json
+    import sys
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "facilitator.bench_latency", "--group-process", "--burst", str(burst),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+    app = ConsoleApp(url=info["url"], token=info["token"])
+    samples: list[float] = []
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await until(pilot, lambda: app.conn == "online" and app.drawn_seq >= info["seq"], 10)
+            await asyncio.sleep(1.0)          # let the burst reach its pace
+            for _ in range(presses):
+                before = app.room.timers["t"].seconds
+                t0 = time.perf_counter()
+                app.simulate_key("x")
+                while not (app.room.timers["t"].seconds > before and app.drawn_seq >= app.room.seq):
+                    if time.perf_counter() - t0 > 5:
+                        raise SystemExit("no answer within 5 s")
+                    await asyncio.sleep(0.0005)
+                samples.append((time.perf_counter() - t0) * 1000)
+                await asyncio.sleep(0.08)
+    finally:
+        proc.stdin.close()
+        await proc.wait()
+    return samples
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presses", type=int, default=200)
     ap.add_argument("--burst", type=float, default=0.0, help="background events per second")
+    ap.add_argument("--same-process", action="store_true",
+                    help="run the server and participants in the console's process (the old setup)")
+    ap.add_argument("--group-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    samples = sorted(asyncio.run(run(args.presses, args.burst)))
+    if args.group_process:
+        asyncio.run(_group_process(args.burst))
+        return
+    runner = run if args.same_process else run_apart
+    samples = sorted(asyncio.run(runner(args.presses, args.burst)))
     p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]   # noqa: E731
     print(f"key press -> screen, {len(samples)} presses, burst {args.burst:g}/s: "
           f"p50 {p(0.50):.1f} ms  p99 {p(0.99):.1f} ms  max {samples[-1]:.1f} ms  "
