@@ -248,3 +248,22 @@ async def test_palette_lists_actions_and_agenda_moves_on(room):
         await pilot.press("j")
         await until(pilot, lambda: app.room.agenda_index == 1, what="the next segment")
         await until(pilot, lambda: "Topic" in screen_text(app))
+
+
+async def test_the_invite_screen_makes_a_link_and_copies_it(room, tmp_path):
+    from facilitator.local import invite_fn
+    from facilitator.screens.invite import InviteScreen
+    from server import tokens
+    app = console(room)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app, room)
+        app.push_screen(InviteScreen(invite_fn(room.server, room.room, str(tmp_path / "invites"))))
+        await pilot.pause()
+        await pilot.press(*"Robin", "enter")
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        link = app.clipboard
+        assert link.startswith(room.server.http_url + "/#t=")
+        claims = tokens.verify(room.server.secret, link.split("#t=", 1)[1], now=0)
+        assert (claims.role, claims.name, claims.room) == ("participant", "Robin", room.room)
+        assert "Link copied" in messages(app)

@@ -14,12 +14,13 @@ from facilitator.screens import steady_cursors
 
 
 class InviteScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape", "close", "Close")]
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("ctrl+y", "copy", "Copy the last link")]
 
     def __init__(self, issue):
         """`issue(person_id, name) -> (token, http_link, join_command)`."""
         super().__init__()
         self.issue = issue
+        self.last_link: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog full") as v:
@@ -28,9 +29,10 @@ class InviteScreen(ModalScreen[None]):
             yield Input(placeholder="e.g. Alex", id="name")
             yield TextArea("", read_only=True, id="out", soft_wrap=True)
             yield Label("Send each person their own link: it carries their identity. "
-                        "Select text with the mouse to copy.", classes="hint")
+                        "Copy copies the newest link (or select text with the mouse).", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Make link", variant="primary", id="make")
+                yield Button("Copy", id="copy")
                 yield Button("Close", id="close")
 
     def on_mount(self) -> None:
@@ -42,8 +44,18 @@ class InviteScreen(ModalScreen[None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "make":
             self._make()
+        elif event.button.id == "copy":
+            self.action_copy()
         else:
             self.dismiss(None)
+
+    def action_copy(self) -> None:
+        if self.last_link is None:
+            self.notify("Make a link first", severity="warning")
+            return
+        # the terminal's clipboard (OSC 52): works over ssh too, where terminals allow it
+        self.app.copy_to_clipboard(self.last_link)
+        self.notify("Link copied")
 
     def _make(self) -> None:
         inp = self.query_one("#name", Input)
@@ -57,6 +69,7 @@ class InviteScreen(ModalScreen[None]):
         block = f"{name} ({pid})\n  page:     {link}\n  terminal: {command}\n  token:    {token}\n\n"
         out.text = block + out.text
         inp.value = ""
+        self.last_link = link
 
     def action_close(self) -> None:
         self.dismiss(None)
