@@ -308,7 +308,15 @@ class ConsoleApp(App):
             return
         if not self.query(SessionHeader):
             return
-        fresh, self._fresh = self._fresh, False
+        try:
+            self._draw_panels()
+        except NoMatches:
+            # a panel's parts are not mounted yet, or already gone while the app
+            # shuts down: the next event draws again
+            self._pending = False
+
+    def _draw_panels(self) -> None:
+        fresh = self._fresh
         if fresh:
             self.query_one(EventLog).restart(self.room, self.mirror.log)
         self.query_one(SessionHeader).show()
@@ -322,6 +330,7 @@ class ConsoleApp(App):
         for screen in self.screen_stack[1:]:
             if hasattr(screen, "room_changed"):
                 screen.room_changed()
+        self._fresh = False       # only once every panel has drawn the fresh picture
         self.drawn_seq = self.room.seq
 
     # --- who may do what -----------------------------------------------------------------------
