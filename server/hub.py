@@ -115,6 +115,8 @@ class Hub:
         self._pending: list[Batch] = []
         self._inflight: list[Batch] = []     # taken by the committer, not yet delivered
         self._due: dict[str, float] = {}      # each room's next deadline
+        self._unloaded: set[str] = set()      # closed sessions not read yet
+        self._reader: Record | None = None
         self._heap: list[tuple[float, str]] = []
         self._target: float | None = None     # what the timer loop sleeps toward
         self._wake_commit: asyncio.Event | None = None
@@ -143,7 +145,10 @@ class Hub:
         host = None
         decode = _event_dec.decode
         evolve = engine.evolve
-        for room, seq, at, aud, body, actor, cmd in self.record.all_events():
+        # Closed sessions stay on disk until someone opens them (a reviewer, a
+        # late console): a clinic's record grows for years, its restart must not.
+        self._unloaded = self.record.closed_rooms()
+        for room, seq, at, aud, body, actor, cmd in self.record.all_events(open_only=bool(self._unloaded)):
             if host is None or host.id != room:
                 host = hosts.get(room)
                 if host is None:
@@ -187,12 +192,29 @@ class Hub:
                 pass
         self._tasks.clear()
         self._writer.shutdown(wait=True)
+        if self._reader is not None and self._reader is not self.record:
+            self._reader.close()
 
     def room(self, room: str) -> RoomHost:
         host = self.rooms.get(room)
         if host is None:
             host = self.rooms[room] = RoomHost(room)
+            if room in self._unloaded:
+                self._unloaded.discard(room)
+                self._load_closed(host)
         return host
+
+    def _load_closed(self, host: RoomHost) -> None:
+        """Folds a closed session from the record on first use, through a read-only
+        connection of its own (WAL lets it read beside the writer thread)."""
+        if self._reader is None:
+            path = self.record.path
+            self._reader = self.record if path == ":memory:" else Record(path, readonly=True)
+        for seq, at, aud, typ, body in self._reader.events(host.id):
+            event = _event_dec.decode(body)
+            engine.evolve(host.state, event, at, seq)
+            host.recent.append(Recent(seq, at, aud, event))
+        host.visible = engine.copy_state(host.state)
 
     # --- the write path -----------------------------------------------------------
 

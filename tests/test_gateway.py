@@ -347,3 +347,40 @@ async def test_a_restart_rebuilds_rooms_timers_and_remembered_commands(tmp_path)
         assert srv.hub.rooms["r1"].visible.timers["t"].state == "expired"
     finally:
         await srv.stop()
+
+
+async def test_closed_sessions_load_only_when_someone_opens_them(tmp_path):
+    """A restart reads only open rooms; a closed one is folded on first use, whole."""
+    import secrets as _s
+
+    import msgspec as _m
+
+    from server.app import EmbeddedServer
+    from server.client import SessionClient
+    db, key = str(tmp_path / "r.db"), _s.token_bytes(32)
+    srv = await EmbeddedServer(db, key).start()
+    f = SessionClient(srv.url, srv.token("old", "facilitator", "f1", "F"))
+    await f.connect()
+    await f.command(c.Open())
+    await f.command(c.Chat(text="a past session"))
+    await f.command(c.Close())
+    g = SessionClient(srv.url, srv.token("now", "facilitator", "f1", "F"))
+    await g.connect()
+    await g.command(c.Open())
+    await f.close()
+    await g.close()
+    await srv.hub.flush()
+    await asyncio.sleep(0.1)
+    await srv.hub.flush()
+    old_state = _m.msgpack.encode(srv.hub.rooms["old"].visible)
+    await srv.stop()
+    srv = await EmbeddedServer(db, key).start()
+    try:
+        assert "now" in srv.hub.rooms and "old" not in srv.hub.rooms
+        assert _m.msgpack.encode(srv.hub.room("old").visible) == old_state
+        o = SessionClient(srv.url, srv.token("old", "observer", "o1", "O"))
+        w = await o.connect()
+        assert w.state.phase == "closed" and any(x.text == "a past session" for x in w.state.chat)
+        await o.close()
+    finally:
+        await srv.stop()

@@ -134,10 +134,18 @@ class Record:
             (room, after))
         yield from cur
 
-    def all_events(self) -> Iterator[tuple[str, int, float, str, bytes, str | None, str | None]]:
-        """(room, seq, at, aud, body, actor, cmd) of every event, in record order."""
+    def all_events(self, open_only: bool = False) -> Iterator[tuple[str, int, float, str, bytes, str | None, str | None]]:
+        """(room, seq, at, aud, body, actor, cmd) of every event, in record order;
+        with `open_only`, only of rooms whose session has not closed."""
+        if open_only:
+            return self.db.execute(
+                "SELECT room, seq, at, aud, body, actor, cmd FROM log WHERE seq IS NOT NULL"
+                " AND room NOT IN (SELECT room FROM log WHERE type = 'session_closed') ORDER BY id")
         return self.db.execute(
             "SELECT room, seq, at, aud, body, actor, cmd FROM log WHERE seq IS NOT NULL ORDER BY id")
+
+    def closed_rooms(self) -> set[str]:
+        return {r for (r,) in self.db.execute("SELECT room FROM log WHERE type = 'session_closed'")}
 
     def refusals(self) -> Iterator[tuple[str, str, str, str, bytes]]:
         """(room, actor, cmd, type, body) of refused commands that carried an id."""
