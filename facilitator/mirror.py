@@ -12,6 +12,7 @@ from protocol.frames import EventFrame, Welcome
 from protocol.state import Member, Poll, RoomState
 from server.engine import evolve
 from server.engine.admission import attended_seconds
+from server.attendance import late_minutes  # noqa: F401 - the panels read it from here
 from server.engine.polls import tally
 from server.engine.speaking import talk_seconds
 
@@ -98,12 +99,6 @@ def talk_shares(s: RoomState, now: float) -> dict[str, tuple[float, float]]:
     secs = {m.id: talk_seconds(s, m.id, now) for m in s.members.values() if m.role == "participant"}
     total = sum(secs.values())
     return {pid: (t, t / total if total > 0 else 0.0) for pid, t in secs.items()}
-
-
-def late_minutes(s: RoomState, m: Member) -> float:
-    if m.first_joined is None or s.opened_at is None:
-        return 0.0
-    return max(0.0, m.first_joined - s.opened_at) / 60
 
 
 def active_poll(s: RoomState) -> Poll | None:

@@ -23,6 +23,13 @@ class AttendanceRow:
     reason: str = ""
 
 
+def late_minutes(s: RoomState, m: Member) -> float:
+    """From the open to the first admission."""
+    if m.first_joined is None or s.opened_at is None:
+        return 0.0
+    return max(0.0, m.first_joined - s.opened_at) / 60
+
+
 def _row(s: RoomState, m: Member, now: float) -> AttendanceRow:
     if m.admitted:
         status = "attended"
@@ -30,9 +37,7 @@ def _row(s: RoomState, m: Member, now: float) -> AttendanceRow:
         status = "excused"
     else:
         status = "absent"
-    late = 0.0
-    if m.first_joined is not None and s.opened_at is not None:
-        late = max(0.0, m.first_joined - s.opened_at) / 60
+    late = late_minutes(s, m)
     early = 0.0
     if s.closed_at is not None and m.admitted and m.last_left is not None and m.last_left < s.closed_at - 1e-6:
         early = (s.closed_at - m.last_left) / 60
