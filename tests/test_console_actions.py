@@ -267,3 +267,38 @@ async def test_the_invite_screen_makes_a_link_and_copies_it(room, tmp_path):
         claims = tokens.verify(room.server.secret, link.split("#t=", 1)[1], now=0)
         assert (claims.role, claims.name, claims.room) == ("participant", "Robin", room.room)
         assert "Link copied" in messages(app)
+
+
+async def test_roster_cells_follow_the_room_cell_by_cell(room):
+    """The roster re-renders only the cells that changed; what it shows must
+    still be exactly the room: a hand, then the speaker, then neither."""
+    from facilitator.components.roster import Roster
+    await room.participant("p1", "Alex")
+    await room.participant("p2", "Blake")
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        from facilitator.local import as_facilitator
+        for pid in ("p1", "p2"):
+            r = await as_facilitator(room.server, room.room, c.Admit(target=pid))
+            assert type(r).__name__ == "Ack", r
+        await until(pilot, lambda: sum(m.status == "present" for m in app.room.members.values()
+                                       if m.role == "participant") == 2, what="both admitted")
+        roster = app.query_one(Roster)
+
+        def row(pid: str) -> str:
+            return " ".join(str(cell) for cell in roster.get_row(pid))
+
+        await room.ok(room.people["p2"], c.RaiseHand())
+        await until(pilot, lambda: "✋1" in row("p2"), what="the raised hand in Blake's row")
+        assert "✋" not in row("p1")
+        await pilot.press("n")
+        await until(pilot, lambda: "▶" in row("p2") and "✋" not in row("p2"), what="Blake speaking")
+        await room.ok(room.people["p1"], c.RaiseHand())
+        await until(pilot, lambda: "✋1" in row("p1"), what="Alex's hand")
+        await pilot.press("n")
+        await until(pilot, lambda: "▶" in row("p1") and "▶" not in row("p2"), what="the turn passing on")
+        # and the painted screen agrees with the table's cells
+        await pilot.pause(0.3)
+        lines = [ln for ln in screen_text(app).splitlines() if "Alex" in ln and "▶" in ln]
+        assert lines, screen_text(app)
