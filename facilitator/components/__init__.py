@@ -26,3 +26,29 @@ def update_if_changed(widget, content) -> bool:
                   or any(len(line) >= width for line in lines))
     widget.update(content, layout=layout)
     return True
+
+
+class BatchedWrites:
+    """For a RichLog: lines arriving one event at a time are written together,
+    at most five times a second.
+
+    Each write grows the log's virtual size, which makes Textual lay out and
+    repaint the whole screen; during a burst of a hundred events a second that
+    repaint, not the text, is what a key press would wait behind."""
+
+    FLUSH_EVERY = 0.2
+
+    def write_soon(self, line) -> None:
+        pending = self.__dict__.setdefault("_pending_lines", [])
+        pending.append(line)
+        if len(pending) == 1:
+            self.set_timer(self.FLUSH_EVERY, self.flush_lines)
+
+    def flush_lines(self) -> None:
+        pending = self.__dict__.get("_pending_lines") or []
+        self.__dict__["_pending_lines"] = []
+        for line in pending:
+            self.write(line)
+
+    def drop_pending(self) -> None:
+        self.__dict__["_pending_lines"] = []

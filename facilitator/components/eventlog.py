@@ -6,12 +6,13 @@ import time as _time
 from rich.text import Text
 from textual.widgets import RichLog
 
+from facilitator.components import BatchedWrites
 from facilitator.describe import describe
 
 LOUD = ("HELP", "CHECK-IN", "FLAG")
 
 
-class EventLog(RichLog):
+class EventLog(BatchedWrites, RichLog):
     def __init__(self, **kw):
         super().__init__(wrap=False, markup=False, max_lines=500, min_width=20, **kw)
 
@@ -23,9 +24,10 @@ class EventLog(RichLog):
         t = Text(_time.strftime("%H:%M:%S ", _time.localtime(frame.at)), "dim")
         t.append(f"#{frame.seq} ", "dim")
         t.append(text, "bold red" if text.startswith(LOUD) else "")
-        self.write(t)
+        self.write_soon(t)
 
     def restart(self, s, frames) -> None:
+        self.drop_pending()
         self.clear()
         if not frames:
             # a snapshot carries the state, not its history: say where the log begins

@@ -11,6 +11,7 @@ import time as _time
 from rich.text import Text
 from textual.widgets import RichLog
 
+from facilitator.components import BatchedWrites
 from facilitator.mirror import name_of
 
 ALERT = {"help": ("✚ HELP", "bold white on red"), "check_in": ("◆ CHECK-IN", "bold magenta"),
@@ -21,7 +22,7 @@ def hhmm(t: float) -> str:
     return _time.strftime("%H:%M", _time.localtime(t))
 
 
-class Feed(RichLog):
+class Feed(BatchedWrites, RichLog):
     def __init__(self, **kw):
         super().__init__(wrap=True, markup=False, max_lines=400, min_width=20, **kw)
         self._seen: set[int] = set()
@@ -34,6 +35,7 @@ class Feed(RichLog):
         if s is None:
             return
         if fresh:
+            self.drop_pending()
             self.clear()
             self._seen.clear()
         items = [(a.at, 0, a) for a in s.alerts if id(a) not in self._seen]
@@ -57,7 +59,7 @@ class Feed(RichLog):
                 if it.room:
                     t.append(f" [R{it.room}]", "dim")
                 t.append(f": {it.text}")
-            self.write(t)
+            self.write_soon(t)
         open_help = sum(1 for h in s.help.values() if h.acknowledged_by is None)
         self.border_title = "Alerts & chat" + (f" · ✚ {open_help} open help" if open_help else "")
         self.set_class(open_help > 0, "-help")
