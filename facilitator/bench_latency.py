@@ -50,32 +50,45 @@ async def _burst(room: Room, rate: float, stop: asyncio.Event) -> int:
     return sent
 
 
+async def _group(d: str) -> Room:
+    """A room of 15 admitted participants and a 30-minute timer for `x` to extend."""
+    people = [(f"p{i}", f"Person {i}") for i in range(1, 16)]
+    room = await Room(f"{d}/record.db").start(configure(
+        capacity=15, roster=[RosterEntry(id=p, name=n) for p, n in people]))
+    for pid, name in people:
+        await room.participant(pid, name)
+        await as_facilitator(room.server, room.room, c.Admit(target=pid))
+    await as_facilitator(room.server, room.room, c.TimerStart(id="t", minutes=30))
+    return room
+
+
+async def _presses(app: ConsoleApp, presses: int) -> list[float]:
+    """Presses `x` and times each until the panels show the server's answer."""
+    samples: list[float] = []
+    for _ in range(presses):
+        before = app.room.timers["t"].seconds
+        t0 = time.perf_counter()
+        app.simulate_key("x")            # through the real bindings, without the Pilot's waits
+        while not (app.room.timers["t"].seconds > before and app.drawn_seq >= app.room.seq):
+            if time.perf_counter() - t0 > 5:
+                raise SystemExit("no answer within 5 s")
+            await asyncio.sleep(0.0005)
+        samples.append((time.perf_counter() - t0) * 1000)
+        # a brisk human pace, and within the server's limit of 20 commands a second
+        await asyncio.sleep(0.08)
+    return samples
+
+
 async def run(presses: int, burst: float) -> list[float]:
+    """Everything in the console's own process and event loop."""
     with tempfile.TemporaryDirectory() as d:
-        people = [(f"p{i}", f"Person {i}") for i in range(1, 16)]
-        room = await Room(f"{d}/record.db").start(configure(
-            capacity=15, roster=[RosterEntry(id=p, name=n) for p, n in people]))
-        for pid, name in people:
-            await room.participant(pid, name)
-            await as_facilitator(room.server, room.room, c.Admit(target=pid))
-        await as_facilitator(room.server, room.room, c.TimerStart(id="t", minutes=30))
+        room = await _group(d)
         app = ConsoleApp(url=room.url, token=room.token())
-        samples: list[float] = []
         async with app.run_test(size=(160, 45)) as pilot:
             await until(pilot, lambda: app.conn == "online" and app.drawn_seq >= room.state().seq, 10)
             stop = asyncio.Event()
             load = asyncio.ensure_future(_burst(room, burst, stop)) if burst else None
-            for _ in range(presses):
-                before = app.room.timers["t"].seconds
-                t0 = time.perf_counter()
-                app.simulate_key("x")            # through the real bindings, without the Pilot's waits
-                while not (app.room.timers["t"].seconds > before and app.drawn_seq >= app.room.seq):
-                    if time.perf_counter() - t0 > 5:
-                        raise SystemExit("no answer within 5 s")
-                    await asyncio.sleep(0.0005)
-                samples.append((time.perf_counter() - t0) * 1000)
-                # a brisk human pace, and within the server's limit of 20 commands a second
-                await asyncio.sleep(0.08)
+            samples = await _presses(app, presses)
             stop.set()
             if load is not None:
                 await load
@@ -91,18 +104,11 @@ async def _group_process(burst: float) -> None:
     import json
     import sys
     with tempfile.TemporaryDirectory() as d:
-        people = [(f"p{i}", f"Person {i}") for i in range(1, 16)]
-        room = await Room(f"{d}/record.db").start(configure(
-            capacity=15, roster=[RosterEntry(id=p, name=n) for p, n in people]))
-        for pid, name in people:
-            await room.participant(pid, name)
-            await as_facilitator(room.server, room.room, c.Admit(target=pid))
-        await as_facilitator(room.server, room.room, c.TimerStart(id="t", minutes=30))
+        room = await _group(d)
         print(json.dumps({"url": room.url, "token": room.token(), "seq": room.state().seq}), flush=True)
         stop = asyncio.Event()
         load = asyncio.ensure_future(_burst(room, burst, stop)) if burst else None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.read)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         stop.set()
         if load is not None:
             await load
@@ -119,25 +125,14 @@ async def run_apart(presses: int, burst: float) -> list[float]:
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
     app = ConsoleApp(url=info["url"], token=info["token"])
-    samples: list[float] = []
     try:
         async with app.run_test(size=(160, 45)) as pilot:
             await until(pilot, lambda: app.conn == "online" and app.drawn_seq >= info["seq"], 10)
             await asyncio.sleep(1.0)          # let the burst reach its pace
-            for _ in range(presses):
-                before = app.room.timers["t"].seconds
-                t0 = time.perf_counter()
-                app.simulate_key("x")
-                while not (app.room.timers["t"].seconds > before and app.drawn_seq >= app.room.seq):
-                    if time.perf_counter() - t0 > 5:
-                        raise SystemExit("no answer within 5 s")
-                    await asyncio.sleep(0.0005)
-                samples.append((time.perf_counter() - t0) * 1000)
-                await asyncio.sleep(0.08)
+            return await _presses(app, presses)
     finally:
         proc.stdin.close()
         await proc.wait()
-    return samples
 
 
 def main() -> None:
