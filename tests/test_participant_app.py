@@ -14,7 +14,6 @@ from textual.widgets import Checkbox, Input, RadioSet, Static
 from facilitator import participant_app as pa
 from facilitator.participant_app import ParticipantApp, PollBox, read_token
 from protocol import commands as c
-from server.app import EmbeddedServer
 from server.client import SessionClient
 from server.engine.views import participant_view
 from server.web.links import invite_link, token_from_link
@@ -24,14 +23,7 @@ SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 ROOM = "wed-evening"
 
 
-@pytest.fixture
-async def server(tmp_path):
-    srv = EmbeddedServer(str(tmp_path / "record.db"), SECRET)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+# `server`: a real server on loopback, from conftest.py
 
 
 async def ok(client, cmd):
@@ -203,7 +195,7 @@ async def test_before_the_session_opens_the_client_waits_then_joins(server):
 async def test_an_expired_token_ends_with_an_explanation(server):
     await facilitator(server)
     from server import tokens
-    bad = tokens.sign(SECRET, tokens.Claims(room=ROOM, role="participant", id="p9", name="X", exp=1.0))
+    bad = tokens.sign(server.secret, tokens.Claims(room=ROOM, role="participant", id="p9", name="X", exp=1.0))
     app = ParticipantApp(server.url, bad)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.query_one("#stages").current == "end", "the end")

@@ -77,14 +77,7 @@ def _has_playwright() -> bool:
 
 # --- a server and a scripted facilitator -----------------------------------------
 
-@pytest.fixture
-async def server(tmp_path):
-    srv = EmbeddedServer(str(tmp_path / "record.db"), SECRET)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+# `server`: a real server on loopback, from conftest.py
 
 
 async def eventually(check, timeout: float = 10.0, what: str = "condition"):
@@ -537,7 +530,7 @@ async def test_a_bad_link_and_a_missing_token_are_explained(server, browser):
     await page.goto(server.http_url + "/")
     await page.wait_for_selector("#stage-end:not([hidden])")
     assert "personal link" in (await page.inner_text("#end-h")).lower()
-    expired = tokens.sign(SECRET, tokens.Claims(room=ROOM, role="participant", id="p9", name="Old",
+    expired = tokens.sign(server.secret, tokens.Claims(room=ROOM, role="participant", id="p9", name="Old",
                                                  exp=time.time() - 10))
     await page.goto(server.http_url + "/#t=" + expired)
     await page.reload()
