@@ -76,6 +76,7 @@ def describe(state: RoomState, now: float) -> dict:
         "alerts": [{"kind": a.kind, "person": a.person, "at": fmt_time(max(0.0, a.at - start))}
                    for a in state.alerts],
         "open_help": [h.help_id for h in state.help.values() if h.acknowledged_by is None],
+        "names": {m.id: m.name for m in members},
     }
     return out
 
@@ -117,26 +118,36 @@ def timeline(history, start: float | None) -> list[tuple[str, str]]:
 
 
 def render(desc: dict) -> str:
+    """For a reviewing clinician: people by name, with their id where it helps."""
+    names = desc.get("names", {})
+
+    def who(ids) -> str:
+        return ", ".join(names.get(i, i) for i in ids) or "-"
+
     lines = [f"{desc['title'] or desc['room']}  [{desc['phase']}]  at {desc['at']}"]
-    lines.append(f"present ({len(desc['present'])}): {', '.join(desc['present']) or '-'}")
+    lines.append(f"present ({len(desc['present'])}): {who(desc['present'])}")
     if desc["dropped"]:
-        lines.append(f"dropped: {', '.join(desc['dropped'])}")
-    lines.append(f"waiting: {', '.join(desc['waiting']) or '-'}")
-    lines.append(f"speaking: {desc['speaker'] or '-'}   queue ({desc['queue_mode']}): {', '.join(desc['queue']) or '-'}")
+        lines.append(f"dropped: {who(desc['dropped'])}")
+    lines.append(f"waiting: {who(desc['waiting'])}")
+    lines.append(f"speaking: {who([desc['speaker']] if desc['speaker'] else [])}   "
+                 f"queue ({desc['queue_mode']}): {who(desc['queue'])}")
     if desc["agenda"]:
         lines.append(f"agenda: {desc['agenda']}")
     if desc["rooms"]:
         lines.append(f"breakouts ({desc['breakouts']}): " + " | ".join(
-            f"{i}: {', '.join(r)}" for i, r in enumerate(desc["rooms"], 1)))
+            f"{i}: {who(r)}" for i, r in enumerate(desc["rooms"], 1)))
     for p in desc["polls"]:
-        counts = ", ".join(f"{k}={v}" for k, v in p["counts"].items()) or "no votes"
+        keys = list(p["counts"])
+        if all(k.lstrip("-").isdigit() for k in keys):
+            keys.sort(key=int)          # a scale reads from its low end up
+        counts = ", ".join(f"{k}={p['counts'][k]}" for k in keys) or "no votes"
         lines.append(f"poll {p['id']} [{p['state']}]: {counts} (total {p['total']})")
     for t in desc["timers"]:
         lines.append(f"timer {t['id']} [{t['state']}]: {t['remaining']} left")
     lines.append("attendance:")
     for a in desc["attendance"]:
-        lines.append(f"  {a['id']:<12} {a['status']:<9} {a['minutes_present']:>6.1f} min"
+        lines.append(f"  {names.get(a['id'], a['id'])[:16]:<16} {a['id']:<10} {a['status']:<9} {a['minutes_present']:>6.1f} min"
                      f"  late {a['late_minutes']:.1f}  drops {a['drops']}")
     for a in desc["alerts"]:
-        lines.append(f"alert {a['at']}: {a['kind']} {a['person']}")
+        lines.append(f"alert {a['at']}: {a['kind']} {names.get(a['person'], a['person'])}")
     return "\n".join(lines)

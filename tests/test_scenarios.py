@@ -96,6 +96,9 @@ def test_review_of_a_recorded_session(tmp_path):
     assert "timeline" not in json.loads(r.stdout)
     r = _cli("replay", "--db", db, "--room", room, "--at", "0:45:00")
     assert "present (" in r.stdout and "attendance:" in r.stdout
+    # a reviewing clinician reads names, not ids
+    someone = next(p for p in load(path).people.values() if p.role == "participant" and p.name != p.id)
+    assert someone.name in r.stdout
 
 
 async def test_timer_expiries_fire_at_the_exact_second_the_script_implies(tmp_path):
