@@ -7,7 +7,8 @@ themselves, once a second, from deadlines in the state.
 
 
 def update_if_changed(widget, content) -> bool:
-    """`Static.update` re-lays-out the screen; skip it when nothing changed.
+    """`Static.update` re-lays-out the whole screen; skip it when nothing changed,
+    and skip the layout when the widget's size cannot change.
 
     During a burst most events leave most panels as they were; redrawing
     them anyway is what made a key press take tens of milliseconds to show.
@@ -16,16 +17,42 @@ def update_if_changed(widget, content) -> bool:
     if old == content:
         return False
     widget._shown = content
-    # a new layout only when the text may need a different height: a countdown
-    # ticking or a count going up must not reflow the whole screen
-    layout = True
-    if old is not None and hasattr(old, "plain") and hasattr(content, "plain"):
-        width = widget.content_region.width or widget.size.width
-        lines = content.plain.split("\n")
-        layout = (old.plain.count("\n") != len(lines) - 1
-                  or any(len(line) >= width for line in lines))
-    widget.update(content, layout=layout)
+    widget.update(content, layout=False)
+    if old is None or _size_changed(widget):
+        widget.refresh(layout=True)
     return True
+
+
+def _size_changed(widget) -> bool:
+    """Whether the content just set needs another size than the one laid out.
+
+    Only a side sized `auto` follows the content: a fixed-height panel, a
+    countdown ticking or a count going up must not reflow the whole screen.
+    The text is measured as Textual will (wrapped at the current width), so a
+    long poll question that wraps does not count as a change on every vote.
+    """
+    styles = widget.styles
+    region = widget.content_region
+    if not region.width:
+        return True                      # not laid out yet
+    visual = widget.visual
+    if styles.width is not None and styles.width.is_auto:
+        parent = widget.parent.content_region.width if widget.parent is not None else region.width
+        width = visual.get_optimal_width(styles, parent)
+        if width != region.width and not (width > region.width and _at_max(widget, "width")):
+            return True
+    if styles.height is not None and styles.height.is_auto:
+        height = visual.get_height(styles, region.width)
+        # a panel at its max-height stays there while its text grows or shrinks past it
+        return height != region.height and not (height > region.height and _at_max(widget, "height"))
+    return False
+
+
+def _at_max(widget, side: str) -> bool:
+    top = getattr(widget.styles, f"max_{side}")
+    if top is None or not top.is_cells:
+        return False
+    return getattr(widget.size, side) >= top.value
 
 
 class BatchedWrites:

@@ -1,4 +1,10 @@
-"""Who speaks now, for how long, and who is waiting to speak."""
+"""Who speaks now, for how long, and who is waiting to speak.
+
+The panel has a fixed height whatever the queue's length: a hand going up or
+down redraws a few lines instead of laying out the whole screen, and the
+panels below it stay where the facilitator's eyes expect them. When more
+hands are up than lines to show them, the last line names the rest.
+"""
 from __future__ import annotations
 
 from rich.text import Text
@@ -9,6 +15,13 @@ from textual.widgets import Static
 from facilitator.components import update_if_changed
 
 from facilitator.mirror import fmt_secs, name_of
+
+
+def fit(t: Text, width: int) -> Text:
+    """One line, cut with an ellipsis: a long name must not wrap out of a fixed panel."""
+    if width > 0:
+        t.truncate(width, overflow="ellipsis")
+    return t
 
 
 class SpeakerLine(Static):
@@ -31,13 +44,46 @@ class SpeakerLine(Static):
             if s.turn_ends is not None:
                 left = s.turn_ends - now
                 t.append(f"  ({fmt_secs(max(0, left))} left)", "bold red" if left < 10 else "yellow")
-        update_if_changed(self, t)
+        update_if_changed(self, fit(t, self.content_region.width))
+
+
+class Hands(Static):
+    """The raised hands, in the order they will speak, in as many lines as the panel has."""
+
+    def lines(self) -> int:
+        h = self.styles.height
+        return int(h.value) if h is not None and h.is_cells else max(1, self.content_region.height)
+
+    def on_resize(self) -> None:
+        # a taller or narrower terminal shows more or fewer hands, cut at another width
+        self.show()
+
+    def show(self) -> None:
+        s = self.app.room
+        if s is None:
+            return
+        width = self.content_region.width
+        rows: list[Text] = []
+        room = self.lines() - (1 if s.go_around is not None else 0)
+        queue = s.queue
+        shown = queue if len(queue) <= room else queue[:max(0, room - 1)]
+        for i, pid in enumerate(shown, 1):
+            rows.append(Text.assemble((f"{i}. ✋ ", "yellow"), name_of(s, pid)))
+        if len(shown) < len(queue):
+            rest = queue[len(shown):]
+            rows.append(Text.assemble((f"+{len(rest)} more: ", "yellow"),
+                                      ", ".join(name_of(s, pid) for pid in rest)))
+        if not queue:
+            rows.append(Text("no hands raised", "dim"))
+        if s.go_around is not None:
+            rows.append(Text(f"go-around: {len(s.go_around)} to go, {s.go_around_seconds}s each", "cyan"))
+        update_if_changed(self, Text("\n").join(fit(r, width) for r in rows))
 
 
 class SpeakingQueue(Vertical):
     def compose(self) -> ComposeResult:
         yield SpeakerLine(id="speaker")
-        yield Static(id="hands")
+        yield Hands(id="hands")
 
     def on_mount(self) -> None:
         self.border_title = "Speaking"
@@ -47,15 +93,5 @@ class SpeakingQueue(Vertical):
         if s is None:
             return
         self.query_one(SpeakerLine).show()
-        t = Text()
-        for i, pid in enumerate(s.queue, 1):
-            if i > 1:
-                t.append("\n")
-            t.append(f"{i}. ✋ ", "yellow")
-            t.append(name_of(s, pid))
-        if not s.queue:
-            t.append("no hands raised", "dim")
-        if s.go_around is not None:
-            t.append(f"\ngo-around: {len(s.go_around)} still to speak, {s.go_around_seconds}s each", "cyan")
-        update_if_changed(self.query_one("#hands", Static), t)
+        self.query_one(Hands).show()
         self.border_title = f"Speaking · {s.queue_mode}" + (f" · {len(s.queue)} ✋" if s.queue else "")
