@@ -260,7 +260,8 @@ def pct(sorted_vals: list[float], q: float) -> float:
 
 class Run:
     def __init__(self, kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
-                 connect_concurrency: int = 32, compression: str | None = "deflate"):
+                 connect_concurrency: int = 32, compression: str | None = "deflate", bursts: bool = True):
+        self.bursts = bursts             # the every-room poll and breakouts, or only steady talk
         self.compression = compression   # what clients offer; browsers offer permessage-deflate
         self.kind, self.rooms, self.seconds, self.rate, self.seed = kind, rooms, seconds, rate, seed
         self.conc = connect_concurrency
@@ -337,7 +338,7 @@ class Run:
                     if d[1] > self.base_seq[d[0]]:
                         self.base_seq[d[0]] = d[1]
             self.rec.deliveries.clear()
-            plans = [sch.window(self.room_id(r), self.seed * 100_003 + r, self.seconds, self.rate)
+            plans = [sch.window(self.room_id(r), self.seed * 100_003 + r, self.seconds, self.rate, self.bursts)
                      for r in range(self.rooms)]
             gc.collect()
             gc.disable()      # a full collection here would show up as latency that is ours, not the server's
@@ -430,5 +431,5 @@ def sustained(result: dict, limit_ms: float = 100.0) -> bool:
 
 
 async def run_once(kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
-                   compression: str | None = "deflate") -> dict:
-    return await Run(kind, rooms, seconds, rate, seed, compression=compression).execute()
+                   compression: str | None = "deflate", bursts: bool = True) -> dict:
+    return await Run(kind, rooms, seconds, rate, seed, compression=compression, bursts=bursts).execute()

@@ -142,14 +142,31 @@ def _background(rng: random.Random, sim: Sim, t: float) -> tuple[int, str, c.Com
     return who, "chat", c.Chat(text=rng.choice(CHAT))
 
 
-def window(room: str, seed: int, seconds: float, rate: float) -> list[Step]:
+def _bursts(rng: random.Random, poll_at: float, seconds: float, seed: int) -> list:
+    """Every room at once: a poll everyone answers within two seconds, then breakouts."""
+    out = [(poll_at, 0, "poll", c.PollCreate(id="mood", question="How are you arriving today?",
+                                             kind="single", options=["Calm", "Tense", "Tired"]))]
+    out.append((poll_at + 0.002, 0, "poll", c.PollOpen(id="mood")))
+    for w in range(1, PARTICIPANTS + 1):
+        out.append((poll_at + 0.1 + rng.uniform(0, 2.0), w, "vote", c.Vote(id="mood", choice=rng.randint(1, 3))))
+    out.append((poll_at + 2.3, 0, "poll", c.PollClose(id="mood")))
+    out.append((poll_at + 2.302, 0, "poll", c.PollShare(id="mood")))
+    b_at = poll_at + 2.5
+    out.append((b_at, 0, "breakout", c.BreakoutsPlan(rooms=3, seed=seed)))
+    out.append((b_at + 0.1, 0, "breakout", c.BreakoutsOpen(minutes=10)))
+    out.append((seconds - 0.4, 0, "breakout", c.BreakoutsClose()))
+    return out
+
+
+def window(room: str, seed: int, seconds: float, rate: float, bursts: bool = True) -> list[Step]:
     """One room's timeline for a measured window of `seconds`.
 
     Background: `rate` commands a second (hand raises, next speaker, chat).
-    At 20% of the window every room opens a poll at the same instant and all
-    present participants vote within two seconds; then breakouts are planned,
-    opened, chatted in and closed. A late participant knocks early on and is
-    admitted half a second later.
+    A late participant knocks early on and is admitted half a second later.
+    With `bursts`, at 20% of the window every room opens a poll at the same
+    instant and all present participants vote within two seconds; then
+    breakouts are planned, opened, chatted in and closed. Without, the room
+    only talks: the steady load of one command per room per second.
     """
     rng = random.Random(seed)
     sim = Sim(room)
@@ -159,17 +176,8 @@ def window(room: str, seed: int, seconds: float, rate: float) -> list[Step]:
     late = rng.uniform(0.02, 0.12) * seconds
     planned.append((late, LATE, "join", None))
     planned.append((late + 0.5, 0, "admit", c.Admit(target=pid(LATE))))
-    planned.append((poll_at, 0, "poll", c.PollCreate(id="mood", question="How are you arriving today?",
-                                                     kind="single", options=["Calm", "Tense", "Tired"])))
-    planned.append((poll_at + 0.002, 0, "poll", c.PollOpen(id="mood")))
-    for w in range(1, PARTICIPANTS + 1):
-        planned.append((poll_at + 0.1 + rng.uniform(0, 2.0), w, "vote", c.Vote(id="mood", choice=rng.randint(1, 3))))
-    planned.append((poll_at + 2.3, 0, "poll", c.PollClose(id="mood")))
-    planned.append((poll_at + 2.302, 0, "poll", c.PollShare(id="mood")))
-    b_at = poll_at + 2.5
-    planned.append((b_at, 0, "breakout", c.BreakoutsPlan(rooms=3, seed=seed)))
-    planned.append((b_at + 0.1, 0, "breakout", c.BreakoutsOpen(minutes=10)))
-    planned.append((seconds - 0.4, 0, "breakout", c.BreakoutsClose()))
+    if bursts:
+        planned.extend(_bursts(rng, poll_at, seconds, seed))
     planned.sort(key=lambda p: p[0])
 
     steps: list[Step] = []

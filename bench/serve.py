@@ -14,8 +14,10 @@ import time
 
 async def main(db: str, secret: bytes, t0: float) -> None:
     from server.app import EmbeddedServer
+    from server import pauses
     srv = EmbeddedServer(db, secret, port=0)
     await srv.start()
+    pauses.install()        # as `session-server serve` does
     print(f"READY {srv.port} {time.perf_counter() - t0:.6f} {len(srv.hub.rooms)}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

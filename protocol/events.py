@@ -13,8 +13,12 @@ from msgspec import Struct
 from protocol.commands import AgendaItem, RosterEntry
 
 
-class Event(Struct, tag_field="type", kw_only=True):
-    """Base of every event."""
+class Event(Struct, tag_field="type", kw_only=True, gc=False):
+    """Base of every event.
+
+    Events are immutable facts made of plain data, so they can never be part
+    of a reference cycle: `gc=False` keeps them out of the cyclic collector,
+    which would otherwise walk every event a server keeps for resume."""
 
 
 # --- session, admission, presence -------------------------------------------

@@ -78,6 +78,8 @@ class EmbeddedServer:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             except (asyncio.TimeoutError, TimeoutError):
                 pass
+        if self.gateway is not None:
+            await self.gateway.stop_keepalive()
         if self.hub is not None:
             await self.hub.stop()
             self.hub.record.close()

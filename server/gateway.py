@@ -43,6 +43,20 @@ class Limits:
     ping_timeout: float = 10.0
 
 
+class _Connection(ServerConnection):
+    """A websocket that notes when its peer was last heard from, for the keepalive."""
+    heard = 0.0
+    pinged = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.heard = time.monotonic()
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.heard = time.monotonic()
+        super().data_received(data)
+
+
 class Conn:
     """One client connection as the hub sees it.
 
@@ -97,6 +111,8 @@ class Gateway:
         self.allowed_origins = allowed_origins
         self.http = http            # optional callable(connection, request) for plain HTTP
         self.connections = 0
+        self.live: set[_Connection] = set()
+        self._keepalive: asyncio.Task | None = None
 
     def process_request(self, connection, request):
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -116,10 +132,60 @@ class Gateway:
 
     async def handler(self, ws: ServerConnection) -> None:
         self.connections += 1
+        self.live.add(ws)
         try:
             await self._serve(ws)
         finally:
             self.connections -= 1
+            self.live.discard(ws)
+
+    # --- keepalive --------------------------------------------------------------
+
+    def start_keepalive(self) -> None:
+        if self._keepalive is None and self.limits.ping_interval:
+            self._keepalive = asyncio.create_task(self._sweep(), name="keepalive")
+
+    async def stop_keepalive(self) -> None:
+        task, self._keepalive = self._keepalive, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _sweep(self) -> None:
+        """One loop for every connection, instead of a task, a timer and futures
+        per connection (which at thousands of people were most of what the
+        garbage collector walked, and pinged everyone who joined together at
+        the same instant). Any bytes from a peer count as an answer."""
+        lim = self.limits
+        step = max(0.05, min(lim.ping_interval, lim.ping_timeout) / 4)
+        while True:
+            await asyncio.sleep(step)
+            self.keep_alive(time.monotonic())
+
+    def keep_alive(self, now: float) -> None:
+        """Pings the quiet, cuts the silent: a peer heard from neither within
+        ping_interval + ping_timeout is gone (or has stopped reading)."""
+        lim = self.limits
+        for ws in tuple(self.live):
+            quiet = now - ws.heard
+            if quiet < lim.ping_interval:
+                continue
+            t = ws.transport
+            if t is None or t.is_closing():
+                continue
+            if quiet >= lim.ping_interval + lim.ping_timeout:
+                log.info("closed a connection that answered no ping")
+                t.abort()
+            elif ws.pinged < ws.heard or now - ws.pinged >= lim.ping_interval:
+                ws.pinged = now
+                try:
+                    ws.protocol.send_ping(b"")
+                    ws.send_data()
+                except Exception:   # noqa: BLE001 - a closing socket; the next sweep sees it gone
+                    pass
 
     async def _error(self, ws, binary: bool, code: str, message: str, cid=None) -> None:
         try:
@@ -268,10 +334,10 @@ def _short(room: str) -> str:
 
 
 async def start_server(gateway: Gateway, host: str, port: int, ssl=None):
-    lim = gateway.limits
     # No per-message compression: frames are small, and deflate would run once per
     # connection for the same bytes (and hold a compressor's memory for each).
-    return await serve(gateway.handler, host, port, max_size=MAX_FRAME, ssl=ssl,
-                       process_request=gateway.process_request, ping_interval=lim.ping_interval,
-                       ping_timeout=lim.ping_timeout,
-                       server_header=None, compression=None)
+    server = await serve(gateway.handler, host, port, max_size=MAX_FRAME, ssl=ssl,
+                         process_request=gateway.process_request, create_connection=_Connection,
+                         ping_interval=None, server_header=None, compression=None)
+    gateway.start_keepalive()
+    return server

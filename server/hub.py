@@ -52,22 +52,38 @@ class Sink(Protocol):
     def close(self, code: int, reason: str) -> None: ...
 
 
-@dataclass(slots=True)
-class Recent:
+class Recent(msgspec.Struct, gc=False):
+    """A recorded event as the room keeps it for delivery and resume.
+
+    Untracked by the cyclic collector (it can hold no cycle: data and bytes
+    only): a room keeps thousands of these, and a server hundreds of rooms.
+    Its encodings are made on first send, one per (format, redaction)."""
     seq: int
     at: float
     aud: str
     event: ev_mod.Event
-    frames: dict | None = None   # (binary, redacted) -> encoded frame, made on first send
+    bin_full: bytes | None = None
+    bin_red: bytes | None = None
+    txt_full: str | None = None
+    txt_red: str | None = None
 
     def frame(self, binary: bool, redacted: bool) -> bytes | str:
-        key = (binary, redacted)
-        if self.frames is None:
-            self.frames = {}
-        f = self.frames.get(key)
+        if binary:
+            f = self.bin_red if redacted else self.bin_full
+        else:
+            f = self.txt_red if redacted else self.txt_full
         if f is None:
             ev = for_participants(self.event) if redacted else self.event
-            f = self.frames[key] = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)
+            f = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)
+            if binary:
+                if redacted:
+                    self.bin_red = f
+                else:
+                    self.bin_full = f
+            elif redacted:
+                self.txt_red = f
+            else:
+                self.txt_full = f
         return f
 
 

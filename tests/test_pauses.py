@@ -1,0 +1,61 @@
+"""The collector policy of a server process (server/pauses.py)."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+
+import pytest
+
+from server import pauses
+
+
+class Node:
+    def __init__(self):
+        self.other = None
+
+
+def cycle() -> Node:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return a
+
+
+@pytest.mark.asyncio
+async def test_after_a_full_collection_the_survivors_are_frozen_and_a_thaw_frees_frozen_cycles():
+    before = gc.get_threshold()
+    policy = pauses.install(thaw_every=3600)
+    try:
+        assert gc.get_threshold()[0] == pauses.YOUNG_THRESHOLD
+        assert gc.get_freeze_count() > 0            # what start-up built is out of sight
+        keep = [Node() for _ in range(1000)]        # long-lived objects made after start
+        gc.collect()                                # a full pass...
+        await asyncio.sleep(0)                      # ...and the loop freezes what survived
+        assert policy.freezes == 1
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(keep)
+        assert not any(o is keep[0] for o in gc.get_objects(2))
+
+        # a cycle frozen while alive is not collected once dropped, until the next thaw
+        garbage = cycle()
+        gc.collect()
+        await asyncio.sleep(0)
+        assert policy.freezes == 2
+        alive = weakref.ref(garbage)
+        del garbage
+        gc.collect()
+        await asyncio.sleep(0)
+        assert alive() is not None and policy.freezes == 3
+        policy.thaw_every = 0                       # time for a thaw
+        gc.collect()
+        await asyncio.sleep(0)
+        assert policy.thaws == 1 and gc.get_freeze_count() == 0
+        policy.thaw_every = 3600
+        gc.collect()                                # the first full pass after a thaw sees it
+        assert alive() is None
+        await asyncio.sleep(0)
+        assert policy.freezes == 4                  # and the policy goes on freezing
+    finally:
+        policy.uninstall()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
