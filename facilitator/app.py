@@ -69,7 +69,7 @@ LIVE_ACTIONS = {
     "next_speaker", "call_on", "end_turn", "lower_hand", "admit", "deny", "go_around",
     "timer", "extend_timer", "poll", "toggle_poll", "share_poll", "breakouts", "agenda_next",
     "note", "flag", "chat", "ack_help", "queue_mode", "remove", "excuse", "close_session",
-    "open_session", "raise_to_top",
+    "open_session", "raise_to_top", "move_in_queue", "listen_in",
 }
 REPLAY_ACTIONS = {"step", "jump_minute", "jump_time", "jump_edge"}
 
@@ -80,6 +80,7 @@ PALETTE = [
     ("End turn", "The current speaker's turn ends", "end_turn"),
     ("Lower hand", "Lower the highlighted person's hand", "lower_hand"),
     ("Move to top of queue", "The highlighted person speaks next", "raise_to_top"),
+    ("Move in queue…", "Put the highlighted person's hand at a place in the queue", "move_in_queue"),
     ("Queue order: fair / first come", "Switch between fifo and least-talk-time-first", "queue_mode"),
     ("Go-around", "A timed round: each present participant speaks in turn", "go_around"),
     ("Admit from waiting room", "Admit the highlighted (or first) person waiting", "admit"),
@@ -92,6 +93,7 @@ PALETTE = [
     ("Open / close the poll", "Opens a draft poll or closes the open one", "toggle_poll"),
     ("Share poll results", "Participants see the totals", "share_poll"),
     ("Breakouts", "Plan, adjust, open and close breakout rooms", "breakouts"),
+    ("Listen in to a breakout room", "Join an open room to listen; room 0 is the main room", "listen_in"),
     ("Next agenda segment", "Move the agenda on", "agenda_next"),
     ("Note about participant", "A private note (facilitators only)", "note"),
     ("Flag participant", "A risk flag: watch or urgent", "flag"),
@@ -130,6 +132,7 @@ class ConsoleApp(App):
         Binding("f", "flag", "Flag"),
         Binding("A", "attendance", "Attendance"),
         Binding("e", "end_turn", "End turn", show=False),
+        Binding("u", "raise_to_top", "To top of queue", show=False),
         Binding("d", "deny", "Deny", show=False),
         Binding("g", "go_around", "Go-around", show=False),
         Binding("x", "extend_timer", "+1 min", show=False),
@@ -364,6 +367,14 @@ class ConsoleApp(App):
                 yield SystemCommand(f"Resume timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerResume(id=t.id)))
             if t.state in ("running", "paused"):
                 yield SystemCommand(f"Cancel timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerCancel(id=t.id)))
+        if s.breakouts == "open":
+            for i, members in enumerate(s.rooms, 1):
+                yield SystemCommand(f"Listen in to room {i}", ", ".join(name_of(s, pid) for pid in members),
+                                    lambda i=i: self.action_listen_in(i))
+        me = s.members.get(self.mirror.you_id)
+        if me is not None and me.listening:
+            yield SystemCommand("Back to the main room", f"Stop listening in to room {me.listening}",
+                                lambda: self.action_listen_in(0))
         for p in s.polls.values():
             if p.state == "draft":
                 yield SystemCommand(f"Open poll {p.id}", p.question[:60], lambda p=p: self.act(c.PollOpen(id=p.id)))
@@ -429,6 +440,18 @@ class ConsoleApp(App):
     def action_raise_to_top(self) -> None:
         if pid := self._need_selected("move up the queue"):
             self.act(c.MoveInQueue(target=pid, position=1))
+
+    def action_move_in_queue(self) -> None:
+        pid = self._need_selected("move in the queue")
+        if pid is None:
+            return
+
+        def done(answer: str | None) -> None:
+            if answer:
+                self.act(c.MoveInQueue(target=pid, position=max(1, int(answer))))
+        self.push_screen(PromptScreen(f"Move {name_of(self.room, pid)} in the queue",
+                                      "Place in the queue (1 = speaks next)", "1", restrict=r"\d{0,3}",
+                                      ok="Move"), done)
 
     def action_queue_mode(self) -> None:
         s = self.room
@@ -534,6 +557,24 @@ class ConsoleApp(App):
 
     def action_breakouts(self) -> None:
         self.push_screen(BreakoutScreen())
+
+    def action_listen_in(self, room: int | None = None) -> None:
+        """Listens in to a breakout room (0: back to the main room).
+
+        Without a room, the highlighted person's room is the likely one: a
+        facilitator usually goes to listen where someone needs them."""
+        if room is not None:
+            self.act(c.ListenIn(room=room))
+            return
+        s = self.room
+        m = s.members.get(self.selected() or "") if s is not None else None
+        guess = str(m.breakout) if m is not None and m.breakout else "1"
+
+        def done(answer: str | None) -> None:
+            if answer:
+                self.act(c.ListenIn(room=int(answer)))
+        self.push_screen(PromptScreen("Listen in", "Breakout room number (0: back to the main room)", guess,
+                                      restrict=r"\d{0,2}", ok="Listen"), done)
 
     def action_note(self) -> None:
         if pid := self._need_selected("write a note about"):

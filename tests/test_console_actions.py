@@ -302,3 +302,182 @@ async def test_roster_cells_follow_the_room_cell_by_cell(room):
         await pilot.pause(0.3)
         lines = [ln for ln in screen_text(app).splitlines() if "Alex" in ln and "▶" in ln]
         assert lines, screen_text(app)
+
+
+# --- the queue by hand, removal, absences, listening in ------------------------------------------
+
+def recorded(room: Room) -> list[str]:
+    """The event types the server's record holds for the room, in order."""
+    return [t for _, _, _, t, _ in room.server.hub.record.events(room.room)]
+
+
+async def palette(pilot, app: ConsoleApp, title: str) -> None:
+    """Runs a command from the command palette by typing its title, as a facilitator would."""
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: app.screen.__class__.__name__ == "CommandPalette", what="the palette")
+    await pilot.press(*title)
+    await pilot.pause(0.3)                      # the palette searches as you type
+    await pilot.press("enter")
+    await until(pilot, lambda: app.screen.__class__.__name__ != "CommandPalette", what=f"{title!r} to run")
+
+
+async def present(pilot, app: ConsoleApp, room: Room, *people: tuple[str, str]) -> None:
+    for pid, name in people:
+        await room.participant(pid, name)
+        await pilot.press("a")
+        await until(pilot, lambda pid=pid: app.room.members[pid].status == "present", what=f"{name} admitted")
+
+
+async def test_a_hand_moves_to_the_top_by_key_and_to_a_place_from_the_palette(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await ready(pilot, app, room)
+        await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"), ("p4", "Drew"))
+        for pid in ("p1", "p2", "p3"):
+            await room.ok(room.people[pid], c.RaiseHand())
+        await until(pilot, lambda: app.room.queue == ["p1", "p2", "p3"], what="three hands")
+        select(app, "p3")
+        await pilot.press("u")
+        await until(pilot, lambda: app.room.queue == ["p3", "p1", "p2"], what="Casey at the top")
+        assert room.state().queue == ["p3", "p1", "p2"]
+        assert recorded(room)[-1] == "queue_moved"
+        await until(pilot, lambda: "1. ✋ Casey" in screen_text(app), what="Casey first in the panel")
+        select(app, "p3")
+        await palette(pilot, app, "Move in queue")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PromptScreen")
+        app.screen.query_one("#answer").value = "3"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.room.queue == ["p1", "p2", "p3"], what="Casey back to third")
+        assert room.state().queue == ["p1", "p2", "p3"]
+        await until(pilot, lambda: "3. ✋ Casey" in screen_text(app))
+        # Drew has no hand up: the server refuses, and says why
+        select(app, "p4")
+        await pilot.press("u")
+        await until(pilot, lambda: any("not in the queue" in m for m in messages(app)), what="the refusal")
+        assert room.state().queue == ["p1", "p2", "p3"]
+
+
+async def test_removing_a_participant_from_the_palette(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake"))
+        await room.ok(room.people["p1"], c.RaiseHand())
+        await until(pilot, lambda: app.room.queue == ["p1"])
+        select(app, "p1")
+        await palette(pilot, app, "Remove participant")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PromptScreen")
+        assert "Remove Alex" in screen_text(app)
+        await pilot.press(*"disruptive")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.room.members["p1"].status == "removed", what="the removal")
+        assert room.state().members["p1"].status == "removed"
+        assert app.room.queue == [] and room.state().queue == []       # a removed hand is gone too
+        assert "removed" in recorded(room)
+        await until(pilot, lambda: "Roster 1/" in screen_text(app) and "no hands raised" in screen_text(app))
+
+
+async def test_excusing_an_absence_and_the_server_refusing_to_excuse_someone_who_came(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await ready(pilot, app, room)
+        await present(pilot, app, room, ("p1", "Alex"))
+        select(app, "p5")                                   # Eli never came
+        await palette(pilot, app, "Excuse absence")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PromptScreen")
+        app.screen.query_one("#answer").value = "called in sick"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.room.members["p5"].excused == "called in sick", what="the excuse")
+        assert room.state().members["p5"].excused == "called in sick"
+        assert recorded(room)[-1] == "excused"
+        roster = app.query_one(Roster)
+        await until(pilot, lambda: "◎" in str(roster.get_row("p5")[0]), what="the excused mark")
+        select(app, "p1")                                   # Alex is here: nothing to excuse
+        await palette(pilot, app, "Excuse absence")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PromptScreen")
+        await pilot.press("enter")
+        await until(pilot, lambda: any("attended" in m for m in messages(app)), what="the refusal")
+        assert room.state().members["p1"].excused is None
+        assert recorded(room).count("excused") == 1
+
+
+async def test_listening_in_to_a_breakout_room_and_back(room):
+    app = console(room)
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        await ready(pilot, app, room)
+        # rooms are not open yet: the server refuses, in its own words
+        await palette(pilot, app, "Listen in to a breakout room")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PromptScreen")
+        app.screen.query_one("#answer").value = "2"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("no open breakout room 2" in m for m in messages(app)), what="the refusal")
+        assert "listened_in" not in recorded(room)
+        await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"), ("p4", "Drew"))
+        await app.send(c.BreakoutsPlan(rooms=2, seed=1))
+        await app.send(c.BreakoutsOpen(minutes=10))
+        await until(pilot, lambda: app.room.breakouts == "open", what="open rooms")
+        await pilot.press("b")
+        await until(pilot, lambda: len(list(app.screen.query("RoomColumn"))) == 2, what="the room columns")
+        scr = app.screen
+        scr.query_one("#room-2").focus()
+        await pilot.press("l")
+        await until(pilot, lambda: app.room.members["fac-1"].listening == 2, what="listening in room 2")
+        assert room.state().members["fac-1"].listening == 2
+        assert recorded(room)[-1] == "listened_in"
+        await until(pilot, lambda: "you in R2" in screen_text(app) and "Room 2 ◉ you" in screen_text(app))
+        scr.query_one("#room-2").focus()
+        await pilot.press("l")                               # again: back to the main room
+        await until(pilot, lambda: app.room.members["fac-1"].listening is None, what="back in the main room")
+        assert room.state().members["fac-1"].listening is None
+        assert recorded(room).count("listened_in") == 2
+        await until(pilot, lambda: "you in R" not in screen_text(app) and "◉ you" not in screen_text(app))
+        # from the main screen, the palette lists the open rooms by who is in them
+        await pilot.press("escape")
+        titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
+        assert {"Listen in to room 1", "Listen in to room 2"} <= set(titles)
+        await palette(pilot, app, "Listen in to room 1")
+        await until(pilot, lambda: room.state().members["fac-1"].listening == 1, what="listening in room 1")
+        await until(pilot, lambda: "Dana F in R1" in screen_text(app), what="the roster's staff line")
+
+
+async def test_many_hands_fit_the_speaking_panel_without_laying_out_the_screen(tmp_path):
+    """At 80x24 the panel keeps its size: the first hands by name, then how many
+    more (and who); hands going up and down redraw it without a screen layout."""
+    from facilitator.components.queue import SpeakingQueue
+    from facilitator.harness import configure
+    from facilitator.local import as_facilitator
+    people = [(f"p{i}", n) for i, n in enumerate(
+        "Alex Blake Casey Drew Eli Finn Gale Harper".split(), 1)]
+    room = await Room(str(tmp_path / "record.db")).start(configure(
+        capacity=12, roster=[c.RosterEntry(id=pid, name=n) for pid, n in people]))
+    try:
+        for pid, name in people:
+            await room.participant(pid, name)
+            await as_facilitator(room.server, room.room, c.Admit(target=pid))
+        app = console(room)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot, app, room)
+            await pilot.pause(0.3)
+            panel = app.query_one(SpeakingQueue)
+            region = panel.region
+            layouts = []
+            screen = app.screen
+            original = screen._refresh_layout
+            screen._refresh_layout = lambda *a, **kw: (layouts.append(1), original(*a, **kw))[1]
+            for pid, _ in people:
+                await room.ok(room.people[pid], c.RaiseHand())
+                await until(pilot, lambda: app.drawn_seq >= room.state().seq)
+            await until(pilot, lambda: "+5 more: Drew, Eli" in screen_text(app), what="the rest counted")
+            text = screen_text(app)
+            assert "1. ✋ Alex" in text and "3. ✋ Casey" in text and "4. ✋" not in text
+            assert "8 ✋" in text                              # the panel's title counts them all
+            for pid, _ in people[:7]:
+                await room.ok(room.people[pid], c.LowerHand())
+                await until(pilot, lambda: app.drawn_seq >= room.state().seq)
+            await until(pilot, lambda: "1. ✋ Harper" in screen_text(app), what="one hand left")
+            assert app.room.queue == room.state().queue == ["p8"]
+            assert panel.region == region
+            # before the panel had a fixed height, each of these 15 events laid out the screen
+            assert len(layouts) <= 2, len(layouts)
+    finally:
+        await room.stop()

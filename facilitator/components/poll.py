@@ -16,6 +16,11 @@ class PollPanel(Static):
         self.border_title = "Poll"
         self._sig = None
 
+    def on_resize(self) -> None:
+        # the bars are as long as the panel is wide
+        self._sig = None
+        self.show()
+
     def show(self) -> None:
         s = self.app.room
         if s is None:

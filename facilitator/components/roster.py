@@ -27,10 +27,11 @@ BLOCKS = " ▏▎▍▌▋▊▉█"
 ROSTER_SPACING = 0.12
 
 # Cells carry their own leading space (the table's padding is 0): at 80 columns
-# every column must fit beside the side panels.
+# every column must fit beside the side panels, with a one-cell scrollbar when
+# more people came than there are lines.
 # Widths are fixed: measuring every cell on every change cost more than the rest
 # of a redraw together.
-COLUMNS = [("st", " ", 2), ("name", " Name", 11), ("turn", " Q", 4), ("talk", " Talk", 9), ("room", " Rm", 4),
+COLUMNS = [("st", " ", 2), ("name", " Name", 10), ("turn", " Q", 4), ("talk", " Talk", 9), ("room", " Rm", 4),
            ("late", " Late", 5), ("drops", " ↯", 3), ("flag", " ⚑", 4), ("loc", " In", 2)]
 # With room to spare (120 columns and up) the roster says more instead of leaving a gap.
 WIDE_COLUMNS = COLUMNS + [("spoke", " Spoke", 7), ("here", " Here", 6), ("where", " Location", 30)]
@@ -115,7 +116,7 @@ class Roster(DataTable):
             if len(m.flags) > 1:
                 flag.append(str(len(m.flags)), "dim")
         loc = Text("✓", "green") if m.location else Text("·", "dim")
-        name = Text(m.name[:10], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
+        name = Text(m.name[:9], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
         cells = {
             "st": Text(sym, style), "name": name, "turn": turn, "talk": talk,
             "room": Text(room), "late": Text(f"+{late:.0f}m" if late >= 1 else "", "yellow"),
@@ -216,7 +217,8 @@ class Roster(DataTable):
                 self._update_cells(changed)
         here = sum(1 for m in people if m.status == "present")
         self.border_title = f"Roster {here}/{s.capacity}"
-        # staff on duty now; a co-facilitator who dropped shows as such
+        # staff on duty now; a co-facilitator who dropped shows as such, one listening in by room
         st = [f"{m.name} {m.role[0].upper()}" + (" ↯" if m.status == "dropped" else "")
+              + (f" in R{m.listening}" if m.listening else "")
               for m in staff(s) if m.status in ("present", "dropped")]
         self.border_subtitle = "staff: " + " · ".join(st) if st else ""

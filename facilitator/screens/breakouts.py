@@ -1,7 +1,9 @@
 """Plan breakout rooms, adjust them by hand, open them, and bring everyone back.
 
 Rooms are columns. Arrow keys pick a person, `[` and `]` (or shift+arrows)
-move them to the room on the left or right, `+` into a new room. The server
+move them to the room on the left or right, `+` into a new room. Once the
+rooms are open, `l` listens in to the highlighted room (again: back to the
+main room); the server tells the other staff, never the participants. The server
 plans and refuses plans that break a rule (`conflict`, shown here); moves by
 hand are not checked by the server, so the rules they would break are shown
 before anyone is sent anywhere.
@@ -20,7 +22,7 @@ from textual.widgets.option_list import Option
 from facilitator.screens import steady_cursors
 from facilitator.mirror import fmt_secs, name_of, plan_violations, present
 from protocol.commands import (
-    BreakoutsBroadcast, BreakoutsClose, BreakoutsMove, BreakoutsOpen, BreakoutsPlan,
+    BreakoutsBroadcast, BreakoutsClose, BreakoutsMove, BreakoutsOpen, BreakoutsPlan, ListenIn,
 )
 from protocol.frames import Error
 
@@ -47,7 +49,13 @@ class BreakoutScreen(ModalScreen[None]):
         Binding("right_square_bracket,shift+right", "move(1)", "Move →"),
         Binding("plus", "move_new", "New room"),
         Binding("ctrl+o", "open", "Open"),
+        Binding("l", "listen", "Listen in"),
     ]
+
+    HINT_PLAN = ("←/→ room · ↑/↓ person · [ ] move · + new room · ctrl+o open · Esc back    "
+                 "∞ keep together · ≠ keep apart · ↯ dropped")
+    HINT_OPEN = ("←/→ room · ↑/↓ person · [ ] move · l listen in (again: back to the main room) · Esc back    "
+                 "∞ together · ≠ apart · ↯ dropped")
 
     def __init__(self):
         super().__init__()
@@ -73,8 +81,7 @@ class BreakoutScreen(ModalScreen[None]):
                 yield Button("Close rooms", variant="error", id="close-rooms", compact=True)
             yield Horizontal(id="columns")
             yield Label("", id="problems")
-            yield Label("←/→ room · ↑/↓ person · [ ] move · + new room · ctrl+o open · Esc back    "
-                        "∞ keep together · ≠ keep apart · ↯ dropped", classes="hint")
+            yield Label(self.HINT_PLAN, id="hint", classes="hint")
 
     def on_mount(self) -> None:
         steady_cursors(self)
@@ -93,11 +100,12 @@ class BreakoutScreen(ModalScreen[None]):
         self.query_one("#plan-row").display = s.breakouts != "open"
         self.query_one("#open-row").display = s.breakouts == "open"
         sig = (s.breakouts, tuple(tuple(r) for r in s.rooms),
-               tuple((m.id, m.status) for m in s.members.values()))
+               tuple((m.id, m.status) for m in s.members.values()), self._listening())
         if sig != self._sig:
             self._sig = sig
             self.call_later(self._rebuild)
         self._tick()
+        self.query_one("#hint", Label).update(self.HINT_OPEN if s.breakouts == "open" else self.HINT_PLAN)
         problems = Text()
         if self.server_says:
             problems.append(f"✕ {self.server_says}\n", "bold red")
@@ -107,10 +115,19 @@ class BreakoutScreen(ModalScreen[None]):
             problems.append("No plan yet: choose a number of rooms (or a size) and press Plan.", "dim")
         self.query_one("#problems", Label).update(problems)
 
+    def _listening(self) -> int | None:
+        """The room this console's own person listens in to, if any."""
+        s = self.app.room
+        me = s.members.get(self.app.mirror.you_id) if s is not None else None
+        return me.listening if me is not None else None
+
     def _tick(self) -> None:
         s = self.app.room
         if s is not None and s.breakouts == "open" and s.breakouts_ends is not None:
-            self.query_one("#ends", Label).update(f"Rooms open · back in {fmt_secs(s.breakouts_ends - self.app.now())}")
+            where = self._listening()
+            self.query_one("#ends", Label).update(
+                f"Rooms open · back in {fmt_secs(s.breakouts_ends - self.app.now())}"
+                + (f" · you in R{where}" if where else ""))
 
     async def _rebuild(self) -> None:
         s = self.app.room
@@ -119,8 +136,11 @@ class BreakoutScreen(ModalScreen[None]):
         focused_pid = self.focused.selected if isinstance(self.focused, RoomColumn) else None
         await box.remove_children()
         cols = []
+        listening = self._listening()
         for i, room in enumerate(s.rooms, start=1):
             col = RoomColumn(i)
+            if listening == i:
+                col.border_title = f"Room {i} ◉ you"
             for pid in room:
                 m = s.members.get(pid)
                 t = Text(name_of(s, pid))
@@ -170,6 +190,13 @@ class BreakoutScreen(ModalScreen[None]):
         col = self.focused if isinstance(self.focused, RoomColumn) else None
         if col is not None and col.selected is not None:
             self._send_move(col.selected, len(self._columns()) + 1)
+
+    def action_listen(self) -> None:
+        col = self.focused if isinstance(self.focused, RoomColumn) else None
+        if col is None:
+            return
+        # the server says whether the rooms are open; its answer shows here and as a notification
+        self._send(ListenIn(room=0 if self._listening() == col.number else col.number))
 
     def _send_move(self, pid: str, room: int) -> None:
         self.follow = (pid, room)
