@@ -27,12 +27,12 @@ SETTINGS = {
     "quick": {"fixed_rooms": 10, "window_s": 5.0, "rate": 1.0, "repeats": 1, "steps": [25],
               "confirm": False, "step_budget_s": 25, "hold_rooms": 0, "hold_window_s": 0,
               "record_sizes": [1, 10, 100], "record_seconds": 0.3, "fold_rooms": 3, "fold_repeats": 1,
-              "restart_rooms": 100, "restart_minutes": 5},
+              "restart_rooms": 100, "restart_minutes": 5, "restart_long_minutes": 0},
     "full": {"fixed_rooms": 40, "window_s": 10.0, "rate": 1.0, "repeats": 3,
              "steps": [60, 80, 100, 130, 160, 200, 250, 320, 400],
              "confirm": True, "step_budget_s": 330, "hold_rooms": 400, "hold_window_s": 30.0,
              "record_sizes": [1, 10, 100, 1000], "record_seconds": 2.0, "fold_rooms": 20, "fold_repeats": 3,
-             "restart_rooms": 1000, "restart_minutes": 5},
+             "restart_rooms": 1000, "restart_minutes": 5, "restart_long_minutes": 30},
 }
 
 
@@ -209,9 +209,19 @@ async def main_async(quick: bool) -> dict:
         result["record_writes"] = figures.record_writes(cfg["record_sizes"], cfg["record_seconds"], d)
         log("fold rate")
         result["fold"] = figures.fold_rate(cfg["fold_rooms"], cfg["fold_repeats"])
+        secret = os.urandom(32)
         log(f"restart with {cfg['restart_rooms']} rooms")
-        result["restart"] = await figures.restart(cfg["restart_rooms"], cfg["restart_minutes"], d)
-        result["restart"]["hub_load_in_process"] = figures.in_process_load(cfg["restart_rooms"], cfg["restart_minutes"], d)
+        result["restart"] = await figures.restart(cfg["restart_rooms"], cfg["restart_minutes"], d, secret=secret)
+        result["restart"]["hub_load_in_process"] = figures.in_process_load(
+            cfg["restart_rooms"], cfg["restart_minutes"], d, secret)
+        if cfg["restart_long_minutes"]:
+            # the same rooms further into their groups: what snapshots bound
+            os.remove(os.path.join(d, "restart.db"))
+            log(f"restart with {cfg['restart_rooms']} rooms, {cfg['restart_long_minutes']} minutes in")
+            result["restart_long"] = await figures.restart(cfg["restart_rooms"], cfg["restart_long_minutes"], d,
+                                                           secret=secret)
+            result["restart_long"]["hub_load_in_process"] = figures.in_process_load(
+                cfg["restart_rooms"], cfg["restart_long_minutes"], d, secret)
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
     result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return result

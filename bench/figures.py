@@ -17,7 +17,7 @@ from bench import schedule as sch
 from bench.load import Target, pct
 from protocol import events as ev_mod
 from protocol.frames import PROTOCOL_VERSION, Hello, decode_server, encode
-from server import engine, tokens
+from server import engine, snapshots, tokens
 from server.record import Record, Row
 
 _enc = msgspec.msgpack.Encoder()
@@ -103,30 +103,44 @@ def fold_rate(rooms: int, repeats: int) -> dict:
 
 # --- restart -------------------------------------------------------------------------------
 
-def build_record(path: str, rooms: int, minutes: float) -> int:
-    """A record holding `rooms` open rooms, each `minutes` into a group; returns events written."""
+def build_record(path: str, rooms: int, minutes: float, secret: bytes = b"") -> int:
+    """A record holding `rooms` open rooms, each `minutes` into a group; returns events written.
+
+    As the server writes it: each room's newest snapshot (server.snapshots,
+    one per EVERY events) beside its log, sealed with `secret`."""
     template = sch.group_session("template", 42, minutes=minutes)
+    snap_at = len(template) // snapshots.EVERY * snapshots.EVERY
+    state = engine.new_room("template")
+    for x in template[:snap_at]:
+        engine.evolve(state, x.event, x.at, x.seq)
+    sealer = snapshots.Sealer(secret)
     rec = Record(path)
     n = 0
     batch: list[Row] = []
+    snaps: list[tuple] = []
     for r in range(rooms):
-        batch.extend(_rows(f"restart-{r}", template))
+        room = f"restart-{r}"
+        batch.extend(_rows(room, template))
+        if snap_at:
+            state.room = room
+            snaps.append(sealer.seal(room, state))
         if len(batch) >= 20_000:
-            rec.append(batch)
+            rec.append(batch, snaps)
             n += len(batch)
-            batch = []
+            batch, snaps = [], []
     if batch:
-        rec.append(batch)
+        rec.append(batch, snaps)
         n += len(batch)
     rec.close()
     return n
 
 
-async def restart(rooms: int, minutes: float, directory: str, concurrency: int = 64) -> dict:
+async def restart(rooms: int, minutes: float, directory: str, concurrency: int = 64,
+                  secret: bytes | None = None) -> dict:
     """Starts a server on a record of `rooms` open rooms; times until every room welcomed its facilitator."""
     path = os.path.join(directory, "restart.db")
-    events = build_record(path, rooms, minutes)
-    secret = os.urandom(32)
+    secret = secret or os.urandom(32)
+    events = build_record(path, rooms, minutes, secret)
     target = Target("project", path, secret)
     t0 = time.perf_counter()
     await target.start(timeout=120)
@@ -164,23 +178,25 @@ async def restart(rooms: int, minutes: float, directory: str, concurrency: int =
             "all_rooms_accepting_s": round(t_all, 3), "rss_mb": round(rss / 2**20, 1)}
 
 
-def in_process_load(rooms: int, minutes: float, directory: str) -> dict:
-    """Where restart time goes: Hub.load alone, read + decode + fold, in this process."""
+def in_process_load(rooms: int, minutes: float, directory: str, secret: bytes = b"") -> dict:
+    """Where restart time goes: Hub.load alone, read + decode + fold, in this process
+    (with the secret the record's snapshots were sealed with, or they go unused)."""
     from server.clock import RealClock
     from server.hub import Hub
     path = os.path.join(directory, "restart.db")
     if not os.path.exists(path):
-        build_record(path, rooms, minutes)
+        build_record(path, rooms, minutes, secret)
     rec = Record(path)
     t0 = time.perf_counter()
     rows = list(rec.all_events())
     t_read = time.perf_counter() - t0
-    hub = Hub(rec, RealClock(), b"x" * 32)
+    hub = Hub(rec, RealClock(), secret)
     t0 = time.perf_counter()
     n = hub.load()
     t_load = time.perf_counter() - t0
     rec.close()
-    return {"events": n, "sql_read_s": round(t_read, 3), "hub_load_s": round(t_load, 3)}
+    return {"events": n, "sql_read_s": round(t_read, 3), "hub_load_s": round(t_load, 3),
+            "rooms_from_snapshot": sum(1 for h in hub.rooms.values() if h.snap_seq)}
 
 
 def tmpdir() -> tempfile.TemporaryDirectory:

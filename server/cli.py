@@ -117,6 +117,16 @@ def cmd_invite(a) -> int:
 def cmd_verify(a) -> int:
     rec = _record(a.db)
     res = rec.verify()
+    if res.ok:
+        from server import snapshots
+        checked, skipped, problems = snapshots.audit(rec)
+        if problems:
+            for p in problems:
+                print(f"BAD: {p}")
+            return EXIT_FAIL
+        if checked or skipped:
+            print(f"ok: {checked} room snapshots equal the fold of the log"
+                  + (f" ({skipped} from another version of the fold, unused and not checked)" if skipped else ""))
     if res.ok and a.expect_head and res.head != a.expect_head.lower():
         # a head kept earlier must still be a link of the chain: rows may have been
         # added after it, but none before it rewritten (hashes and all) or removed

@@ -25,7 +25,7 @@ from protocol import events as ev_mod
 from protocol.commands import Command
 from protocol.frames import PROTOCOL_VERSION, Ack, Error, EventFrame, Welcome, You, encode
 from protocol.state import RoomState
-from server import engine
+from server import engine, snapshots
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.views import for_participants, participant_view, receives
 from server.record import Record, Row
@@ -37,6 +37,10 @@ REFUSALS_PER_S = 20.0        # refused hellos recorded per second, sustained
 REFUSALS_BURST = 100.0
 RECENT_KEPT = 2000          # events per room kept in memory for resumes
 RESULTS_KEPT = 5000         # command ids per room remembered for retries
+# After a restart, the ids of each room's last events: a command whose answer
+# was lost in the restart is among the room's newest (nothing else was decided
+# while the server was down), so its retry finds it here.
+IDS_AFTER_RESTART = 200
 
 _event_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
 _enc = msgspec.msgpack.Encoder()
@@ -61,11 +65,12 @@ class Recent(msgspec.Struct, gc=False):
     seq: int
     at: float
     aud: str
-    event: ev_mod.Event
+    event: ev_mod.Event | None     # None until needed, for events a snapshot already covers
     bin_full: bytes | None = None
     bin_red: bytes | None = None
     txt_full: str | None = None
     txt_red: str | None = None
+    body: bytes | None = None      # the recorded bytes, while `event` is not decoded yet
 
     def frame(self, binary: bool, redacted: bool) -> bytes | str:
         if binary:
@@ -73,7 +78,11 @@ class Recent(msgspec.Struct, gc=False):
         else:
             f = self.txt_red if redacted else self.txt_full
         if f is None:
-            ev = for_participants(self.event) if redacted else self.event
+            ev = self.event
+            if ev is None:
+                ev = self.event = _event_dec.decode(self.body)
+                self.body = None
+            ev = for_participants(ev) if redacted else ev
             f = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)
             if binary:
                 if redacted:
@@ -104,6 +113,7 @@ class RoomHost:
         self.recent: collections.deque[Recent] = collections.deque(maxlen=RECENT_KEPT)
         self.results: collections.OrderedDict[tuple[str, str], object] = collections.OrderedDict()
         self.names: dict[tuple[str, str], str] = {}     # which command each remembered id was
+        self.snap_seq = 0                                # the seq of the room's newest snapshot
 
     def remember(self, key, value) -> None:
         self.results[key] = value
@@ -127,6 +137,7 @@ class Hub:
         self.clock = clock
         self.secret = secret
         self.seal_key = msgspec.msgpack.encode(["ballot-seal", secret])
+        self.sealer = snapshots.Sealer(secret)
         self.rooms: dict[str, RoomHost] = {}
         self._pending: list[Batch] = []
         self._inflight: list[Batch] = []     # taken by the committer, not yet delivered
@@ -151,39 +162,50 @@ class Hub:
     # --- start and stop -----------------------------------------------------------
 
     def load(self) -> int:
-        """Rebuilds every room from the record with the same fold; returns events read.
+        """Rebuilds every open room from the record with the same fold; returns events folded.
 
-        One pass over the events folds each room once (the committed, visible
-        state is a copy: at rest everything decided is recorded) and remembers
-        the command ids they answered; refusals come from the audit rows."""
+        A room starts from its snapshot, if it has a valid one, and folds only
+        the events after it, so a restart costs what happened since the last
+        snapshot, not the whole evening. Older events stay on disk: a console
+        resuming from before them reads them from the record (see `join`).
+        The ids of the commands behind each room's newest events are
+        remembered, so a retry across the restart is answered, not applied twice. The
+        committed, visible state is a copy: at rest everything decided is
+        recorded."""
         n = 0
-        hosts = self.rooms
-        host = None
+        rec = self.record
         decode = _event_dec.decode
         evolve = engine.evolve
+        snaps = rec.snapshots()
         # Closed sessions stay on disk until someone opens them (a reviewer, a
         # late console): a clinic's record grows for years, its restart must not.
-        self._unloaded = self.record.closed_rooms()
-        for room, seq, at, aud, body, actor, cmd in self.record.all_events(open_only=bool(self._unloaded)):
-            if host is None or host.id != room:
-                host = hosts.get(room)
-                if host is None:
-                    host = hosts[room] = RoomHost(room)
-            event = decode(body)
-            evolve(host.state, event, at, seq)
-            host.recent.append(Recent(seq, at, aud, event))
-            if cmd is not None:
-                host.results[(actor, cmd)] = seq     # an answered id: its ack's position
-            n += 1
-        for room, actor, cmd, typ, body in self.record.refusals():
-            host = hosts.get(room)
+        self._unloaded = rec.closed_rooms()
+        for room, last in rec.open_rooms().items():
+            host = self.rooms[room] = RoomHost(room)
+            snap = snaps.get(room)
+            state = self.sealer.open(room, *snap) if snap is not None else None
+            if state is not None and state.seq <= last:
+                host.state, host.snap_seq = state, state.seq
+            elif snap is not None:
+                log.warning("a room snapshot was not used (another fold, or not sealed by this server)")
+            recent, st = host.recent, host.state
+            for seq, at, aud, body in rec.tail(room, host.snap_seq):
+                event = decode(body)
+                evolve(st, event, at, seq)
+                recent.append(Recent(seq, at, aud, event))
+                n += 1
+            results = host.results
+            for actor, cmd, seq in rec.command_ids(room, max(0, last - IDS_AFTER_RESTART)):
+                results[(actor, cmd)] = seq     # an answered id: its ack's position
+        for room, actor, cmd, typ, body in rec.refusals():
+            host = self.rooms.get(room)
             if host is None:
                 continue
             info = msgspec.msgpack.decode(body)
             host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
                                                message=info.get("message", ""))
             host.names[(actor, cmd)] = typ   # a refusal row is named after its command
-        for host in hosts.values():
+        for host in self.rooms.values():
             host.visible = engine.copy_state(host.state)
             while len(host.results) > RESULTS_KEPT:
                 host.results.popitem(last=False)
@@ -220,13 +242,17 @@ class Hub:
                 self._load_closed(host)
         return host
 
-    def _load_closed(self, host: RoomHost) -> None:
-        """Folds a closed session from the record on first use, through a read-only
-        connection of its own (WAL lets it read beside the writer thread)."""
+    def reader(self) -> Record:
+        """A read-only connection of the hub's own, for reads on the event loop
+        (WAL lets it read beside the writer thread)."""
         if self._reader is None:
             path = self.record.path
             self._reader = self.record if path == ":memory:" else Record(path, readonly=True)
-        for seq, at, aud, typ, body in self._reader.events(host.id):
+        return self._reader
+
+    def _load_closed(self, host: RoomHost) -> None:
+        """Folds a closed session from the record on first use."""
+        for seq, at, aud, typ, body in self.reader().events(host.id):
             event = _event_dec.decode(body)
             engine.evolve(host.state, event, at, seq)
             host.recent.append(Recent(seq, at, aud, event))
@@ -301,8 +327,9 @@ class Hub:
             batches, self._pending = self._pending, []
             self._inflight = batches
             rows = [r for b in batches for r in b.rows]
+            snaps = self._snapshots_due(batches)
             try:
-                await loop.run_in_executor(self._writer, self.record.append, rows)
+                await loop.run_in_executor(self._writer, self.record.append, rows, snaps)
             except BaseException as exc:   # the record is the truth: without it, stop
                 log.critical("record write failed: %s", type(exc).__name__)
                 self.failed = exc
@@ -316,6 +343,17 @@ class Hub:
                 if not b.future.done():
                     b.future.set_result(b.items[-1].seq if b.items else b.host.visible.seq)
             self._inflight = []
+
+    def _snapshots_due(self, batches: list[Batch]) -> list[tuple]:
+        """Snapshots to write with this commit. Every pending event is in it, so a
+        room's decided state is exactly the fold of its log up to this commit."""
+        out = []
+        for b in batches:
+            host = b.host
+            if b.items and host.state.seq - host.snap_seq >= snapshots.EVERY and host.id in self.rooms:
+                out.append(self.sealer.seal(host.id, host.state))
+                host.snap_seq = host.state.seq
+        return out
 
     async def flush(self) -> None:
         """Waits until everything queued so far is durable and delivered."""
@@ -478,14 +516,12 @@ class Hub:
         # From here to registering, nothing awaits: the welcome, the resumed events
         # and the live stream join without a gap or an overlap.
         vis = host.visible
-        if resume is not None and 0 <= resume <= vis.seq and (
-                resume == vis.seq or (host.recent and host.recent[0].seq <= resume + 1)):
+        missed = self._missed(host, resume)
+        if missed is not None:
             conn.send(self.welcome(host, conn, resumed=True))
             m = vis.members.get(actor.id)
             staff = conn.role != "participant"
-            for it in host.recent:
-                if it.seq <= resume:
-                    continue
+            for it in missed:
                 if receives(it.aud, actor.id, conn.role, m.status if m else "absent",
                             m.breakout if m else None):
                     conn.send(it.frame(conn.binary, not staff))
@@ -493,6 +529,25 @@ class Hub:
             conn.send(self.welcome(host, conn, resumed=False))
         host.conns[actor.id] = conn
         return None
+
+    def _missed(self, host: RoomHost, resume: int | None):
+        """The events after `resume`, if a resume can be served (None: send a fresh
+        welcome instead): the last RECENT_KEPT of the room, from memory, or from
+        the record for what a restart left on disk."""
+        vis = host.visible
+        if resume is None or not 0 <= resume <= vis.seq or vis.seq - resume > RECENT_KEPT:
+            return None
+        recent = host.recent
+        if resume == vis.seq:
+            return ()
+        if recent and recent[0].seq <= resume + 1:
+            return (it for it in recent if it.seq > resume)
+        first = recent[0].seq if recent else vis.seq + 1
+        older = [Recent(seq, at, aud, None, body=body) for seq, at, aud, _typ, body
+                 in self.reader().events(host.id, after=resume, before=first)]
+        if len(older) != first - resume - 1:
+            return None        # not all on disk (cannot happen with an intact record): start afresh
+        return [*older, *recent]
 
     async def leave(self, host: RoomHost, actor: Actor, conn: Sink) -> None:
         """A connection ended. If it was not replaced, the person dropped (or left)."""

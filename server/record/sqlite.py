@@ -34,7 +34,16 @@ CREATE TABLE IF NOT EXISTS log (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS log_room_seq ON log(room, seq) WHERE seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS log_room ON log(room, id);
+CREATE INDEX IF NOT EXISTS log_closed ON log(room) WHERE type = 'session_closed';
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+-- a cache beside the log, not part of it: see server/snapshots.py
+CREATE TABLE IF NOT EXISTS snapshots (
+    room        TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL,
+    fingerprint BLOB NOT NULL,
+    body        BLOB NOT NULL,
+    mac         BLOB NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log
     BEGIN SELECT RAISE(ABORT, 'the record is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
@@ -101,8 +110,11 @@ class Record:
         last = self.db.execute("SELECT id, hash FROM log ORDER BY id DESC LIMIT 1").fetchone()
         self._last_id, self._last_hash = (last[0], last[1]) if last else (0, GENESIS)
 
-    def append(self, rows: list[Row]) -> None:
-        """Writes rows in one transaction; returns once they are on disk."""
+    def append(self, rows: list[Row], snapshots: list[tuple] = ()) -> None:
+        """Writes rows in one transaction; returns once they are on disk.
+
+        `snapshots` (room, seq, fingerprint, body, mac) go in the same
+        transaction, so a snapshot never names a seq the log does not hold."""
         if not rows:
             return
         rid, h = self._last_id, self._last_hash
@@ -116,6 +128,8 @@ class Record:
         try:
             db.executemany("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (_enc.encode([rid, h]),))
+            if snapshots:
+                db.executemany("INSERT OR REPLACE INTO snapshots VALUES (?,?,?,?,?)", snapshots)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -127,12 +141,18 @@ class Record:
     def rooms(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT room FROM log ORDER BY room")]
 
-    def events(self, room: str, after: int = 0) -> Iterator[tuple[int, float, str, str, bytes]]:
-        """(seq, at, aud, type, body) of a room's events in order."""
-        cur = self.db.execute(
-            "SELECT seq, at, aud, type, body FROM log WHERE room=? AND seq > ? ORDER BY seq",
-            (room, after))
-        yield from cur
+    def events(self, room: str, after: int = 0, before: int | None = None
+               ) -> Iterator[tuple[int, float, str, str, bytes]]:
+        """(seq, at, aud, type, body) of a room's events in order, after `after`
+        (and before `before`, when given)."""
+        if before is None:
+            yield from self.db.execute(
+                "SELECT seq, at, aud, type, body FROM log WHERE room=? AND seq > ? ORDER BY seq",
+                (room, after))
+        else:
+            yield from self.db.execute(
+                "SELECT seq, at, aud, type, body FROM log WHERE room=? AND seq > ? AND seq < ? ORDER BY seq",
+                (room, after, before))
 
     def all_events(self, open_only: bool = False) -> Iterator[tuple[str, int, float, str, bytes, str | None, str | None]]:
         """(room, seq, at, aud, body, actor, cmd) of every event, in record order;
@@ -143,6 +163,31 @@ class Record:
                 " AND room NOT IN (SELECT room FROM log WHERE type = 'session_closed') ORDER BY id")
         return self.db.execute(
             "SELECT room, seq, at, aud, body, actor, cmd FROM log WHERE seq IS NOT NULL ORDER BY id")
+
+    def snapshots(self) -> dict[str, tuple[int, bytes, bytes, bytes]]:
+        """room -> (seq, fingerprint, body, mac); empty for a record from before snapshots."""
+        try:
+            cur = self.db.execute("SELECT room, seq, fingerprint, body, mac FROM snapshots")
+        except sqlite3.OperationalError:
+            return {}
+        return {room: (seq, fp, body, mac) for room, seq, fp, body, mac in cur}
+
+    def open_rooms(self) -> dict[str, int]:
+        """room -> its last seq, for every room whose session has not closed."""
+        closed = self.closed_rooms()
+        cur = self.db.execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
+        return {room: last for room, last in cur if room not in closed}
+
+    def tail(self, room: str, after: int) -> Iterator[tuple[int, float, str, bytes]]:
+        """(seq, at, aud, body) of a room's events after `after`, in order."""
+        yield from self.db.execute(
+            "SELECT seq, at, aud, body FROM log WHERE room=? AND seq > ? ORDER BY seq", (room, after))
+
+    def command_ids(self, room: str, after: int) -> Iterator[tuple[str, str, int]]:
+        """(actor, command id, seq) of the commands whose events come after `after`."""
+        yield from self.db.execute(
+            "SELECT actor, cmd, seq FROM log WHERE room=? AND seq > ? AND cmd IS NOT NULL ORDER BY seq",
+            (room, after))
 
     def closed_rooms(self) -> set[str]:
         return {r for (r,) in self.db.execute("SELECT room FROM log WHERE type = 'session_closed'")}
