@@ -148,8 +148,14 @@ class ConsoleApp(App):
     def __init__(self, *, url: str | None = None, token: str | None = None,
                  setup: Callable[["ConsoleApp"], Awaitable[Target]] | None = None,
                  replay: Replay | None = None, clock: Callable[[], float] | None = None,
-                 export_dir: str | None = None, backoff: tuple[float, float] = (0.25, 8.0)):
+                 export_dir: str | None = None, backoff: tuple[float, float] = (0.25, 8.0),
+                 own_process: bool = False):
         super().__init__()
+        # The facilitator command runs one console per process; then the collector
+        # policy of a server suits it too: under a burst of events, full collections
+        # over Textual's many small objects were the worst key-to-screen delays.
+        self.own_process = own_process
+        self._pauses = None
         self.target = Target(url, token) if url is not None else None
         self.setup = setup
         self.replay = replay
@@ -213,6 +219,9 @@ class ConsoleApp(App):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        if self.own_process:
+            from server import pauses
+            self._pauses = pauses.install()
         self.query_one(SessionHeader).connection(self.conn)
         self.query_one(Roster).focus()
         if self.replay is not None:
@@ -248,6 +257,9 @@ class ConsoleApp(App):
                 pass
         if self.target is not None and self.target.stop is not None:
             await self.target.stop()
+        if self._pauses is not None:
+            self._pauses.uninstall()
+            self._pauses = None
 
     # --- frames from the link (on the app's loop, in socket order) ------------------------
 

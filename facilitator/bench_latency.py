@@ -28,6 +28,8 @@ from facilitator.local import as_facilitator
 from protocol import commands as c
 from protocol.commands import RosterEntry
 
+OWN_PROCESS = True      # the console and the server each manage the collector, as their commands do
+
 
 async def _burst(room: Room, rate: float, stop: asyncio.Event) -> int:
     """Participants raising and lowering hands and chatting at `rate` events a second."""
@@ -83,7 +85,7 @@ async def run(presses: int, burst: float) -> list[float]:
     """Everything in the console's own process and event loop."""
     with tempfile.TemporaryDirectory() as d:
         room = await _group(d)
-        app = ConsoleApp(url=room.url, token=room.token())
+        app = ConsoleApp(url=room.url, token=room.token(), own_process=OWN_PROCESS)
         async with app.run_test(size=(160, 45)) as pilot:
             await until(pilot, lambda: app.conn == "online" and app.drawn_seq >= room.state().seq, 10)
             stop = asyncio.Event()
@@ -103,8 +105,11 @@ async def _group_process(burst: float) -> None:
     until its standard input closes."""
     import json
     import sys
+    from server import pauses
     with tempfile.TemporaryDirectory() as d:
         room = await _group(d)
+        if OWN_PROCESS:
+            pauses.install()          # as `session-server serve` does
         print(json.dumps({"url": room.url, "token": room.token(), "seq": room.state().seq}), flush=True)
         stop = asyncio.Event()
         load = asyncio.ensure_future(_burst(room, burst, stop)) if burst else None
@@ -122,9 +127,10 @@ async def run_apart(presses: int, burst: float) -> list[float]:
     import sys
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "facilitator.bench_latency", "--group-process", "--burst", str(burst),
+        *([] if OWN_PROCESS else ["--default-gc"]),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-    app = ConsoleApp(url=info["url"], token=info["token"])
+    app = ConsoleApp(url=info["url"], token=info["token"], own_process=OWN_PROCESS)   # as `facilitator` runs it
     try:
         async with app.run_test(size=(160, 45)) as pilot:
             await until(pilot, lambda: app.conn == "online" and app.drawn_seq >= info["seq"], 10)
@@ -141,8 +147,12 @@ def main() -> None:
     ap.add_argument("--burst", type=float, default=0.0, help="background events per second")
     ap.add_argument("--same-process", action="store_true",
                     help="run the server and participants in the console's process (the old setup)")
+    ap.add_argument("--default-gc", action="store_true",
+                    help="leave CPython's collector as it is in both processes (the baseline for server/pauses.py)")
     ap.add_argument("--group-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global OWN_PROCESS
+    OWN_PROCESS = not args.default_gc
     if args.group_process:
         asyncio.run(_group_process(args.burst))
         return

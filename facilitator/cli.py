@@ -161,12 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.url.startswith(("ws://", "wss://")):
             parser().error(f"{args.url!r} is not a ws:// or wss:// URL")
         token = _read_token(args)
-        ConsoleApp(url=args.url, token=token).run()
+        ConsoleApp(url=args.url, token=token, own_process=True).run()
         return 0
 
     if args.token_file:
         parser().error("--token-file goes with a URL")
-    ConsoleApp(setup=_local_setup(args, demo=not args.room)).run()
+    ConsoleApp(setup=_local_setup(args, demo=not args.room), own_process=True).run()
     return 0
 
 
