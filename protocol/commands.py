@@ -19,18 +19,18 @@ ShortText = Annotated[str, Meta(max_length=200)]
 Seconds = Annotated[int, Meta(ge=1, le=6 * 3600)]
 
 
-class Command(Struct, tag_field="do", forbid_unknown_fields=True, kw_only=True):
+class Command(Struct, tag_field="do", forbid_unknown_fields=True, kw_only=True, gc=False):
     """Base of every command."""
 
 
 # --- session and admission -------------------------------------------------
 
-class AgendaItem(Struct, forbid_unknown_fields=True):
+class AgendaItem(Struct, forbid_unknown_fields=True, gc=False):
     title: ShortText
     minutes: Annotated[float, Meta(gt=0, le=600)]
 
 
-class RosterEntry(Struct, forbid_unknown_fields=True, kw_only=True):
+class RosterEntry(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     id: Id
     name: ShortText
     role: Literal["facilitator", "cofacilitator", "observer", "participant"] = "participant"

@@ -24,7 +24,7 @@ ERROR_CODES = (
 )
 
 
-class Frame(Struct, tag_field="t", kw_only=True):
+class Frame(Struct, tag_field="t", kw_only=True, gc=False):
     pass
 
 
@@ -50,7 +50,7 @@ ClientFrame = Union[Hello, Cmd, Ping]
 
 # --- server to client --------------------------------------------------------
 
-class You(Struct, kw_only=True):
+class You(Struct, kw_only=True, gc=False):
     id: str
     name: str
     role: str

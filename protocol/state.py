@@ -3,7 +3,13 @@
 `RoomState` is what facilitators see (everything the fold knows);
 `ParticipantView` is the reduced picture a participant may see. Both are
 plain data so they encode like any other message; the fold that builds
-`RoomState` lives in `server.engine.fold`.
+`RoomState` lives in `server.engine`.
+
+Every protocol struct is `gc=False`: made of data only, none can be part of a
+reference cycle, and a server holding a thousand rooms' states and histories
+should not have the cyclic collector walk each chat line and member over and
+over (see server/pauses.py). A struct that ever needs to point back at its
+owner must drop `gc=False`.
 """
 from __future__ import annotations
 
@@ -12,21 +18,21 @@ from msgspec import Struct, field
 from protocol.commands import AgendaItem
 
 
-class FlagMark(Struct, kw_only=True):
+class FlagMark(Struct, kw_only=True, gc=False):
     level: str
     reason: str
     by: str
     at: float
 
 
-class NoteEntry(Struct, kw_only=True):
+class NoteEntry(Struct, kw_only=True, gc=False):
     target: str
     text: str
     by: str
     at: float
 
 
-class Member(Struct, kw_only=True):
+class Member(Struct, kw_only=True, gc=False):
     """A person the room knows: on the roster or having come in."""
     id: str
     name: str
@@ -55,7 +61,7 @@ class Member(Struct, kw_only=True):
     flags: list[FlagMark] = []
 
 
-class Poll(Struct, kw_only=True):
+class Poll(Struct, kw_only=True, gc=False):
     id: str
     question: str
     kind: str
@@ -74,7 +80,7 @@ class Poll(Struct, kw_only=True):
     seals: list[str] = []
 
 
-class Timer(Struct, kw_only=True):
+class Timer(Struct, kw_only=True, gc=False):
     id: str
     label: str = ""
     seconds: float = 0.0
@@ -85,7 +91,7 @@ class Timer(Struct, kw_only=True):
     ended_at: float | None = None      # when it expired or was cancelled
 
 
-class Help(Struct, kw_only=True):
+class Help(Struct, kw_only=True, gc=False):
     help_id: int
     person: str
     room: int
@@ -94,7 +100,7 @@ class Help(Struct, kw_only=True):
     acknowledged_by: str | None = None
 
 
-class ChatLine(Struct, kw_only=True):
+class ChatLine(Struct, kw_only=True, gc=False):
     by: str
     name: str
     to: str
@@ -103,7 +109,7 @@ class ChatLine(Struct, kw_only=True):
     at: float
 
 
-class Alert(Struct, kw_only=True):
+class Alert(Struct, kw_only=True, gc=False):
     """An item in the facilitators' feed."""
     kind: str      # help | check_in | flag | drop_overdue
     person: str
@@ -111,7 +117,7 @@ class Alert(Struct, kw_only=True):
     at: float
 
 
-class RoomState(Struct, tag="room", tag_field="kind", kw_only=True):
+class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     room: str
     title: str = ""
     capacity: int = 12
@@ -148,13 +154,13 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True):
     notes: list[NoteEntry] = []
 
 
-class PersonView(Struct, kw_only=True):
+class PersonView(Struct, kw_only=True, gc=False):
     id: str
     name: str
     role: str
 
 
-class PollView(Struct, kw_only=True):
+class PollView(Struct, kw_only=True, gc=False):
     id: str
     question: str
     kind: str
@@ -168,7 +174,7 @@ class PollView(Struct, kw_only=True):
     total: int | None = None
 
 
-class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True):
+class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True, gc=False):
     """What one participant may see: display names, their own status and
     answers, chat meant for them and shared results; never rosters of who is
     absent, other people's answers, notes, flags or locations."""

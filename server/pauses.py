@@ -49,8 +49,9 @@ class PausePolicy:
         gc.set_threshold(self.young_threshold, t1, t2)
         gc.callbacks.append(self._on_gc)
         # What start-up built (a restart's rooms, modules, the listening socket) lives
-        # as long as the process: sweep once, then out of the collector's sight.
-        gc.collect()
+        # as long as the process: out of the collector's sight at once. (No sweep
+        # first: it would walk all of it once more, and start-up makes next to no
+        # cyclic garbage; what little there is waits for the first thaw.)
         gc.freeze()
         return self
 

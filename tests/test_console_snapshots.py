@@ -78,8 +78,13 @@ def staged(db: str):
         await until_server(lambda: room.state().members["p5"].status == "dropped")
         await at(12.5)                  # past the drop grace: Eli "dropped and has not come back"
         await hub.flush()
-        return Target(room.url, room.token(), stop=room.stop)
+        return Target(room.url, room.token(), stop=room.stop, invite=_fixed_invite)
     return setup
+
+
+def _fixed_invite(person: str, name: str) -> tuple[str, str, str]:
+    # the same link every run, so the picture of the invite screen stays the same
+    return "TOKEN", f"http://127.0.0.1:8765/#t=TOKEN-{person}", f"facilitator join ws://127.0.0.1:8765 --token-file {person}"
 
 
 async def until_server(cond, timeout: float = 5.0) -> None:
@@ -139,6 +144,7 @@ def test_main_screen(snap_compare, tmp_path, size):
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("modal,presses", [
     ("poll", ("p",)), ("timer", ("t",)), ("flag", ("f",)), ("note", ("N",)), ("attendance", ("A",)),
+    ("go-around", ("g",)), ("invite", ("i",)),
 ])
 def test_modal(snap_compare, tmp_path, size, modal, presses):
     assert snap_compare(app_for(tmp_path), terminal_size=SIZES[size], run_before=keys(*presses))
