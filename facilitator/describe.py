@@ -13,6 +13,16 @@ def describe(s: RoomState, ev: e.Event) -> str:
         m = s.members.get(pid)
         return m.name if m is not None and m.name else pid
 
+    def poll(pid: str) -> str:
+        # a facilitator knows a poll by what it asks, not by its id
+        p = s.polls.get(pid)
+        if p is None:
+            return f"poll {pid}"
+        if p.kind in ("phq2", "gad2"):
+            return f"the {p.kind[:3].upper()}-2 check-in"
+        q = p.question if len(p.question) <= 40 else p.question[:39] + "…"
+        return f"the poll “{q}”"
+
     match ev:
         case e.RoomConfigured():
             return f"room set up: {ev.title or s.room} (capacity {ev.capacity})"
@@ -88,13 +98,13 @@ def describe(s: RoomState, ev: e.Event) -> str:
         case e.PollOpened():
             return f"poll opened: {ev.question[:60]}"
         case e.VoteCast():
-            return f"{n(ev.person)} answered poll {ev.id}"
+            return f"{n(ev.person)} answered {poll(ev.id)}"
         case e.BallotCast():
-            return f"anonymous ballot in poll {ev.id}"
+            return f"an anonymous answer to {poll(ev.id)}"
         case e.PollClosed():
-            return f"poll {ev.id} closed"
+            return f"{poll(ev.id)} closed"
         case e.PollShared():
-            return f"poll {ev.id} results shared ({ev.total} answers)"
+            return f"{poll(ev.id)}: results shared ({ev.total} answers)"
         case e.CheckInAlert():
             return f"CHECK-IN ALERT: {n(ev.person)} {ev.kind.upper()} total {ev.total}"
         case e.TimerStarted():

@@ -68,7 +68,13 @@ class Hands(Static):
         queue = s.queue
         shown = queue if len(queue) <= room else queue[:max(0, room - 1)]
         for i, pid in enumerate(shown, 1):
-            rows.append(Text.assemble((f"{i}. ✋ ", "yellow"), name_of(s, pid)))
+            m = s.members.get(pid)
+            if m is not None and m.status != "present":
+                # keeps their place, but "next" passes over them until they are back
+                rows.append(Text.assemble((f"{i}. ↯ ", "dim"), (name_of(s, pid), "dim"),
+                                          (f" ({m.status}, skipped)", "dim italic")))
+            else:
+                rows.append(Text.assemble((f"{i}. ✋ ", "yellow"), name_of(s, pid)))
         if len(shown) < len(queue):
             rest = queue[len(shown):]
             rows.append(Text.assemble((f"+{len(rest)} more: ", "yellow"),
