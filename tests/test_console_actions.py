@@ -60,6 +60,26 @@ async def test_a_late_joiner_waits_and_is_admitted_with_a(room):
         assert "Roster 1/10" in screen_text(app)
 
 
+async def test_a_hand_whose_owner_dropped_is_shown_skipped_and_next_passes_over_it(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        for pid, name in (("p1", "Alex"), ("p2", "Blake")):
+            await room.participant(pid, name)
+            await pilot.press("a")
+            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
+            await room.ok(room.people[pid], c.RaiseHand())
+        await until(pilot, lambda: app.room.queue == ["p1", "p2"], what="two hands")
+        await room.people["p1"].drop()
+        await until(pilot, lambda: app.room.members["p1"].status == "dropped" and app.drawn_seq >= room.state().seq,
+                    what="Alex's drop")
+        hands = str(app.query_one("#hands").render())
+        assert "Alex (dropped, skipped)" in hands and "2. ✋ Blake" in hands
+        await pilot.press("n")
+        await until(pilot, lambda: app.room.speaker == "p2", what="Blake, not Alex, to speak")
+        assert room.state().speaker == "p2" and room.state().queue == ["p1"]   # Alex keeps the place
+
+
 async def test_a_refused_command_shows_the_servers_reason(room):
     await room.participant("p1", "Alex", agree=False)       # has not accepted the agreement
     app = console(room)
@@ -77,7 +97,6 @@ async def test_speaking_queue_next_call_on_lower_and_end(room):
         people = {}
         for pid, name in (("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey")):
             people[pid] = await room.participant(pid, name)
-            await room.ok(room.people[pid], c.AcceptAgreement()) if False else None
         for pid in ("p1", "p2", "p3"):
             await pilot.press("a")
             await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
