@@ -27,12 +27,12 @@ SETTINGS = {
     "quick": {"fixed_rooms": 10, "window_s": 5.0, "rate": 1.0, "repeats": 1, "steps": [25],
               "confirm": False, "step_budget_s": 25, "hold_rooms": 0, "hold_window_s": 0,
               "record_sizes": [1, 10, 100], "record_seconds": 0.3, "fold_rooms": 3, "fold_repeats": 1,
-              "restart_rooms": 100, "restart_minutes": 5, "restart_long_minutes": 0},
+              "restart_rooms": 100, "restart_minutes": 5, "restart_long_minutes": 0, "console_presses": 40},
     "full": {"fixed_rooms": 40, "window_s": 10.0, "rate": 1.0, "repeats": 3,
              "steps": [60, 80, 100, 130, 160, 200, 250, 320, 400],
              "confirm": True, "step_budget_s": 330, "hold_rooms": 400, "hold_window_s": 30.0,
              "record_sizes": [1, 10, 100, 1000], "record_seconds": 2.0, "fold_rooms": 20, "fold_repeats": 3,
-             "restart_rooms": 1000, "restart_minutes": 5, "restart_long_minutes": 30},
+             "restart_rooms": 1000, "restart_minutes": 5, "restart_long_minutes": 30, "console_presses": 300},
 }
 
 
@@ -222,9 +222,22 @@ async def main_async(quick: bool) -> dict:
                                                            secret=secret)
             result["restart_long"]["hub_load_in_process"] = figures.in_process_load(
                 cfg["restart_rooms"], cfg["restart_long_minutes"], d, secret)
+    log(f"console: key press to screen, {cfg['console_presses']} presses under 100 events/s")
+    result["console_key_to_screen"] = console_latency(cfg["console_presses"])
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
     result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+def console_latency(presses: int) -> dict:
+    """The console's key press to screen under a burst (facilitator/bench_latency.py)."""
+    try:
+        out = subprocess.run([sys.executable, "-m", "facilitator.bench_latency", "--presses", str(presses),
+                              "--burst", "100", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        log(f"console latency failed: {type(exc).__name__}: {exc}")
+        return {"failed": f"{type(exc).__name__}"}
 
 
 def clean(x):

@@ -149,6 +149,7 @@ def main() -> None:
                     help="run the server and participants in the console's process (the old setup)")
     ap.add_argument("--default-gc", action="store_true",
                     help="leave CPython's collector as it is in both processes (the baseline for server/pauses.py)")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.add_argument("--group-process", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     global OWN_PROCESS
@@ -159,6 +160,13 @@ def main() -> None:
     runner = run if args.same_process else run_apart
     samples = sorted(asyncio.run(runner(args.presses, args.burst)))
     p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]   # noqa: E731
+    if args.json:
+        import json
+        print(json.dumps({"presses": len(samples), "burst_per_s": args.burst, "size": "160x45",
+                          "collector": "default" if args.default_gc else "server.pauses",
+                          "p50_ms": round(p(0.50), 2), "p99_ms": round(p(0.99), 2),
+                          "max_ms": round(samples[-1], 2), "mean_ms": round(statistics.mean(samples), 2)}))
+        return
     print(f"key press -> screen, {len(samples)} presses, burst {args.burst:g}/s: "
           f"p50 {p(0.50):.1f} ms  p99 {p(0.99):.1f} ms  max {samples[-1]:.1f} ms  "
           f"mean {statistics.mean(samples):.1f} ms")

@@ -62,6 +62,9 @@ def test_the_other_figures_are_positive_numbers(quick):
     assert restart["rooms"] >= 1 and positive(restart["events_in_record"])
     assert positive(restart["ready_s"]) and positive(restart["all_rooms_accepting_s"])
     assert restart["ready_s"] <= restart["all_rooms_accepting_s"]
+    console = quick["console_key_to_screen"]
+    assert console["presses"] >= 20 and console["burst_per_s"] == 100
+    assert 0 < console["p50_ms"] <= console["p99_ms"] <= console["max_ms"]
 
 
 def test_the_run_names_its_machine_and_settings(quick):
