@@ -2,9 +2,11 @@
 
 It forwards each frame to the other members of its room (named by the URL
 path) and does nothing else: no validation, no state, no record. It is
-served by the same `websockets` package, with the same settings the project's
-gateway uses (frame size, keepalive, default compression), so the difference
-between the two is what the project does on top of moving bytes.
+served by the same `websockets` package, with the frame limit the project's
+gateway uses and without per-message compression (which the gateway turns
+off too: it would cost the relay a deflate per frame per connection), so the
+difference between the two is what the project does on top of moving bytes.
+Its keepalive is websockets' own.
 
     python -m bench.relay [--port 0]      # prints "READY <port>", stops on SIGTERM
 """
@@ -40,7 +42,7 @@ async def main(host: str, port: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with serve(handler, host, port, max_size=MAX_FRAME, ping_interval=20, ping_timeout=20,
-                     server_header=None) as server:
+                     server_header=None, compression=None) as server:
         bound = server.sockets[0].getsockname()[1]
         print(f"READY {bound}", flush=True)
         await stop.wait()
