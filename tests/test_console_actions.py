@@ -500,3 +500,44 @@ async def test_many_hands_fit_the_speaking_panel_without_laying_out_the_screen(t
             assert len(layouts) <= 2, len(layouts)
     finally:
         await room.stop()
+
+
+async def test_deny_go_around_help_answer_and_a_staff_only_message(room):
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        for pid, name in (("p1", "Alex"), ("p2", "Blake")):
+            await room.participant(pid, name)
+            await pilot.press("a")
+            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
+        await room.participant("p9", "Quinn")
+        await until(pilot, lambda: app.query_one(WaitingRoom).option_count == 1, what="Quinn waiting")
+        await pilot.press("d")                                       # deny asks first
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        assert "Turn Quinn away" in screen_text(app)
+        await pilot.press("y")
+        await until(pilot, lambda: room.state().members["p9"].status == "denied", what="Quinn denied")
+
+        await pilot.press("g")                                       # go-around, 90 s each
+        await until(pilot, lambda: type(app.screen).__name__ == "PromptScreen")
+        await pilot.press(*"90", "enter")                          # typing replaces the offered 60
+        await until(pilot, lambda: app.room.go_around is not None, what="the go-around")
+        st = room.state()
+        assert st.go_around_seconds == 90 and st.speaker == "p1" and st.turn_ends is not None
+        assert "go-around" in str(app.query_one("#hands").render())
+
+        await room.ok(room.people["p2"], c.HelpRequest(text="can we talk after?"))
+        await until(pilot, lambda: app.room.help, what="the help request")
+        await pilot.press("h")
+        await until(pilot, lambda: all(h.acknowledged_by for h in app.room.help.values()), what="help answered")
+        assert all(h.acknowledged_by == "fac-1" for h in room.state().help.values())
+
+        await pilot.press("m")
+        await until(pilot, lambda: type(app.screen).__name__ == "PromptScreen")
+        await pilot.press(*"@facilitators Blake asked to talk after", "enter")
+        await until(pilot, lambda: any(x.text == "Blake asked to talk after" for x in app.room.chat),
+                    what="the staff message")
+        line = next(x for x in room.state().chat if x.text == "Blake asked to talk after")
+        assert line.to == "facilitators"
+        await room.people["p1"].sync()
+        assert not any(getattr(f.ev, "text", "") == "Blake asked to talk after" for f in room.people["p1"].events)
