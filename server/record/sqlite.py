@@ -154,16 +154,6 @@ class Record:
                 "SELECT seq, at, aud, type, body FROM log WHERE room=? AND seq > ? AND seq < ? ORDER BY seq",
                 (room, after, before))
 
-    def all_events(self, open_only: bool = False) -> Iterator[tuple[str, int, float, str, bytes, str | None, str | None]]:
-        """(room, seq, at, aud, body, actor, cmd) of every event, in record order;
-        with `open_only`, only of rooms whose session has not closed."""
-        if open_only:
-            return self.db.execute(
-                "SELECT room, seq, at, aud, body, actor, cmd FROM log WHERE seq IS NOT NULL"
-                " AND room NOT IN (SELECT room FROM log WHERE type = 'session_closed') ORDER BY id")
-        return self.db.execute(
-            "SELECT room, seq, at, aud, body, actor, cmd FROM log WHERE seq IS NOT NULL ORDER BY id")
-
     def snapshots(self) -> dict[str, tuple[int, bytes, bytes, bytes]]:
         """room -> (seq, fingerprint, body, mac); empty for a record from before snapshots."""
         try:
