@@ -66,7 +66,8 @@ def cmd_serve(a) -> int:
         except OSError as exc:
             _die(f"cannot listen on {a.host}:{a.port}: {exc.strerror}")
         from server import pauses
-        pauses.install()      # this process is the server: keep collector pauses short
+        if os.environ.get("SESSION_SERVER_GC") != "default":   # "default": CPython's own, for comparisons
+            pauses.install()      # this process is the server: keep collector pauses short
         print(f"session server on {server.url} (record: {db})", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
