@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import time
 
@@ -17,7 +18,8 @@ async def main(db: str, secret: bytes, t0: float) -> None:
     from server import pauses
     srv = EmbeddedServer(db, secret, port=0)
     await srv.start()
-    pauses.install()        # as `session-server serve` does
+    if os.environ.get("SESSION_SERVER_GC") != "default":
+        pauses.install()        # as `session-server serve` does
     print(f"READY {srv.port} {time.perf_counter() - t0:.6f} {len(srv.hub.rooms)}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
