@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from protocol.frames import (
     PROTOCOL_VERSION, Ack, Cmd, Error, Hello, Ping, Pong, decode_client, encode,
 )
-from server import tokens
+from server import pauses, tokens
 from server.engine import Actor
 from server.hub import Hub
 
@@ -138,6 +138,7 @@ class Gateway:
         finally:
             self.connections -= 1
             self.live.discard(ws)
+            pauses.connection_closed()
 
     # --- keepalive --------------------------------------------------------------
 

@@ -59,3 +59,48 @@ async def test_after_a_full_collection_the_survivors_are_frozen_and_a_thaw_frees
         policy.uninstall()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.asyncio
+async def test_enough_ended_connections_bring_a_thaw_before_the_hour():
+    policy = pauses.install(thaw_every=3600, thaw_after_closed=3)
+    try:
+        gc.collect()
+        await asyncio.sleep(0)
+        assert policy.freezes == 1 and policy.thaws == 0
+        for _ in range(2):
+            pauses.connection_closed()
+        gc.collect()
+        await asyncio.sleep(0)
+        assert policy.thaws == 0 and policy.freezes == 2      # two ended: not yet
+        pauses.connection_closed()
+        gc.collect()
+        await asyncio.sleep(0)
+        assert policy.thaws == 1 and policy.closed == 0 and gc.get_freeze_count() == 0
+    finally:
+        policy.uninstall()
+    pauses.connection_closed()                                 # no policy: nothing to count, no error
+    assert pauses._current is None
+
+
+@pytest.mark.asyncio
+async def test_the_gateway_counts_each_ended_connection(tmp_path):
+    import secrets
+
+    from server.app import EmbeddedServer
+    from server.client import SessionClient
+    srv = await EmbeddedServer(str(tmp_path / "r.db"), secrets.token_bytes(32)).start()
+    policy = pauses.install(thaw_after_closed=10_000)
+    try:
+        for i in range(3):
+            cl = SessionClient(srv.url, srv.token("r1", "observer", f"o{i}", "O"))
+            await cl.connect()
+            await cl.close()
+        for _ in range(100):
+            if policy.closed == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert policy.closed == 3
+    finally:
+        policy.uninstall()
+        await srv.stop()
