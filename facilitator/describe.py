@@ -14,14 +14,14 @@ def describe(s: RoomState, ev: e.Event) -> str:
         return m.name if m is not None and m.name else pid
 
     def poll(pid: str) -> str:
-        # a facilitator knows a poll by what it asks, not by its id
+        # a facilitator knows a poll by what it asks, not by its id; kept short,
+        # since the log line is cut at the panel's width
         p = s.polls.get(pid)
         if p is None:
-            return f"poll {pid}"
+            return pid
         if p.kind in ("phq2", "gad2"):
-            return f"the {p.kind[:3].upper()}-2 check-in"
-        q = p.question if len(p.question) <= 40 else p.question[:39] + "…"
-        return f"the poll “{q}”"
+            return f"{p.kind[:3].upper()}-2 check-in"
+        return f"“{p.question}”" if len(p.question) <= 28 else f"“{p.question[:27]}…”"
 
     match ev:
         case e.RoomConfigured():
@@ -100,11 +100,11 @@ def describe(s: RoomState, ev: e.Event) -> str:
         case e.VoteCast():
             return f"{n(ev.person)} answered {poll(ev.id)}"
         case e.BallotCast():
-            return f"an anonymous answer to {poll(ev.id)}"
+            return f"anonymous answer to {poll(ev.id)}"
         case e.PollClosed():
-            return f"{poll(ev.id)} closed"
+            return f"poll closed: {poll(ev.id)}"
         case e.PollShared():
-            return f"{poll(ev.id)}: results shared ({ev.total} answers)"
+            return f"results shared ({ev.total} answers): {poll(ev.id)}"
         case e.CheckInAlert():
             return f"CHECK-IN ALERT: {n(ev.person)} {ev.kind.upper()} total {ev.total}"
         case e.TimerStarted():
