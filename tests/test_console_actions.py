@@ -46,6 +46,16 @@ def messages(app: ConsoleApp) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+async def present(pilot, app: ConsoleApp, room: Room, *people: tuple[str, str]) -> list:
+    """Each person knocks and the console admits them with `a`; returns their clients."""
+    clients = []
+    for pid, name in people:
+        clients.append(await room.participant(pid, name))
+        await pilot.press("a")
+        await until(pilot, lambda pid=pid: app.room.members[pid].status == "present", what=f"{name} admitted")
+    return clients
+
+
 async def test_a_late_joiner_waits_and_is_admitted_with_a(room):
     await room.participant("p1", "Alex")                    # auto_admit is off: Alex waits
     app = console(room)
@@ -64,11 +74,8 @@ async def test_a_hand_whose_owner_dropped_is_shown_skipped_and_next_passes_over_
     app = console(room)
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot, app, room)
-        for pid, name in (("p1", "Alex"), ("p2", "Blake")):
-            await room.participant(pid, name)
-            await pilot.press("a")
-            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
-            await room.ok(room.people[pid], c.RaiseHand())
+        for client in await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake")):
+            await room.ok(client, c.RaiseHand())
         await until(pilot, lambda: app.room.queue == ["p1", "p2"], what="two hands")
         await room.people["p1"].drop()
         await until(pilot, lambda: app.room.members["p1"].status == "dropped" and app.drawn_seq >= room.state().seq,
@@ -94,14 +101,9 @@ async def test_speaking_queue_next_call_on_lower_and_end(room):
     app = console(room)
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot, app, room)
-        people = {}
-        for pid, name in (("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey")):
-            people[pid] = await room.participant(pid, name)
-        for pid in ("p1", "p2", "p3"):
-            await pilot.press("a")
-            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
-        for pid in ("p1", "p2"):
-            await room.ok(people[pid], c.RaiseHand())
+        alex, blake, _ = await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"))
+        for client in (alex, blake):
+            await room.ok(client, c.RaiseHand())
         await until(pilot, lambda: app.room.queue == ["p1", "p2"], what="two hands")
         await pilot.press("n")
         await until(pilot, lambda: app.room.speaker == "p1", what="Alex to speak")
@@ -138,9 +140,7 @@ async def test_mood_check_in_poll_counts_live_then_closes_and_shares(room):
     app = console(room)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app, room)
-        alex = await room.participant("p1", "Alex")
-        await pilot.press("a")
-        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        alex, = await present(pilot, app, room, ("p1", "Alex"))
         await pilot.press("p")
         await until(pilot, lambda: app.screen.__class__.__name__ == "PollScreen")
         await pilot.click("#ok")
@@ -161,9 +161,7 @@ async def test_phq2_check_in_raises_an_alert_in_the_feed(room):
     app = console(room)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app, room)
-        alex = await room.participant("p1", "Alex")
-        await pilot.press("a")
-        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        alex, = await present(pilot, app, room, ("p1", "Alex"))
         await pilot.press("p")
         await until(pilot, lambda: app.screen.__class__.__name__ == "PollScreen")
         app.screen.query_one("#kind").value = "phq2"
@@ -180,9 +178,7 @@ async def test_note_and_urgent_flag_reach_the_feed_and_roster(room):
     app = console(room)
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot, app, room)
-        await room.participant("p1", "Alex")
-        await pilot.press("a")
-        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        await present(pilot, app, room, ("p1", "Alex"))
         select(app, "p1")
         await pilot.press("N")
         await until(pilot, lambda: app.screen.__class__.__name__ == "NoteScreen")
@@ -204,10 +200,7 @@ async def test_breakouts_conflict_shown_then_plan_move_open_close(room):
     app = console(room)
     async with app.run_test(size=(160, 45)) as pilot:
         await ready(pilot, app, room)
-        for pid, name in (("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"), ("p4", "Drew")):
-            await room.participant(pid, name)
-            await pilot.press("a")
-            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
+        await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"), ("p4", "Drew"))
         await pilot.press("b")
         await until(pilot, lambda: app.screen.__class__.__name__ == "BreakoutScreen")
         scr = app.screen
@@ -242,9 +235,7 @@ async def test_attendance_screen_exports_csv(room, tmp_path):
     app = console(room, export_dir=str(tmp_path))
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot, app, room)
-        await room.participant("p1", "Alex")
-        await pilot.press("a")
-        await until(pilot, lambda: app.room.members["p1"].status == "present")
+        await present(pilot, app, room, ("p1", "Alex"))
         await pilot.press("A")
         await until(pilot, lambda: app.screen.__class__.__name__ == "AttendanceScreen")
         assert "attended" in screen_text(app)
@@ -338,13 +329,6 @@ async def palette(pilot, app: ConsoleApp, title: str) -> None:
     await pilot.pause(0.3)                      # the palette searches as you type
     await pilot.press("enter")
     await until(pilot, lambda: app.screen.__class__.__name__ != "CommandPalette", what=f"{title!r} to run")
-
-
-async def present(pilot, app: ConsoleApp, room: Room, *people: tuple[str, str]) -> None:
-    for pid, name in people:
-        await room.participant(pid, name)
-        await pilot.press("a")
-        await until(pilot, lambda pid=pid: app.room.members[pid].status == "present", what=f"{name} admitted")
 
 
 async def test_a_hand_moves_to_the_top_by_key_and_to_a_place_from_the_palette(room):
@@ -506,10 +490,7 @@ async def test_deny_go_around_help_answer_and_a_staff_only_message(room):
     app = console(room)
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot, app, room)
-        for pid, name in (("p1", "Alex"), ("p2", "Blake")):
-            await room.participant(pid, name)
-            await pilot.press("a")
-            await until(pilot, lambda pid=pid: app.room.members[pid].status == "present")
+        await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake"))
         await room.participant("p9", "Quinn")
         await until(pilot, lambda: app.query_one(WaitingRoom).option_count == 1, what="Quinn waiting")
         await pilot.press("d")                                       # deny asks first
@@ -541,3 +522,17 @@ async def test_deny_go_around_help_answer_and_a_staff_only_message(room):
         assert line.to == "facilitators"
         await room.people["p1"].sync()
         assert not any(getattr(f.ev, "text", "") == "Blake asked to talk after" for f in room.people["p1"].events)
+
+
+def test_the_log_names_a_poll_by_what_it_asks_and_puts_what_happened_first():
+    from facilitator.describe import describe
+    from protocol import events as e
+    from protocol.state import Member, Poll
+    from server import engine
+    s = engine.new_room("r")
+    s.members["p1"] = Member(id="p1", name="Alex")
+    s.polls["mood"] = Poll(id="mood", question="How are you feeling right now, 0 to 10?", kind="scale")
+    s.polls["phq"] = Poll(id="phq", question="Over the last 2 weeks…", kind="phq2")
+    assert describe(s, e.PollClosed(id="mood")) == "poll closed: “How are you feeling right n…”"
+    assert describe(s, e.PollShared(id="mood", total=7, counts={})).startswith("results shared (7 answers): “How")
+    assert describe(s, e.VoteCast(id="phq", person="p1", keys=["0"])) == "Alex answered PHQ-2 check-in"
