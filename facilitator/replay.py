@@ -45,17 +45,27 @@ class Replay:
     def load(cls, path: str, room: str) -> "Replay":
         if not os.path.exists(path):
             raise ReplayError(f"no record at {path}")
-        from server.record import Record
-        rec = Record(path, readonly=True)
+        import sqlite3
+        from server.record import Record, RecordFileError
         try:
-            rows = list(rec.events(room))
+            rec = Record(path, readonly=True)
+        except RecordFileError as exc:      # names the file and what is wrong with it
+            raise ReplayError(str(exc)) from None
+        try:
+            try:
+                rows = list(rec.events(room))
+            except sqlite3.DatabaseError as exc:
+                raise ReplayError(f"the record {path} is damaged: {exc}") from None
             if not rows:
                 rooms = rec.rooms()
                 hint = f"; rooms in it: {', '.join(rooms[:8])}" if rooms else "; it holds no rooms"
                 raise ReplayError(f"room {room!r} is not in {path}{hint}")
         finally:
             rec.close()
-        frames = [EventFrame(seq=seq, at=at, aud=aud, ev=_decode(body)) for seq, at, aud, _t, body in rows]
+        try:
+            frames = [EventFrame(seq=seq, at=at, aud=aud, ev=_decode(body)) for seq, at, aud, _t, body in rows]
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ReplayError(f"the record {path} is damaged: an event cannot be read ({exc})") from None
         return cls(room, frames)
 
     @property

@@ -37,15 +37,37 @@ def _secret(path: str | None, create: bool = True) -> bytes:
         _die(str(exc))
 
 
-def _record(path: str, must_exist: bool = True):
-    from server.record import Record
-    if must_exist and not os.path.exists(path):
-        _die(f"no such record: {path}")
+def _record(path: str):
+    """Opens a record to read, or says in one line why this file is not one (exit 2)."""
+    from server.record import Record, RecordFileError
     import sqlite3
     try:
         return Record(path, readonly=True)
+    except RecordFileError as exc:
+        _die(str(exc))
     except sqlite3.DatabaseError as exc:
-        _die(f"{path} is not a readable record: {exc}")
+        _die(f"the record {path} is damaged: {exc}")
+
+
+class _Damage:
+    """Around the reading of a record that opened: damage found later (a bad page
+    in the middle, a body that does not decode) is one line and exit 2, as at
+    the start. `verify` says which row; this only says where to look."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        import sqlite3
+        import msgspec
+        if kind is not None and issubclass(kind, (sqlite3.DatabaseError, msgspec.DecodeError,
+                                                  msgspec.ValidationError)):
+            _die(f"the record {self.path} is damaged ({exc}); `session-server verify --db {self.path}` "
+                 "names the first bad row")
+        return False
 
 
 def cmd_serve(a) -> int:
@@ -63,8 +85,8 @@ def cmd_serve(a) -> int:
         server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile)
         try:
             await server.start()
-        except OSError as exc:
-            _die(f"cannot listen on {a.host}:{a.port}: {exc.strerror}")
+        except Exception as exc:    # noqa: BLE001 - said in one line, below
+            _serve_failed(exc, db, a)
         from server import pauses
         if os.environ.get("SESSION_SERVER_GC") != "default":   # "default": CPython's own, for comparisons
             pauses.install()      # this process is the server: keep collector pauses short
@@ -77,6 +99,21 @@ def cmd_serve(a) -> int:
         await server.stop()
     asyncio.run(main())
     return EXIT_OK
+
+
+def _serve_failed(exc: Exception, db: str, a) -> None:
+    """One line for a start that failed: the record's fault, or the port's."""
+    import sqlite3
+    import msgspec
+    from server.record import RecordFileError
+    if isinstance(exc, RecordFileError):
+        _die(str(exc))
+    if isinstance(exc, (sqlite3.DatabaseError, msgspec.DecodeError, msgspec.ValidationError)):
+        # the first page was sound, but folding the rooms met a damaged page or row
+        _die(f"the record {db} is damaged ({exc}); `session-server verify --db {db}` names the first bad row")
+    if isinstance(exc, OSError):
+        _die(f"cannot listen on {a.host}:{a.port}: {exc.strerror or exc}")
+    raise exc
 
 
 def cmd_token(a) -> int:
@@ -120,7 +157,8 @@ def cmd_verify(a) -> int:
     res = rec.verify()
     if res.ok:
         from server import snapshots
-        checked, skipped, problems = snapshots.audit(rec)
+        with _Damage(a.db):
+            checked, skipped, problems = snapshots.audit(rec)
         if problems:
             for p in problems:
                 print(f"BAD: {p}")
@@ -159,6 +197,12 @@ def _write_private(path: str, text: str) -> None:
 def cmd_export(a) -> int:
     from server import export
     rec = _record(a.db)
+    with _Damage(a.db):
+        return _export(a, rec)
+
+
+def _export(a, rec) -> int:
+    from server import export
     try:
         if a.format == "absences":
             text = export.absences_csv(rec)
@@ -191,12 +235,13 @@ def cmd_replay(a) -> int:
         except ValueError as exc:
             _die(str(exc))
     rec = _record(a.db)
-    try:
-        state, now, history = review.fold_until(rec, a.room, offset)
-    except LookupError as exc:
-        _die(str(exc), EXIT_FAIL)
-    desc = review.describe(state, now)
-    tl = review.timeline(history, state.opened_at) if offset is None else None
+    with _Damage(a.db):
+        try:
+            state, now, history = review.fold_until(rec, a.room, offset)
+        except LookupError as exc:
+            _die(str(exc), EXIT_FAIL)
+        desc = review.describe(state, now)
+        tl = review.timeline(history, state.opened_at) if offset is None else None
     if a.json:
         out = {"state": desc}
         if tl is not None:
@@ -212,10 +257,13 @@ def cmd_replay(a) -> int:
 
 
 def _replay_scenario(a) -> int:
+    from server.record import RecordFileError
     from server.scenarios.runner import run_scenario
     from server.scenarios.script import ScriptError
     try:
         result = run_scenario(a.scenario, a.db)
+    except RecordFileError as exc:      # --db names a file that is not (and cannot become) a record
+        _die(str(exc))
     except ScriptError as exc:
         if a.json:
             print(json.dumps({"scenario": a.scenario, "valid": False, "line": exc.line, "error": exc.message}))

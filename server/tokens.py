@@ -71,6 +71,7 @@ def verify(secret: bytes, token: str, now: float) -> Claims:
 def load_secret(path: str, create: bool = True) -> bytes:
     """Reads the server secret, creating it (mode 0600) on first use."""
     if os.path.exists(path):
+        _private_or_refuse(path)
         with open(path, "rb") as f:
             data = f.read().strip()
         if len(data) < 32:
@@ -84,6 +85,20 @@ def load_secret(path: str, create: bool = True) -> bytes:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     return data
+
+
+def _private_or_refuse(path: str) -> None:
+    """Refuses a secret that others on the machine could read or write.
+
+    Whoever reads it can sign a facilitator's token for any room; whoever can
+    write it can swap in one they know. A warning would scroll past in a log
+    while the server ran on it, so the server does not start (as ssh refuses a
+    private key others can read): one `chmod 600` fixes it. See docs/security.md."""
+    import stat
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o066:
+        raise TokenError(f"the secret file {path} can be read or written by others (mode {mode:04o}): "
+                         f"refused; make it private with `chmod 600 {path}`")
 
 
 def parse_ttl(text: str) -> float:

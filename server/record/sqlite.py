@@ -18,6 +18,8 @@ from typing import Iterator
 
 import msgspec
 
+from server.record import files
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (
     id    INTEGER PRIMARY KEY,
@@ -89,21 +91,27 @@ def create_private(path: str) -> None:
 
 class Record:
     def __init__(self, path: str, readonly: bool = False):
+        """Raises files.RecordFileError, naming the file, for anything that is not
+        a record (or cannot become one), before a byte of it is changed."""
         self.path = path
+        found = files.check(path, create=not readonly)
         if readonly:
             # reviewing must not be able to change, create or even checkpoint a record
-            if not os.path.exists(path):
-                raise FileNotFoundError(path)
             self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
                                       isolation_level=None)
             self._last_id, self._last_hash = 0, GENESIS
             return
         if path != ":memory:":
-            create_private(path)
+            create_private(path)    # only now: a refused file keeps its mode too
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        if found == "new" or self.db.execute("PRAGMA application_id").fetchone()[0] != files.APPLICATION_ID:
+            # the mark that lets the next start tell this file from anyone else's
+            # (an older record of ours is stamped the first time a server opens it)
+            self.db.execute(f"PRAGMA application_id = {files.APPLICATION_ID}")
+            self.db.execute(f"PRAGMA user_version = {files.USER_VERSION}")
         for suffix in ("-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.chmod(path + suffix, 0o600)
