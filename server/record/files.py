@@ -32,8 +32,11 @@ LOG_COLUMNS = ("id", "room", "seq", "at", "actor", "kind", "type", "aud", "cmd",
 LEGACY_TRIGGERS = {"log_no_update", "log_no_delete"}
 
 
-class RecordFileError(Exception):
-    """A file that cannot be used as a record; the message names it."""
+class RecordFileError(sqlite3.DatabaseError):
+    """A file that cannot be used as a record; the message names it.
+
+    A DatabaseError, so that code which already said "this database cannot be
+    read" for SQLite's own complaint says it for ours too."""
 
 
 def check(path: str, create: bool) -> str:
@@ -73,11 +76,7 @@ def check(path: str, create: bool) -> str:
 
 def _writable(path: str, where: str, new: bool) -> None:
     """A server writes the file and, in WAL mode, two files beside it."""
-    try:
-        readonly_fs = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
-    except OSError:
-        readonly_fs = False
-    if readonly_fs:
+    if _readonly_fs(where):
         raise RecordFileError(f"cannot write the record {path}: it is on a read-only file system")
     if not os.access(where, os.W_OK | os.X_OK):
         raise RecordFileError(f"cannot write the record {path}: its folder {where} is not writable")
@@ -109,8 +108,30 @@ def _check_header(path: str, size: int, wal_size: int) -> None:
                               f"says {pages} pages of {page} bytes")
 
 
-def _check_schema(path: str) -> None:
+def readonly_uri(path: str, probe: bool = False) -> str:
+    """The URI to read a record without writing anything, beside it included.
+
+    Opening a WAL database read-only makes SQLite create its -wal and -shm
+    files. With no -wal file, no writer is at work and everything is in the
+    main file, so `immutable=1` reads it without them: always for the probe
+    (a refused file must gain no neighbours), and on a read-only file system,
+    where they cannot be made. Otherwise a reader shares the writer's -shm,
+    which is how it reads beside a running server."""
     uri = "file:" + _uri_path(path) + "?mode=ro"
+    if not os.path.exists(path + "-wal") and (probe or _readonly_fs(os.path.dirname(os.path.abspath(path)))):
+        uri += "&immutable=1"
+    return uri
+
+
+def _readonly_fs(where: str) -> bool:
+    try:
+        return bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _check_schema(path: str) -> None:
+    uri = readonly_uri(path, probe=True)
     try:
         db = sqlite3.connect(uri, uri=True, isolation_level=None)
     except sqlite3.Error as exc:

@@ -97,7 +97,7 @@ class Record:
         found = files.check(path, create=not readonly)
         if readonly:
             # reviewing must not be able to change, create or even checkpoint a record
-            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+            self.db = sqlite3.connect(files.readonly_uri(path), uri=True, check_same_thread=False,
                                       isolation_level=None)
             self._last_id, self._last_hash = 0, GENESIS
             return
