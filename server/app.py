@@ -22,8 +22,13 @@ log = logging.getLogger("session_server")
 class EmbeddedServer:
     def __init__(self, db: str, secret: bytes, *, host: str = "127.0.0.1", port: int = 0,
                  clock=None, limits: Limits | None = None, certfile: str | None = None,
-                 keyfile: str | None = None, http=None):
+                 keyfile: str | None = None, http=None, allowed_hosts: set[str] | None = None,
+                 allowed_origins: set[str] | None = None):
         self.db, self.secret, self.host, self.port = db, secret, host, port
+        # the names a Host header may carry besides IP literals and localhost (server/http_edge.py);
+        # a name to listen on is one the server serves
+        self.allowed_hosts = set(allowed_hosts or ()) | ({host} if host and not _is_ip(host) else set())
+        self.allowed_origins = allowed_origins
         self.clock = clock or RealClock()
         self.limits = limits
         self.certfile, self.keyfile = certfile, keyfile
@@ -44,7 +49,8 @@ class EmbeddedServer:
                 http = make_http_handler()
             except ImportError:
                 http = None
-        self.gateway = Gateway(self.hub, self.limits, http=http)
+        self.gateway = Gateway(self.hub, self.limits, http=http, allowed_hosts=self.allowed_hosts,
+                               allowed_origins=self.allowed_origins)
         ctx = None
         if self.certfile:
             ctx = ssl_mod.SSLContext(ssl_mod.PROTOCOL_TLS_SERVER)
@@ -97,3 +103,12 @@ def default_paths() -> tuple[str, str]:
     d = user_data_dir("group-console", appauthor=False)
     os.makedirs(d, mode=0o700, exist_ok=True)
     return os.path.join(d, "records.db"), os.path.join(d, "secret")
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False

@@ -82,7 +82,8 @@ def cmd_serve(a) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def main():
-        server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile)
+        server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile,
+                                allowed_hosts=set(a.allow_host or ()), allowed_origins=set(a.allow_origin or ()))
         try:
             await server.start()
         except Exception as exc:    # noqa: BLE001 - said in one line, below
@@ -310,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--certfile")
     s.add_argument("--keyfile")
     s.add_argument("--secret-file", help="the signing secret; created (mode 0600) if missing")
+    s.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="a host name clients reach this server by (IP addresses and localhost always work); "
+                        "requests naming any other host are refused, against DNS rebinding; may be repeated")
+    s.add_argument("--allow-origin", action="append", metavar="URL",
+                   help="a page origin, such as https://group.example.org behind a TLS proxy, whose pages may "
+                        "open websockets here besides this server's own; may be repeated")
     s.set_defaults(fn=cmd_serve)
 
     t = sub.add_parser("token", help="print a signed token for one person")

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from protocol.frames import (
     PROTOCOL_VERSION, Ack, Cmd, Error, Hello, Ping, Pong, decode_client, encode,
 )
-from server import pauses, tokens
+from server import http_edge, pauses, tokens
 from server.engine import Actor
 from server.hub import Hub
 
@@ -105,30 +105,46 @@ class Conn:
 
 class Gateway:
     def __init__(self, hub: Hub, limits: Limits | None = None, allowed_origins: set[str] | None = None,
-                 http=None):
+                 http=None, allowed_hosts: set[str] | None = None):
         self.hub = hub
         self.limits = limits or Limits()
-        self.allowed_origins = allowed_origins
+        self.allowed_origins = {o.rstrip("/").lower() for o in allowed_origins} if allowed_origins else None
+        # names (besides IP literals and localhost) that a Host header may carry: see server/http_edge.py
+        self.allowed_hosts = frozenset(h.lower().rstrip(".") for h in allowed_hosts or ()) | frozenset(
+            http_edge.split_host(o.partition("://")[2])[0] for o in self.allowed_origins or ())
         self.http = http            # optional callable(connection, request) for plain HTTP
         self.connections = 0
         self.live: set[_Connection] = set()
         self._keepalive: asyncio.Task | None = None
 
     def process_request(self, connection, request):
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        headers = request.headers
+        twice = http_edge.repeated(headers)
+        if twice is not None:
+            return self._refuse_http(connection, 400, f"repeated {twice} header")
+        host = headers.get("Host")
+        if not http_edge.host_ok(host, self.allowed_hosts):
+            # DNS rebinding: the name in Host is not one this server serves
+            return self._refuse_http(connection, 421, "a Host this server does not serve")
+        if headers.get("Upgrade", "").lower() != "websocket":
             if self.http is not None:
                 return self.http(connection, request)
             return connection.respond(404, "This is a session server; connect with a websocket.\n")
-        origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_ok(origin, request.headers.get("Host", "")):
+        origin = headers.get("Origin")
+        if origin is not None and not http_edge.origin_ok(origin, host, http_edge.is_tls(connection),
+                                                           self.allowed_origins):
             return connection.respond(403, "Origin not allowed\n")
         return None
 
-    def _origin_ok(self, origin: str, host: str) -> bool:
-        if self.allowed_origins is not None and origin in self.allowed_origins:
-            return True
-        # a browser page may connect back only to the server that served it
-        return origin.split("://", 1)[-1] == host
+    async def _refuse_http(self, connection, status: int, why: str):
+        """Answers a request malformed for us without a traceback, audited as a refused
+        hello (it may have carried one in its headers); websockets awaits this."""
+        log.info("refused request: %s", why)
+        try:
+            await self.hub.refuse_hello(None, None, "invalid", why)
+        except Exception as exc:    # noqa: BLE001 - the answer goes out whatever the record's health
+            log.warning("could not audit a refused request: %s", type(exc).__name__)
+        return connection.respond(status, f"Bad request: {why}\n")
 
     async def handler(self, ws: ServerConnection) -> None:
         self.connections += 1
@@ -337,6 +353,9 @@ def _short(room: str) -> str:
 async def start_server(gateway: Gateway, host: str, port: int, ssl=None):
     # No per-message compression: frames are small, and deflate would run once per
     # connection for the same bytes (and hold a compressor's memory for each).
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop.get_exception_handler(), http_edge.AcceptLog):
+        http_edge.AcceptLog(loop).install()     # out of descriptors: one line a second, not a flood
     server = await serve(gateway.handler, host, port, max_size=MAX_FRAME, ssl=ssl,
                          process_request=gateway.process_request, create_connection=_Connection,
                          ping_interval=None, server_header=None, compression=None)
