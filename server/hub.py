@@ -97,6 +97,14 @@ class Recent(msgspec.Struct, gc=False):
         return f
 
 
+def _as_wire(cmd: Command) -> Command:
+    """An in-process command (the console's own setup, scenario files) typed as if it
+    had come over the wire: an int where the schema says float becomes a float, and
+    the schema's limits are checked. Otherwise its events would hold `10` where the
+    record, decoded, holds `10.0`: the live state and the fold of the log would differ."""
+    return msgspec.msgpack.decode(_enc.encode(cmd), type=type(cmd))
+
+
 def _as_retry(result, cmd_id: str):
     if isinstance(result, int):          # remembered from the record at start: an ack's seq
         return Ack(id=cmd_id, seq=result, duplicate=True)
@@ -510,6 +518,10 @@ class Hub:
 
     async def command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command):
         """Decides, records and delivers one command; returns its Ack or Error frame."""
+        try:
+            cmd = _as_wire(cmd)
+        except msgspec.ValidationError as exc:
+            return Error(id=cmd_id, code="invalid", message=str(exc))
         return await asyncio.shield(self.start_command(host, actor, cmd_id, cmd))
 
     async def join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
@@ -602,5 +614,6 @@ class Hub:
     async def configure(self, room: str, cmd: Command) -> None:
         """Sets a room up as the server itself (scenario files, room files)."""
         host = self.room(room)
+        cmd = _as_wire(cmd)
         emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), engine.SYSTEM, self.seal_key))
         await self._submit(host, emits, "system", None, self.clock.now())
