@@ -166,8 +166,29 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.token_file:
         parser().error("--token-file goes with a URL")
+    refusal = _bad_local_files(args)
+    if refusal:
+        sys.stderr.write(f"facilitator: {refusal}\n")
+        return 2
     ConsoleApp(setup=_local_setup(args, demo=not args.room), own_process=True).run()
     return 0
+
+
+def _bad_local_files(args) -> str:
+    """Why the local record or secret cannot be used, said before the screen takes over
+    (inside the app it would be a traceback on a screen that then closes); empty if fine."""
+    from server.app import default_paths
+    from server.record import RecordFileError
+    from server.record.files import check
+    from server.tokens import TokenError, load_secret
+    db, secret_path = default_paths()
+    try:
+        check(args.db or db, create=True)
+        if os.path.exists(secret_path):
+            load_secret(secret_path, create=False)
+    except (RecordFileError, TokenError) as exc:
+        return str(exc)
+    return ""
 
 
 if __name__ == "__main__":

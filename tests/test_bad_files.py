@@ -170,3 +170,16 @@ def test_the_bad_files_campaign_passes_in_short():
     figures, failures = ff.bad_files(quick=True)
     assert not failures, failures
     assert figures["file_cases"] >= 6 and figures["file_refusals_one_line"] >= 20
+
+
+def test_the_consoles_local_server_refuses_a_bad_record_before_the_screen_opens(tmp_path):
+    path = ff.make_random(str(tmp_path / "junk.db"))
+    before = ff.fingerprint(path)
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), PYTHONPATH=ff.ROOT)
+    r = subprocess.run([sys.executable, "-c", "import sys; from facilitator.cli import main; "
+                        f"sys.exit(main(['--db', {path!r}, '--room', 'tue']))"],
+                       capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"facilitator: {path} is not a record: it is not an SQLite database "
+        "(another kind of file, or its first page is damaged)"], r.stderr
+    assert ff.fingerprint(path) == before
