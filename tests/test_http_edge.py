@@ -189,3 +189,14 @@ def test_out_of_file_descriptors_is_one_line_a_second_and_the_open_group_goes_on
             s.close()
         srv.stop()
     assert "Traceback" not in srv.log_text()      # nor at shutdown, with accepts still pending
+
+
+def test_the_page_on_its_own_answers_a_repeated_header_with_400():
+    # defence in depth: the gateway refuses these first, but the page's handler may be reached another way
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request
+    from server.web import make_http_handler
+    handle = make_http_handler()
+    for path, name in (("/", "Host"), ("/static/js/link.js", "Host"), ("/static/js/link.js", "If-None-Match")):
+        r = handle(None, Request(path, Headers([("Host", "127.0.0.1"), (name, "a"), (name, "b")])))
+        assert r.status_code == 400 and f"repeated {name}".encode() in r.body, (path, name, r.body)

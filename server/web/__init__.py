@@ -20,7 +20,7 @@ import http
 import re
 from pathlib import Path
 
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.http11 import Response
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -118,7 +118,13 @@ def make_http_handler(root: Path = STATIC_DIR):
             r = _response(405, b"Method not allowed\n", "text/plain; charset=utf-8", [
                 ("Allow", "GET, HEAD"), ("Cache-Control", "no-store")])
             return r
-        response = _route(connection, request)
+        try:
+            response = _route(connection, request)
+        except MultipleValuesError as exc:
+            # the gateway refuses repeated headers first; this keeps the page safe on its own
+            name = exc.args[0] if exc.args else "a"
+            return _response(400, f"Bad request: repeated {name} header\n".encode(), "text/plain; charset=utf-8",
+                             [("Cache-Control", "no-store")])
         if method == "HEAD":
             response.body = b""     # the headers (Content-Length included) as for GET
         return response
