@@ -212,7 +212,6 @@ def _write_private(path: str, text: str) -> None:
 
 
 def cmd_export(a) -> int:
-    from server import export
     rec = _record(a.db)
     with _Damage(a.db):
         return _export(a, rec)
