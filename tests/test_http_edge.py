@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import ssl
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +35,7 @@ class Serve:
         os.write(fd, os.urandom(32).hex().encode())
         os.close(fd)
         self.log = str(tmp / "serve.log")
+        self.tls = "--certfile" in extra
 
         def limit():
             if nofile:
@@ -69,7 +71,12 @@ class Serve:
 
     def raw(self, request: str, timeout: float = 5.0) -> str:
         """Sends one request as bytes; returns the status line."""
-        with socket.create_connection((HOST, self.port), timeout=timeout) as s:
+        with socket.create_connection((HOST, self.port), timeout=timeout) as plain:
+            s = plain
+            if self.tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE   # the test's own certificate
+                s = ctx.wrap_socket(plain, server_hostname=HOST)
             s.sendall(request.encode())
             data = b""
             while b"\r\n" not in data:
@@ -149,6 +156,19 @@ def test_the_origin_check_looks_at_the_scheme_too(tmp_path):
         # behind a TLS proxy: the public origin, listed, with its name as the Host
         assert srv.upgrade("Origin: https://group.example.org", host="group.example.org").startswith("HTTP/1.1 101")
         assert srv.upgrade("Origin: https://other.example.org", host="group.example.org").startswith("HTTP/1.1 403")
+    finally:
+        srv.stop()
+
+
+def test_with_tls_only_an_https_origin_is_the_servers_own(tmp_path):
+    from campaigns.access import make_certificate
+    cert, key = make_certificate(str(tmp_path))
+    srv = Serve(tmp_path, "--certfile", cert, "--keyfile", key)
+    try:
+        hp = f"{HOST}:{srv.port}"
+        assert srv.upgrade(f"Origin: https://{hp}").startswith("HTTP/1.1 101")
+        assert srv.upgrade(f"Origin: http://{hp}").startswith("HTTP/1.1 403")   # a plain page, same host and port
+        assert srv.upgrade(f"Origin: wss://{hp}").startswith("HTTP/1.1 403")
     finally:
         srv.stop()
 
