@@ -217,12 +217,52 @@ class Hub:
             host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
                                                message=info.get("message", ""))
             host.names[(actor, cmd)] = typ   # a refusal row is named after its command
+        self._drops_after_crash()
         for host in self.rooms.values():
             host.visible = engine.copy_state(host.state)
             while len(host.results) > RESULTS_KEPT:
                 host.results.popitem(last=False)
             self._reschedule(host)
         return n
+
+    def _drops_after_crash(self) -> None:
+        """Whoever a room still holds as connected was cut off by a crash: nobody is
+        connected to a server that is starting. The crash left no time of its own, so the
+        drops are dated at the room's last recorded event, the last moment the record
+        knows the room was as it was (docs/reliability.md). They go through the record
+        like any event, before anyone can see the room."""
+        rows, stopped = [], 0
+        for host in self.rooms.values():
+            emits = engine.stop_drops(host.state, host.state.at)
+            if emits:
+                r, items = self._fold(host, emits, engine.SYSTEM.id, None, host.state.at)
+                rows.extend(r)
+                host.recent.extend(items)
+                stopped += 1
+        if rows:
+            self.record.append(rows)
+            log.warning("%d rooms had people connected when the server last stopped without "
+                        "recording it; their drops are dated at each room's last event", stopped)
+
+    async def record_stop(self, timeout: float = 3.0) -> None:
+        """A graceful stop is a drop for everyone connected, at the moment of the stop:
+        recorded before the sockets close, so a restart finds nobody present who is not,
+        and the drop grace runs from the stop as after any drop. Bounded, so that a
+        record that cannot be written does not hold the stop."""
+        self.stopping = True
+        now = self.clock.now()
+        futs = []
+        for host in list(self.rooms.values()):
+            emits = engine.stop_drops(host.state, now)
+            if emits:
+                futs.append(self._submit(host, emits, engine.SYSTEM.id, None, now))
+        if not futs:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*futs), timeout)
+        except (asyncio.TimeoutError, TimeoutError, RuntimeError) as exc:
+            log.error("the stop's drops could not be recorded (%s); a restart dates them at "
+                      "each room's last recorded event", type(exc).__name__)
 
     async def start(self) -> None:
         self._wake_commit = asyncio.Event()
@@ -276,6 +316,15 @@ class Hub:
                 now: float) -> asyncio.Future:
         """Folds the events into the decided state and queues them for the record."""
         fut = asyncio.get_running_loop().create_future()
+        rows, items = self._fold(host, emits, actor, cmd_id, now)
+        self._pending.append(Batch(host, rows, items, fut))
+        self._wake_commit.set()
+        self._reschedule(host)
+        return fut
+
+    def _fold(self, host: RoomHost, emits: list[Emit], actor: str | None, cmd_id: str | None,
+              now: float) -> tuple[list[Row], list[Recent]]:
+        """Folds events into the decided state; returns their rows and their delivery items."""
         rows, items = [], []
         st = host.state
         for x in emits:
@@ -287,10 +336,7 @@ class Hub:
                             type(x.event).__struct_config__.tag, x.aud,
                             None if anonymous else cmd_id, _enc.encode(x.event)))
             items.append(Recent(seq, at, x.aud, x.event))
-        self._pending.append(Batch(host, rows, items, fut))
-        self._wake_commit.set()
-        self._reschedule(host)
-        return fut
+        return rows, items
 
     def _reschedule(self, host: RoomHost) -> None:
         """Keeps the room's next deadline in the heap; wakes the timer only if sooner."""
@@ -514,6 +560,10 @@ class Hub:
 
     async def join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
         """Admits a connection into the room's fan-out; records the arrival."""
+        if self.stopping:
+            # the stop's drops are recorded: an arrival now would be a presence that no
+            # connection backs after the restart (the client retries: not a final code)
+            return Error(code="unavailable", message="the server is stopping; connect again")
         self.fire_due(host)
         try:
             emits = engine.connect(host.state, actor, self.clock.now())
