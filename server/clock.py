@@ -24,9 +24,11 @@ class RealClock:
     the sources (injectable, so tests can step one and not the other)."""
     virtual = False
 
-    def __init__(self, wall=time.time, mono=time.monotonic):
-        self._wall, self._mono = wall, mono
-        self._base = wall() - mono()
+    def __init__(self, wall=None, mono=None):
+        # looked up at each call, not bound here: what the system's clock says now
+        self._wall = wall or (lambda: time.time())
+        self._mono = mono or (lambda: time.monotonic())
+        self._base = self._wall() - self._mono()
 
     def now(self) -> float:
         return self._base + self._mono()
