@@ -26,7 +26,7 @@ from protocol import events as ev_mod
 from protocol.commands import Command
 from protocol.frames import PROTOCOL_VERSION, Ack, Error, EventFrame, Welcome, You, encode
 from protocol.state import RoomState
-from server import engine, snapshots
+from server import engine, snapshots, stops
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.views import for_participants, participant_view, receives
 from server.record import Record, Row
@@ -227,43 +227,11 @@ class Hub:
         return n
 
     def _drops_after_crash(self) -> None:
-        """Whoever a room still holds as connected was cut off by a crash: nobody is
-        connected to a server that is starting. The crash left no time of its own, so the
-        drops are dated at the room's last recorded event, the last moment the record
-        knows the room was as it was (docs/reliability.md). They go through the record
-        like any event, before anyone can see the room."""
-        rows, stopped = [], 0
-        for host in self.rooms.values():
-            emits = engine.stop_drops(host.state, host.state.at)
-            if emits:
-                r, items = self._fold(host, emits, engine.SYSTEM.id, None, host.state.at)
-                rows.extend(r)
-                host.recent.extend(items)
-                stopped += 1
-        if rows:
-            self.record.append(rows)
-            log.warning("%d rooms had people connected when the server last stopped without "
-                        "recording it; their drops are dated at each room's last event", stopped)
+        stops.drops_after_crash(self)
 
     async def record_stop(self, timeout: float = 3.0) -> None:
-        """A graceful stop is a drop for everyone connected, at the moment of the stop:
-        recorded before the sockets close, so a restart finds nobody present who is not,
-        and the drop grace runs from the stop as after any drop. Bounded, so that a
-        record that cannot be written does not hold the stop."""
-        self.stopping = True
-        now = self.clock.now()
-        futs = []
-        for host in list(self.rooms.values()):
-            emits = engine.stop_drops(host.state, now)
-            if emits:
-                futs.append(self._submit(host, emits, engine.SYSTEM.id, None, now))
-        if not futs:
-            return
-        try:
-            await asyncio.wait_for(asyncio.gather(*futs), timeout)
-        except (asyncio.TimeoutError, TimeoutError, RuntimeError) as exc:
-            log.error("the stop's drops could not be recorded (%s); a restart dates them at "
-                      "each room's last recorded event", type(exc).__name__)
+        """A graceful stop is a drop for everyone connected (see server/stops.py)."""
+        await stops.record_stop(self, timeout)
 
     async def start(self) -> None:
         self._wake_commit = asyncio.Event()
