@@ -157,3 +157,26 @@ async def test_after_a_crash_the_drop_is_dated_at_the_last_recorded_event(tmp_pa
             await cl.close()
     finally:
         await srv.stop()
+
+
+async def test_after_the_stops_drops_a_hello_is_told_to_come_back(tmp_path):
+    """Once the stop's drops are recorded, an arrival would be a presence no connection
+    backs after the restart: it is refused with `unavailable` (not final: clients retry)."""
+    from server.client import ClientError
+    srv = await EmbeddedServer(str(tmp_path / "r.db"), secrets.token_bytes(32)).start()
+    try:
+        people = await _group(srv, grace=60)
+        await srv.hub.record_stop()
+        assert srv.hub.rooms["r1"].visible.members["p1"].status == "dropped"
+        late = SessionClient(srv.url, srv.token("r1", "participant", "p1", "P1"))
+        try:
+            await late.connect()
+        except ClientError as exc:
+            assert exc.args[0] == "unavailable", exc.args
+        else:
+            raise AssertionError("a hello during the stop was let in")
+        assert srv.hub.rooms["r1"].visible.members["p1"].status == "dropped"
+        for cl in people.values():
+            await cl.close()
+    finally:
+        await srv.stop()
