@@ -126,6 +126,16 @@ async def _restart_round(kind: str, failures: list[str]) -> dict:
         for cl in (f, p2, p3):
             await cl.close()
         proc.stop()
+        # the stop's drops are in the chain like any event: the record still verifies
+        from server.record import Record
+        rec = Record(proc.db, readonly=True)
+        fig["stop_drops_recorded"] = sum(1 for row in rec.rows("r") if row[4] == "system" and row[6] == "dropped")
+        fig["verify_ok"] = rec.verify().ok
+        rec.close()
+        if not fig["verify_ok"]:
+            failures.append(f"{kind}: the record does not verify")
+        if fig["stop_drops_recorded"] < 2:
+            failures.append(f"{kind}: {fig['stop_drops_recorded']} stop drops in the record, not 2")
         return fig
     finally:
         shutil.rmtree(work, ignore_errors=True)
