@@ -54,6 +54,15 @@ async def test_closed_rooms_are_let_go_and_answer_retries_as_duplicates(server):
     assert set(rooms) <= hub._unloaded
     assert len(hub._heap) <= 4 * len(hub._due) + 1024
 
+    # a console resuming into a let-go room gets exactly the events after its seq
+    r = SessionClient(server.url, server.token(rooms[3], "observer", "o1", "O"))
+    w = await r.connect(resume=4)
+    assert w.resumed
+    await r.sync()
+    seqs = [x.seq for x in r.events]
+    assert seqs[:3] == [5, 6, 7] and seqs == sorted(set(seqs)) and seqs == list(range(5, 5 + len(seqs)))
+    await r.close()
+
     # on first use the room is folded again, whole, exactly as it was
     room = rooms[7]
     f = SessionClient(server.url, server.token(room, "facilitator", "f1", "F"))
