@@ -47,6 +47,12 @@ class Member(Struct, kw_only=True, gc=False):
     admitted: bool = False            # admitted at least once this session
     order: int = 0                    # rank of first admission (go-around default order)
     first_joined: float | None = None  # first admission
+    # arrival: the first of knocking (entering the waiting room) and being admitted;
+    # lateness runs from the open to here, so time kept waiting is not lateness
+    arrived_at: float | None = None
+    waiting_since: float | None = None  # start of the waiting-room interval now counting
+    waited: float = 0.0                # seconds of waiting-room intervals already closed
+    removed_at: float | None = None
     last_left: float | None = None
     present_since: float | None = None  # start of the interval now counting
     attended: float = 0.0              # seconds of intervals already closed

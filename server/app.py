@@ -41,6 +41,11 @@ class EmbeddedServer:
         record = Record(self.db)
         self.hub = Hub(record, self.clock, self.secret)
         n = self.hub.load()
+        # time never goes back across a restart either: a start after the wall clock was
+        # stepped back dates nothing before what the record already holds
+        last = record.last_at()
+        if last is not None and hasattr(self.clock, "not_before"):
+            self.clock.not_before(last)
         await self.hub.start()
         http = self.http
         if http is None:
@@ -77,7 +82,8 @@ class EmbeddedServer:
 
     async def stop(self) -> None:
         if self.hub is not None:
-            self.hub.stopping = True
+            # first the stop's drops, while the committer still runs (then no more arrivals)
+            await self.hub.record_stop()
         if self._server is not None:
             self._server.close()
             try:

@@ -26,7 +26,7 @@ from protocol import events as ev_mod
 from protocol.commands import Command
 from protocol.frames import PROTOCOL_VERSION, Ack, Error, EventFrame, Welcome, You, encode
 from protocol.state import RoomState
-from server import engine, snapshots
+from server import engine, snapshots, stops
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.views import for_participants, participant_view, receives
 from server.record import Record, Row
@@ -123,6 +123,7 @@ class RoomHost:
         self.results: collections.OrderedDict[tuple[str, str], object] = collections.OrderedDict()
         self.names: dict[tuple[str, str], str] = {}     # which command each remembered id was
         self.snap_seq = 0                                # the seq of the room's newest snapshot
+        self.joining = 0                                 # hellos between `room()` and registering
 
     def remember(self, key, value) -> None:
         self.results[key] = value
@@ -225,12 +226,20 @@ class Hub:
             host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
                                                message=info.get("message", ""))
             host.names[(actor, cmd)] = typ   # a refusal row is named after its command
+        self._drops_after_crash()
         for host in self.rooms.values():
             host.visible = engine.copy_state(host.state)
             while len(host.results) > RESULTS_KEPT:
                 host.results.popitem(last=False)
             self._reschedule(host)
         return n
+
+    def _drops_after_crash(self) -> None:
+        stops.drops_after_crash(self)
+
+    async def record_stop(self, timeout: float = 3.0) -> None:
+        """A graceful stop is a drop for everyone connected (see server/stops.py)."""
+        await stops.record_stop(self, timeout)
 
     async def start(self) -> None:
         self._wake_commit = asyncio.Event()
@@ -271,12 +280,52 @@ class Hub:
         return self._reader
 
     def _load_closed(self, host: RoomHost) -> None:
-        """Folds a closed session from the record on first use."""
-        for seq, at, aud, typ, body in self.reader().events(host.id):
-            event = _event_dec.decode(body)
-            engine.evolve(host.state, event, at, seq)
-            host.recent.append(Recent(seq, at, aud, event))
-        host.visible = engine.copy_state(host.state)
+        """Folds a closed session from the record on first use (after a restart, or after
+        it was let go once its last connection had gone: see `_release`).
+
+        The answers to its commands come back with it, from the same rows: a command
+        retried after the room was let go (its answer lost with a connection) is answered
+        as the duplicate it is, with its ack's seq or its refusal, as it would have been
+        had the room stayed in memory. Anonymous ballots carry no id in the record, so a
+        retried ballot is decided again, and refused: the session is closed."""
+        results, names = host.results, host.names
+        st, recent = host.state, host.recent
+        for _rid, _room, seq, at, actor, kind, typ, aud, cmd, body in self.reader().rows(host.id):
+            if kind == "event":
+                event = _event_dec.decode(body)
+                engine.evolve(st, event, at, seq)
+                recent.append(Recent(seq, at, aud, event))
+                if cmd is not None:
+                    results[(actor, cmd)] = seq     # the last event of a command is its ack's seq
+            elif cmd is not None:
+                info = msgspec.msgpack.decode(body)
+                results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
+                                              message=info.get("message", ""))
+                names[(actor, cmd)] = typ
+        while len(results) > RESULTS_KEPT:
+            old, _ = results.popitem(last=False)
+            names.pop(old, None)
+        host.visible = engine.copy_state(st)
+
+    def _release(self, host: RoomHost) -> None:
+        """Lets a finished room go once nothing holds it: a closed session (or a room that
+        never had an event) with no connection, no hello on its way in and nothing waiting
+        to be written or delivered. It is folded again from the record on first use, as
+        closed sessions are after a restart, so a server that runs for months holds only
+        the rooms in use, not every session it ever hosted."""
+        if self.rooms.get(host.id) is not host or host.conns or host.joining:
+            return
+        st = host.state
+        if not (st.phase == "closed" or (st.phase == "setup" and st.seq == 0)):
+            return
+        if st.seq != host.visible.seq:
+            return
+        if any(b.host is host for b in self._pending) or any(b.host is host for b in self._inflight):
+            return
+        del self.rooms[host.id]
+        self._due.pop(host.id, None)
+        if st.phase == "closed":
+            self._unloaded.add(host.id)
 
     # --- the write path -----------------------------------------------------------
 
@@ -284,6 +333,15 @@ class Hub:
                 now: float) -> asyncio.Future:
         """Folds the events into the decided state and queues them for the record."""
         fut = asyncio.get_running_loop().create_future()
+        rows, items = self._fold(host, emits, actor, cmd_id, now)
+        self._pending.append(Batch(host, rows, items, fut))
+        self._wake_commit.set()
+        self._reschedule(host)
+        return fut
+
+    def _fold(self, host: RoomHost, emits: list[Emit], actor: str | None, cmd_id: str | None,
+              now: float) -> tuple[list[Row], list[Recent]]:
+        """Folds events into the decided state; returns their rows and their delivery items."""
         rows, items = [], []
         st = host.state
         for x in emits:
@@ -295,10 +353,7 @@ class Hub:
                             type(x.event).__struct_config__.tag, x.aud,
                             None if anonymous else cmd_id, _enc.encode(x.event)))
             items.append(Recent(seq, at, x.aud, x.event))
-        self._pending.append(Batch(host, rows, items, fut))
-        self._wake_commit.set()
-        self._reschedule(host)
-        return fut
+        return rows, items
 
     def _reschedule(self, host: RoomHost) -> None:
         """Keeps the room's next deadline in the heap; wakes the timer only if sooner."""
@@ -310,6 +365,11 @@ class Hub:
             return
         self._due[host.id] = d
         heapq.heappush(self._heap, (d, host.id))
+        if len(self._heap) > 4 * len(self._due) + 1024:
+            # superseded entries leave only when they reach the top: rebuild before they
+            # outnumber the live ones (rooms that come and go leave theirs behind)
+            self._heap = [(t, r) for r, t in self._due.items()]
+            heapq.heapify(self._heap)
         if self._wake_timer is not None and (self._target is None or d < self._target):
             self._wake_timer.set()
 
@@ -513,6 +573,8 @@ class Hub:
             result = refusal if refusal is not None else Ack(id=cmd_id, seq=f.result())
             host.remember(key, result)
             waiter.set_result(result)
+            if not host.conns:
+                self._release(host)    # the sender has gone meanwhile: nothing else may let it go
         fut.add_done_callback(recorded)
         return waiter
 
@@ -526,6 +588,18 @@ class Hub:
 
     async def join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
         """Admits a connection into the room's fan-out; records the arrival."""
+        if self.stopping:
+            # the stop's drops are recorded: an arrival now would be a presence that no
+            # connection backs after the restart (the client retries: not a final code)
+            return Error(code="unavailable", message="the server is stopping; connect again")
+        host.joining += 1          # the room may not be let go while this hello is on its way
+        try:
+            return await self._join(host, actor, conn, resume)
+        finally:
+            host.joining -= 1
+            self._release(host)
+
+    async def _join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
         self.fire_due(host)
         try:
             emits = engine.connect(host.state, actor, self.clock.now())
@@ -576,6 +650,7 @@ class Hub:
     async def leave(self, host: RoomHost, actor: Actor, conn: Sink) -> None:
         """A connection ended. If it was not replaced, the person dropped (or left)."""
         if host.conns.get(actor.id) is not conn:
+            self._release(host)       # e.g. a participant let go at the close, or replaced
             return
         del host.conns[actor.id]
         if self.stopping:
@@ -583,7 +658,12 @@ class Hub:
         self.fire_due(host)
         emits = engine.disconnect(host.state, actor, self.clock.now())
         if emits:
-            await self._submit(host, emits, actor.id, None, self.clock.now())
+            try:
+                await self._submit(host, emits, actor.id, None, self.clock.now())
+            finally:
+                self._release(host)
+        else:
+            self._release(host)
 
     async def refuse_hello(self, room: str | None, actor: Actor | None, code: str, message: str) -> None:
         """Records a refused connection. A token that is not genuine names nobody we
@@ -601,9 +681,15 @@ class Hub:
         body = _enc.encode({"code": code, "message": message})
         row = Row(room or GATEWAY_ROOM, None, self.clock.now(), actor.id if actor else None, "rejected",
                   "hello", None, None, body)
-        self._pending.append(Batch(self.room(room) if room else self._gateway_host(), [row], [], fut))
+        host = self.room(room) if room else self._gateway_host()
+        host.joining += 1
+        self._pending.append(Batch(host, [row], [], fut))
         self._wake_commit.set()
-        await fut
+        try:
+            await fut
+        finally:
+            host.joining -= 1
+            self._release(host)   # a refused knock must not bring a finished room back for good
 
     def _gateway_host(self) -> RoomHost:
         # not in self.rooms: the gateway's refusals are no room that anyone joins

@@ -72,7 +72,8 @@ def describe(state: RoomState, now: float) -> dict:
         "talk_time": {m.id: fmt_time(talk_seconds(state, m.id, now)) for m in parts if m.admitted},
         "attendance": [{"id": r.participant_id, "status": r.status,
                         "minutes_present": round(r.minutes_present, 1), "drops": r.drops,
-                        "late_minutes": round(r.late_minutes, 1)} for r in attendance_rows(state, now)],
+                        "late_minutes": round(r.late_minutes, 1),
+                        "waiting_minutes": round(r.waiting_minutes, 1)} for r in attendance_rows(state, now)],
         "alerts": [{"kind": a.kind, "person": a.person, "at": fmt_time(max(0.0, a.at - start))}
                    for a in state.alerts],
         "open_help": [h.help_id for h in state.help.values() if h.acknowledged_by is None],
@@ -147,7 +148,7 @@ def render(desc: dict) -> str:
     lines.append("attendance:")
     for a in desc["attendance"]:
         lines.append(f"  {names.get(a['id'], a['id'])[:16]:<16} {a['id']:<10} {a['status']:<9} {a['minutes_present']:>6.1f} min"
-                     f"  late {a['late_minutes']:.1f}  drops {a['drops']}")
+                     f"  late {a['late_minutes']:.1f}  waited {a['waiting_minutes']:.1f}  drops {a['drops']}")
     for a in desc["alerts"]:
         lines.append(f"alert {a['at']}: {a['kind']} {names.get(a['person'], a['person'])}")
     return "\n".join(lines)

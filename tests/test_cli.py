@@ -69,17 +69,19 @@ def test_attendance_csv_as_specified(evening, tmp_path):
     assert r.returncode == 0
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     text = open(out).read()
+    # the original nine columns keep their order; the new ones follow
     assert text.splitlines()[0] == ("participant_id,name,status,first_joined,last_left,minutes_present,"
-                                    "late_minutes,left_early_minutes,drops")
+                                    "late_minutes,left_early_minutes,drops,arrived,waiting_minutes,removed_at")
     rows = list(csv.DictReader(io.StringIO(text)))
     expected = [p.id for p in sc.people.values() if p.role == "participant" and p.expected]
     assert {r["participant_id"] for r in rows} >= set(expected)
     statuses = {r["status"] for r in rows}
-    assert statuses <= {"attended", "absent", "excused"} and "attended" in statuses and "excused" in statuses
+    assert statuses <= {"attended", "removed", "absent", "excused"} and "attended" in statuses and "excused" in statuses
     for row in rows:
-        for k in ("minutes_present", "late_minutes", "left_early_minutes"):
+        for k in ("minutes_present", "late_minutes", "left_early_minutes", "waiting_minutes"):
             assert re.fullmatch(r"\d+\.\d", row[k]), row
-        for k in ("first_joined", "last_left"):
+        assert (row["status"] == "removed") == bool(row["removed_at"]), row
+        for k in ("first_joined", "last_left", "arrived", "removed_at"):
             assert row[k] == "" or re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", row[k]), row
         if row["status"] == "attended":
             assert row["first_joined"] and row["last_left"]

@@ -42,7 +42,7 @@ class AttendanceScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#rows", DataTable)
-        table.add_columns("Name", "Status", "Minutes", "Late", "Left early", "Drops", "Reason")
+        table.add_columns("Name", "Status", "Minutes", "Late", "Waited", "Left early", "Drops", "Reason")
         self.room_changed()
 
     def room_changed(self) -> None:
@@ -54,12 +54,17 @@ class AttendanceScreen(ModalScreen[None]):
         table = self.query_one("#rows", DataTable)
         table.clear()
         for r in rows:
-            table.add_row(r.name, r.status, f"{r.minutes_present:.1f}", f"{r.late_minutes:.0f}",
-                          f"{r.left_early_minutes:.0f}", str(r.drops), r.reason)
+            # a removal shows when it happened, in session time, beside the status
+            status = r.status
+            if r.removed_at is not None and s.opened_at is not None:
+                status = f"removed {int(max(0.0, r.removed_at - s.opened_at) // 60)}m"
+            table.add_row(r.name, status, f"{r.minutes_present:.1f}", f"{r.late_minutes:.0f}",
+                          f"{r.waiting_minutes:.0f}", f"{r.left_early_minutes:.0f}", str(r.drops), r.reason)
         came = sum(1 for r in rows if r.status == "attended")
         self.query_one("#summary", Label).update(
             f"{came} attended · {sum(1 for r in rows if r.status == 'absent')} absent · "
-            f"{sum(1 for r in rows if r.status == 'excused')} excused")
+            f"{sum(1 for r in rows if r.status == 'excused')} excused"
+            + (f" · {removed} removed" if (removed := sum(1 for r in rows if r.status == "removed")) else ""))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "export":

@@ -198,6 +198,18 @@ def _close_interval(m: Member, until: float) -> None:
         m.present_since = None
 
 
+def _stop_waiting(m: Member, until: float) -> None:
+    """Ends the waiting-room interval now counting (admitted, gone, denied, removed, closed)."""
+    if m.waiting_since is not None:
+        m.waited += max(0.0, until - m.waiting_since)
+        m.waiting_since = None
+
+
+def _arrives(m: Member, at: float) -> None:
+    if m.arrived_at is None:
+        m.arrived_at = at
+
+
 def _configured(s: RoomState, ev: e.RoomConfigured, at: float) -> None:
     s.title, s.capacity, s.agreement = ev.title, ev.capacity, ev.agreement
     s.auto_admit, s.drop_grace, s.agenda = ev.auto_admit, ev.drop_grace, list(ev.agenda)
@@ -230,6 +242,7 @@ def _closed(s: RoomState, ev, at: float) -> None:
             _close_interval(m, m.drop_at or at)
             m.status = "left"
         elif m.status == "waiting":
+            _stop_waiting(m, at)
             m.status = "absent"
         m.hand_at = None
     s.queue = []
@@ -257,12 +270,16 @@ def _waiting(s: RoomState, ev: e.ParticipantWaiting, at: float) -> None:
     if m is None:
         m = s.members[ev.person] = Member(id=ev.person, name=ev.name)
     m.name = ev.name or m.name
+    _arrives(m, at)
+    if m.status != "waiting" or m.waiting_since is None:
+        m.waiting_since = at
     m.status = "waiting"
 
 
 def _waiting_left(s: RoomState, ev: e.WaitingLeft, at: float) -> None:
     m = s.members[ev.person]
     if m.status == "waiting":
+        _stop_waiting(m, at)
         m.status = "absent"
 
 
@@ -276,6 +293,8 @@ def _located(s: RoomState, ev: e.LocationCheckedIn, at: float) -> None:
 
 def _admitted(s: RoomState, ev: e.Admitted, at: float) -> None:
     m = s.members[ev.person]
+    _stop_waiting(m, at)
+    _arrives(m, at)
     m.status = "present"
     m.present_since = at
     if not m.admitted:
@@ -286,7 +305,9 @@ def _admitted(s: RoomState, ev: e.Admitted, at: float) -> None:
 
 
 def _denied(s: RoomState, ev: e.Denied, at: float) -> None:
-    s.members[ev.person].status = "denied"
+    m = s.members[ev.person]
+    _stop_waiting(m, at)
+    m.status = "denied"
 
 
 def _leaves(m: Member, s: RoomState, at: float, status: str) -> None:
@@ -296,6 +317,7 @@ def _leaves(m: Member, s: RoomState, at: float, status: str) -> None:
     elif m.status == "present":
         _close_interval(m, at)
         m.last_left = at
+    _stop_waiting(m, at)
     m.status = status
     m.drop_at = None
     m.hand_at = None
@@ -306,7 +328,9 @@ def _leaves(m: Member, s: RoomState, at: float, status: str) -> None:
 
 
 def _removed(s: RoomState, ev: e.Removed, at: float) -> None:
-    _leaves(s.members[ev.person], s, at, "removed")
+    m = s.members[ev.person]
+    _leaves(m, s, at, "removed")
+    m.removed_at = at
 
 
 def _left(s: RoomState, ev: e.Left, at: float) -> None:
@@ -339,6 +363,7 @@ def _returned(s: RoomState, ev: e.Returned, at: float) -> None:
     m = s.members[ev.person]
     if m.present_since is None:
         m.present_since = at
+    _stop_waiting(m, at)        # back from a full room's waiting room
     m.status = "present"
     m.drop_at = None
     m.drop_overdue = False
@@ -359,4 +384,12 @@ def attended_seconds(m: Member, now: float) -> float:
     if m.present_since is not None:
         end = m.drop_at if m.status == "dropped" and m.drop_at is not None else now
         total += max(0.0, end - m.present_since)
+    return total
+
+
+def waiting_seconds(m: Member, now: float) -> float:
+    """Time spent in the waiting room so far (reported apart from lateness)."""
+    total = m.waited
+    if m.waiting_since is not None and m.status == "waiting":
+        total += max(0.0, now - m.waiting_since)
     return total

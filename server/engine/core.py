@@ -58,6 +58,27 @@ def disconnect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     return admission.disconnect(state, actor, now)
 
 
+def stop_drops(state: RoomState, at: float) -> list[Emit]:
+    """A server stop is a drop, at the moment of the stop, for everyone connected (the
+    contract's attendance rules): what each connection's end would have caused, had the
+    server seen it. Without it a restart would find them still present: credited the
+    downtime, their drop grace never started, their seats held.
+
+    Everyone still present or waiting is taken as connected: while the server runs, a
+    person is present only while connected. Each drop is decided against the room as the
+    drops before it left it (a speaker's turn passing to someone who is also going)."""
+    work = copy_state(state)
+    out: list[Emit] = []
+    for m in list(work.members.values()):
+        if m.status not in ("present", "waiting") or (m.role != "participant" and m.status != "present"):
+            continue
+        for x in admission.disconnect(work, Actor(m.id, m.role, m.name), at):
+            x = Emit(x.aud, x.event, at=at)
+            evolve(work, x.event, at)
+            out.append(x)
+    return out
+
+
 def evolve(state: RoomState, event: e.Event, at: float, seq: int | None = None) -> RoomState:
     _EVOLVERS[type(event)](state, event, at)
     state.at = at
@@ -121,4 +142,4 @@ def expire(state: RoomState) -> list[Emit]:
 
 
 __all__ = ["Actor", "Ctx", "Emit", "Rejected", "decide", "evolve", "connect", "disconnect",
-           "due", "expire", "new_room", "copy_state", "command_name"]
+           "due", "expire", "new_room", "copy_state", "command_name", "stop_drops"]

@@ -187,6 +187,11 @@ class Record:
             "SELECT actor, cmd, seq FROM log WHERE room=? AND seq > ? AND cmd IS NOT NULL ORDER BY seq",
             (room, after))
 
+    def last_at(self) -> float | None:
+        """The instant of the newest row (rows are appended in time order, so the last id)."""
+        row = self.db.execute("SELECT at FROM log ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def closed_rooms(self) -> set[str]:
         return {r for (r,) in self.db.execute("SELECT room FROM log WHERE type = 'session_closed'")}
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from protocol.frames import Error
 from protocol.state import RoomState
-from server.engine.admission import attended_seconds
+from server.attendance import late_minutes
+from server.engine.admission import attended_seconds, waiting_seconds
 from server.engine.polls import tally
 from server.engine.speaking import talk_seconds
 from server.engine.timers import remaining
@@ -93,7 +94,12 @@ def _seen(key, want, step, outcome, s: RoomState, now, seen):
     if key == "agenda":
         got = s.agenda[s.agenda_index].title if s.agenda_index is not None and s.agenda else ""
         return OK if got == want else got
-    if key in ("attended", "talk_time"):
+    if key == "attendance":
+        from server.attendance import attendance_rows
+        rows = {r.participant_id: r.status for r in attendance_rows(s, now)}
+        got = {pid: rows.get(pid, "no row") for pid in want}
+        return OK if got == dict(want) else got
+    if key in ("attended", "talk_time", "late", "waited"):
         got = {}
         bad = False
         for pid, text in want.items():
@@ -102,7 +108,14 @@ def _seen(key, want, step, outcome, s: RoomState, now, seen):
                 got[pid] = "unknown"
                 bad = True
                 continue
-            v = attended_seconds(m, now) if key == "attended" else talk_seconds(s, pid, now)
+            if key == "attended":
+                v = attended_seconds(m, now)
+            elif key == "late":
+                v = late_minutes(s, m) * 60
+            elif key == "waited":
+                v = waiting_seconds(m, now)
+            else:
+                v = talk_seconds(s, pid, now)
             got[pid] = fmt_time(v)
             if abs(v - parse_time(text)) > 2.0 + 1e-6:
                 bad = True

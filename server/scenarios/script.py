@@ -22,8 +22,9 @@ EXPECT_KEYS = {
     "error": str, "speaker": str, "queue": list, "present": list, "waiting": list,
     "in_breakouts": bool, "room_sizes": list, "same_room": list, "apart": list, "poll": dict,
     "timer": dict, "agenda": str, "attended": dict, "talk_time": dict, "seen_by": list,
-    "not_seen_by": list,
+    "not_seen_by": list, "late": dict, "waited": dict, "attendance": dict,
 }
+ATTENDANCE_STATUSES = {"attended", "removed", "absent", "excused"}
 ERROR_CODES = {"forbidden", "invalid", "not_found", "conflict", "full", "not_admitted", "closed",
                "rate_limited"}
 
@@ -292,7 +293,13 @@ def parse(data: dict, text: str, path: str = "<scenario>") -> Scenario:
                 for pid in v:
                     if pid not in people:
                         fail("expect", f"expect.{k} names unknown person {pid!r}")
-            if k in ("attended", "talk_time"):
+            if k == "attendance":
+                for pid, tv in v.items():
+                    if pid not in people:
+                        fail("expect", f"expect.{k} names unknown person {pid!r}")
+                    if tv not in ATTENDANCE_STATUSES:
+                        fail("expect", f"expect.{k}.{pid}: unknown status {tv!r}")
+            if k in ("attended", "talk_time", "late", "waited"):
                 for pid, tv in v.items():
                     if pid not in people:
                         fail("expect", f"expect.{k} names unknown person {pid!r}")
