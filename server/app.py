@@ -75,7 +75,7 @@ class EmbeddedServer:
         if self._server is not None:
             self._server.close()
             try:
-                await asyncio.wait_for(self._server.wait_closed(), 5)
+                await asyncio.wait_for(self._server.wait_closed(), 2)
             except (asyncio.TimeoutError, TimeoutError):
                 pass
         if self.gateway is not None:
