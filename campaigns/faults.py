@@ -195,10 +195,12 @@ def _check_record(fig: Figures, srv: ServerProcess, rooms: list[Room], states: d
 
 # --- the stories ------------------------------------------------------------------------
 
-async def disk_full(fig: Figures, wd: str, quick: bool, mode: str | None = None) -> None:
+async def disk_full(fig: Figures, wd: str, quick: bool, mode: str | None = None, cycles: int | None = None) -> None:
     disk = Disk(wd, mode)
     fig.counts["disk"] = disk.mode
-    srv = ServerProcess(wd, db=disk.path("record.db"))
+    cycles = cycles or (1 if quick else 5)
+    # bursts of commands until a commit fails: more than the rate limit lets one connection send
+    srv = ServerProcess(wd, db=disk.path("record.db"), limits={"rate": 1000.0, "burst": 1000.0})
     make_secret(srv.secret_file)
     srv.start()
     a, b = Room(srv, ROOMS[0]), Room(srv, ROOMS[1])
@@ -207,69 +209,12 @@ async def disk_full(fig: Figures, wd: str, quick: bool, mode: str | None = None)
         burst = 10 if quick else 40
         before = await _answers(fig, fa, [(f"pre-{i}", c.Chat(text=f"before {i}")) for i in range(burst)], "before")
         fig.check(all(isinstance(x, Ack) for x in before.values()), "a command failed before the disk filled")
-
-        disk.fill(srv.pid)
-        t_full = time.monotonic()
         sent: dict[str, c.Command] = {}
         failed: set[str] = set()
-        for n in range(50):     # a commit may still fit in the file's last page: go on until one fails
-            cmds = [(f"full-{n}-{i}", c.Chat(text=f"during {n}.{i} " + "x" * 500)) for i in range(burst)]
-            sent.update(cmds)
-            got = await _answers(fig, fa, cmds, "disk full")
-            failed |= {cid for cid, r in got.items() if isinstance(r, Error) and r.code == "unavailable"}
-            others = [r for r in got.values() if isinstance(r, Error) and r.code != "unavailable"]
-            fig.check(not others, f"disk full: other errors than unavailable: {others[:2]}")
-            if failed:
-                break
-        fig.counts["acked_after_fill"] = sum(1 for cid in sent if cid not in failed)
-        fig.counts["unavailable"] = len(failed)
-        if not fig.check(bool(failed), "no command failed although the disk is full"):
-            return
-        await fa.sync()
-        fig.check(fa.health is not None and fa.health.record == "unavailable",
-                  f"the facilitator's console was not told: {fa.health}")
-
-        # the other room, and newcomers, are served from what is recorded
-        t = time.monotonic()
-        await b.clients["p1"].sync(timeout=3)
-        await fb.sync(timeout=3)
-        fig.counts["ping_while_full_ms"] = round((time.monotonic() - t) * 1000, 1)
-        obs = b.client("o1", "observer")
-        w = await obs.connect(timeout=3)
-        await obs.sync()
-        fig.check(w.state is not None and w.seq == fb.last_seq, "a welcome while full is not the recorded room")
-        fig.check(obs.health is not None and obs.health.record == "unavailable",
-                  "a staff console that came in during the outage was not told")
-        p2 = b.clients["p2"]
-        seen = p2.last_seq
-        await p2.drop()
-        w = await p2.connect(resume=seen, timeout=3)
-        fig.check(w.resumed, "a resume while full got a fresh welcome")
-        await p2.sync()
-        await a.clients["p3"].close()         # someone leaves while nothing can be recorded
-        t = time.monotonic()
-        r = await fb.command(c.Chat(text="while full"), cid="b-full", timeout=3)
-        fig.counts["refusal_while_full_ms"] = round((time.monotonic() - t) * 1000, 1)
-        fig.check(isinstance(r, Error) and r.code == "unavailable", f"a command while full got {r}")
-        retry = await fa.command(c.Chat(text="before 0"), cid="pre-0")
-        fig.check(isinstance(retry, Ack) and retry.duplicate, f"a retried acked id while full got {retry}")
-        fig.add("served_while_full", 5)
-
-        await asyncio.sleep(0.5 if quick else 3.0)     # a while down: probes back off, nothing else
-        disk.free(srv.pid)
-        t_free = time.monotonic()
-        while time.monotonic() - t_free < 15 and (fa.health is None or fa.health.record != "ok"):
-            await asyncio.sleep(0.05)
-        fig.counts["down_s"] = round(t_free - t_full, 2)
-        fig.counts["resumed_after_free_s"] = round(time.monotonic() - t_free, 2)
-        fig.check(fa.health is not None and fa.health.record == "ok", "writing did not resume after freeing space")
-
-        again = await _answers(fig, fa, [(cid, sent[cid]) for cid in sorted(failed)], "retry after")
-        fig.check(all(isinstance(x, Ack) and not x.duplicate for x in again.values()),
-                  "a command refused while full was not decided afresh on its retry")
-        r = await fb.command(c.Chat(text="after"), cid="b-after")
-        fig.check(isinstance(r, Ack), f"room B after recovery: {r}")
-        fig.counts["retried_after"] = len(again)
+        for n in range(cycles):
+            f_n, s_n = await _outage(fig, srv, disk, a, b, n, burst, quick)
+            sent.update(s_n)
+            failed |= f_n
         for room in (a, b):
             for cl in room.clients.values():
                 if not cl.closed.is_set():
@@ -278,8 +223,8 @@ async def disk_full(fig: Figures, wd: str, quick: bool, mode: str | None = None)
         sa, sb = states[a.room][1], states[b.room][1]
         fig.check(sb.members["p2"].status == "present", "the participant who resumed is not present")
         fig.check(sa.members["p3"].status != "present", "the participant who left while full is a ghost")
-        fig.check(_log_lines(srv, "the record cannot be written") == 1
-                  and _log_lines(srv, "the record is writable again") == 1,
+        fig.check(_log_lines(srv, "the record cannot be written") == cycles
+                  and _log_lines(srv, "the record is writable again") == cycles,
                   "the log does not say each change of health once")
         fig.check(_log_lines(srv, "Traceback") == 0, "the server logged a traceback")
         await a.close()
@@ -290,15 +235,91 @@ async def disk_full(fig: Figures, wd: str, quick: bool, mode: str | None = None)
         view = _check_record(fig, srv, [a, b], states, "disk full")
         for cid in list(before) + list(sent):
             rows = view.by_cmd.get((a.room, "f1", cid), [])
-            acked = cid not in failed or cid in again
-            fig.check(len(rows) == (1 if acked else 0), f"command {cid} has {len(rows)} rows in the record")
-        fig.check(not view.by_cmd.get((b.room, "f1", "b-full")), "a refused command is in the record")
+            fig.check(len(rows) == 1, f"command {cid} has {len(rows)} rows in the record")
+        fig.check(not any(k[2].startswith("b-full") for k in view.by_cmd), "a refused command is in the record")
     finally:
         await a.close()
         await b.close()
         srv.stop()
         disk.free(None)
         disk.close()
+
+
+async def _outage(fig: Figures, srv: ServerProcess, disk: Disk, a: Room, b: Room, n: int, burst: int,
+                  quick: bool) -> tuple[set[str], dict[str, c.Command]]:
+    """One outage: fill, see commands fail and reads served, free, see writing resume.
+    Returns the ids refused (each then retried and acked) and every id sent."""
+    fa, fb = a.clients["f1"], b.clients["f1"]
+    disk.fill(srv.pid)
+    t_full = time.monotonic()
+    sent: dict[str, c.Command] = {}
+    failed: set[str] = set()
+    for k in range(50):     # a commit may still fit in the file's last page: go on until one fails
+        cmds = [(f"full-{n}-{k}-{i}", c.Chat(text=f"during {n}.{k}.{i} " + "x" * 500)) for i in range(burst)]
+        sent.update(cmds)
+        got = await _answers(fig, fa, cmds, "disk full")
+        failed |= {cid for cid, r in got.items() if isinstance(r, Error) and r.code == "unavailable"}
+        others = [r for r in got.values() if isinstance(r, Error) and r.code != "unavailable"]
+        fig.check(not others, f"disk full: other errors than unavailable: {others[:2]}")
+        if failed:
+            break
+    fig.add("acked_after_fill", sum(1 for cid in sent if cid not in failed))
+    fig.add("unavailable", len(failed))
+    fig.add("outages")
+    if not fig.check(bool(failed), f"outage {n}: no command failed although the disk is full"):
+        disk.free(srv.pid)
+        return failed, sent
+    await fa.sync()
+    fig.check(fa.health is not None and fa.health.record == "unavailable",
+              f"outage {n}: the facilitator's console was not told: {fa.health}")
+
+    # the other room, and newcomers, are served from what is recorded
+    t = time.monotonic()
+    await b.clients["p1"].sync(timeout=3)
+    await fb.sync(timeout=3)
+    fig.counts["ping_while_full_ms"] = max(fig.counts.get("ping_while_full_ms", 0),
+                                           round((time.monotonic() - t) * 1000, 1))
+    obs = b.client(f"o{n}", "observer")
+    w = await obs.connect(timeout=3)
+    await obs.sync()
+    fig.check(w.state is not None and w.seq == fb.last_seq, f"outage {n}: a welcome is not the recorded room")
+    fig.check(obs.health is not None and obs.health.record == "unavailable",
+              f"outage {n}: a staff console that came in during the outage was not told")
+    p2 = b.clients["p2"]
+    seen = p2.last_seq
+    await p2.drop()
+    w = await p2.connect(resume=seen, timeout=3)
+    fig.check(w.resumed, f"outage {n}: a resume got a fresh welcome")
+    await p2.sync()
+    if n == 0:
+        await a.clients["p3"].close()         # someone leaves while nothing can be recorded
+    t = time.monotonic()
+    r = await fb.command(c.Chat(text="while full"), cid=f"b-full-{n}", timeout=3)
+    fig.counts["refusal_while_full_ms"] = max(fig.counts.get("refusal_while_full_ms", 0),
+                                              round((time.monotonic() - t) * 1000, 1))
+    fig.check(isinstance(r, Error) and r.code == "unavailable", f"outage {n}: a command got {r}")
+    retry = await fa.command(c.Chat(text="before 0"), cid="pre-0")
+    fig.check(isinstance(retry, Ack) and retry.duplicate, f"outage {n}: a retried acked id got {retry}")
+    fig.add("served_while_full", 5)
+
+    await asyncio.sleep(0.5 if quick else 3.0)     # a while down: probes back off, nothing else
+    disk.free(srv.pid)
+    t_free = time.monotonic()
+    while time.monotonic() - t_free < 15 and (fa.health is None or fa.health.record != "ok"):
+        await asyncio.sleep(0.05)
+    fig.counts["down_s"] = round(fig.counts.get("down_s", 0) + t_free - t_full, 2)
+    fig.counts["resumed_after_free_max_s"] = max(fig.counts.get("resumed_after_free_max_s", 0),
+                                                 round(time.monotonic() - t_free, 2))
+    fig.check(fa.health is not None and fa.health.record == "ok",
+              f"outage {n}: writing did not resume after freeing space")
+    again = await _answers(fig, fa, [(cid, sent[cid]) for cid in sorted(failed)], "retry after")
+    fig.check(len(again) == len(failed) and all(isinstance(x, Ack) and not x.duplicate for x in again.values()),
+              f"outage {n}: a command refused while full was not decided afresh on its retry")
+    fig.add("retried_after", len(again))
+    r = await fb.command(c.Chat(text="after"), cid=f"b-after-{n}")
+    fig.check(isinstance(r, Ack), f"outage {n}: room B after recovery: {r}")
+    await obs.close()
+    return failed, sent
 
 
 async def second_writer(fig: Figures, wd: str, quick: bool) -> None:
@@ -395,11 +416,14 @@ def run(args) -> int:
     names = args.stories.split(",") if args.stories else list(STORIES)
     for name in names:
         kw = {"mode": args.disk} if args.disk and name in ("disk_full", "stop_while_full") else {}
+        if name == "disk_full" and args.outages:
+            kw["cycles"] = args.outages
         run_story(name, fig, args.quick, **kw)
     return fig.emit()
 
 
 def add_arguments(p) -> None:
     p.add_argument("--stories", help=f"comma-separated, of: {', '.join(STORIES)} (default: all)")
+    p.add_argument("--outages", type=int, help="disk_full: times the disk fills and is freed (default 5; 1 with --quick)")
     p.add_argument("--disk", choices=["tmpfs", "fsize"],
                    help="how to fill the disk (default: tmpfs as root, else the file size limit)")

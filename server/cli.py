@@ -234,10 +234,13 @@ def cmd_replay(a) -> int:
 
 
 def _replay_scenario(a) -> int:
+    from server.record import RecordLocked
     from server.scenarios.runner import run_scenario
     from server.scenarios.script import ScriptError
     try:
         result = run_scenario(a.scenario, a.db)
+    except RecordLocked as exc:        # playing a scenario writes: not into a record being served
+        _die(str(exc))
     except ScriptError as exc:
         if a.json:
             print(json.dumps({"scenario": a.scenario, "valid": False, "line": exc.line, "error": exc.message}))
