@@ -251,3 +251,27 @@ def test_every_error_code_is_documented_in_the_protocol():
     from protocol.frames import ERROR_CODES
     doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "protocol.md"), encoding="utf-8").read()
     assert [code for code in ERROR_CODES if f"| `{code}` |" not in doc] == []
+
+
+async def test_the_console_header_says_when_nothing_is_being_recorded(tmp_path):
+    from facilitator.app import ConsoleApp
+    from facilitator.components.header import SessionHeader
+    from facilitator.harness import Room, until
+    room = await Room(str(tmp_path / "record.db")).start()
+    try:
+        app = ConsoleApp(url=room.url, token=room.token(), backoff=(0.05, 0.2))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: app.conn == "online" and app.room is not None, what="online")
+            mark = lambda: str(app.query_one("#record").render())   # noqa: E731
+            assert mark() == ""
+            co = await staff(room.server, room.room, "fac-2", "facilitator")
+            await room.server.hub.flush()
+            limit_growth(room.server)
+            assert (await co.command(big_command())).code == "unavailable"
+            await until(pilot, lambda: "not recording" in mark(), what="the mark")
+            assert "the disk is full" in mark() and app.query_one(SessionHeader).has_class("-unrecorded")
+            allow_growth(room.server)
+            await until(pilot, lambda: mark() == "", what="the mark to go")
+            await co.close()
+    finally:
+        await room.stop()
