@@ -231,6 +231,7 @@ async def disk_full(fig: Figures, wd: str, quick: bool, mode: str | None = None,
         await b.close()
         t = time.monotonic()
         rc = srv.stop()
+        fig.counts["sigterm_to_exit_s"] = round(time.monotonic() - t, 2)
         fig.check(rc == 0 and time.monotonic() - t < STOP_WITHIN, f"SIGTERM: exit {rc}")
         view = _check_record(fig, srv, [a, b], states, "disk full")
         for cid in list(before) + list(sent):
@@ -379,7 +380,7 @@ async def stop_while_full(fig: Figures, wd: str, quick: bool, mode: str | None =
         t = time.monotonic()
         rc = srv.stop()          # clients still connected, the disk still full
         took = time.monotonic() - t
-        fig.counts["stop_while_full_s"] = round(took, 2)
+        fig.counts["sigterm_while_full_to_exit_s"] = round(took, 2)
         fig.check(rc == 0 and took < STOP_WITHIN, f"SIGTERM while full: exit {rc} after {took:.1f} s")
         await room.close()
         disk.free(None)
@@ -407,7 +408,7 @@ def run_story(name: str, fig: Figures, quick: bool = True, **kw) -> None:
         fig.fail(f"{name}: {type(exc).__name__}: {exc}")
     finally:
         shutil.rmtree(wd, ignore_errors=True)
-    fig.counts[f"{name}_s"] = round(time.monotonic() - t, 1)
+    fig.counts[f"story_{name}_s"] = round(time.monotonic() - t, 1)
     fig.add("stories")
 
 

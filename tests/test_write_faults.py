@@ -243,7 +243,7 @@ def test_the_faults_stories_on_a_real_server(story):
     elif story == "second_writer":
         assert fig.counts["second_refused_in_s"] < 5 and fig.counts["readers_beside_server"] == 3
     else:
-        assert fig.counts["stop_while_full_s"] < 5
+        assert fig.counts["sigterm_while_full_to_exit_s"] < 5
 
 
 def test_every_error_code_is_documented_in_the_protocol():
