@@ -61,9 +61,14 @@ class Disk:
         self.filler = os.path.join(self.dir, "filler")
         self.mounted = False
         if self.mode == "tmpfs":
-            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", self.dir],
-                           check=True, capture_output=True)
-            self.mounted = True
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", self.dir],
+                                  capture_output=True)
+            if done.returncode == 0:
+                self.mounted = True
+            elif mode is None:
+                self.mode = "fsize"        # root without the right to mount (a container): the other way
+            else:
+                raise RuntimeError(f"cannot mount a tmpfs: {done.stderr.decode(errors='replace').strip()}")
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
