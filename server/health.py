@@ -41,13 +41,16 @@ def describe(exc: BaseException) -> str:
         return "the record holds rows this server did not write"
     text = str(exc).lower()
     if isinstance(exc, sqlite3.Error):
-        if "full" in text:
+        name = getattr(exc, "sqlite_errorname", "") or ""    # e.g. SQLITE_IOERR_WRITE (Python 3.11+)
+        if name == "SQLITE_FULL" or "full" in text:
             return "the disk is full"
-        if "locked" in text or "busy" in text:
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
             return "another process is writing the record"
-        if "readonly" in text or "read-only" in text:
+        if name.startswith("SQLITE_READONLY") or "readonly" in text:
             return "the record has become read-only"
-        return f"the record could not be written ({type(exc).__name__})"
+        if name.startswith("SQLITE_IOERR"):
+            return f"the disk failed a write ({name})"
+        return f"the record could not be written ({name or type(exc).__name__})"
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "the disk is full"
     return f"the record could not be written ({type(exc).__name__})"
