@@ -34,6 +34,7 @@ from protocol.frames import PROTOCOL_VERSION, Ack, Error, EventFrame, Welcome, Y
 from protocol.state import RoomState
 from server import engine, snapshots
 from server.health import BACKOFF_FIRST, BACKOFF_MAX, Health, Unavailable
+from server.outage import Outages
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.views import for_participants, participant_view, receives
 from server.record import Record, Row
@@ -142,7 +143,7 @@ class Batch:
     after: object = None     # called once delivered
 
 
-class Hub:
+class Hub(Outages):
     def __init__(self, record: Record, clock, secret: bytes):
         self.record = record
         self.clock = clock
@@ -351,12 +352,6 @@ class Hub:
         self._wake_commit.set()
         return fut
 
-    def _unavailable(self, fut: asyncio.Future) -> asyncio.Future:
-        """A write refused at once: the record is not taking writes now."""
-        fut.set_exception(self.health.error())
-        fut.exception()       # marked as seen: whoever awaits it still gets the error
-        return fut
-
     async def _commit_loop(self) -> None:
         delay = BACKOFF_FIRST
         while True:
@@ -403,71 +398,6 @@ class Hub:
             self._inflight = []
         if self.health.up():
             self._recovered()
-
-    def _failed(self, batches: list[Batch], exc: BaseException) -> None:
-        """Takes back a commit that did not happen.
-
-        Its rooms' later batches were decided on top of its events, so they go
-        too; every one of those rooms returns to its recorded state. Other
-        rooms' queued batches stay queued: the next commit tries them."""
-        if self.health.down(exc):
-            self._tell_staff()
-        hosts = {id(b.host): b.host for b in batches}
-        behind = [b for b in self._pending if id(b.host) in hosts]
-        self._pending = [b for b in self._pending if id(b.host) not in hosts]
-        err = Unavailable(self.health.detail)
-        for b in batches + behind:
-            if not b.future.done():
-                b.future.set_exception(err)
-                b.future.exception()
-        for host in hosts.values():
-            # the fold of the record; deadlines that fired in the lost events are
-            # due again, and fire (at their own instants) once writing resumes
-            host.state = engine.copy_state(host.visible)
-            self._reschedule(host)
-
-    def _recovered(self) -> None:
-        """Writing works again: deadlines held back fire, presence is caught up."""
-        self.health.up()
-        self._tell_staff()
-        for host in list(self.rooms.values()):
-            self._due.pop(host.id, None)
-            self._reschedule(host)
-            if host.unrecorded:
-                self._reconcile(host)
-        if self._wake_timer is not None:
-            self._wake_timer.set()
-
-    def _reconcile(self, host: RoomHost) -> None:
-        """Records the arrivals and departures an outage kept out of the record,
-        so that nobody connected is missing from the room and nobody gone is a
-        ghost in it. Each is stamped when it happened (never before the room's
-        last recorded event)."""
-        moved, host.unrecorded = host.unrecorded, {}
-        self.fire_due(host)
-        for pid, (actor, at) in moved.items():
-            at = max(at, host.state.at or at)
-            conn = host.conns.get(pid)
-            try:
-                emits = (engine.connect(host.state, actor, at) if conn is not None
-                         else engine.disconnect(host.state, actor, at))
-            except Rejected as exc:      # e.g. the seat was taken meanwhile
-                host.conns.pop(pid, None)
-                conn.send(encode(Error(code=exc.code, message=exc.message), conn.binary))
-                conn.close(1008, exc.code)
-                continue
-            if emits:
-                fut = self._submit(host, emits, actor.id, None, at)
-                fut.add_done_callback(lambda f, p=pid, a=actor, t=at: f.exception() is not None
-                                      and host.unrecorded.setdefault(p, (a, t)))
-
-    def _tell_staff(self) -> None:
-        frame = self.health.frame()
-        bin_, txt = encode(frame, True), encode(frame, False)
-        for host in self.rooms.values():
-            for conn in list(host.conns.values()):
-                if conn.role != "participant":
-                    conn.send(bin_ if conn.binary else txt)
 
     def _snapshots_due(self, batches: list[Batch]) -> list[tuple]:
         """Snapshots to write with this commit. Every pending event is in it, so a
