@@ -12,7 +12,7 @@ A commit that fails takes back what it held: its commands (and any decided
 behind them in the same rooms) are answered `unavailable`, and those rooms'
 decided state goes back to a copy of the visible one, the recorded one. Then
 new writes are refused at once while the committer probes the record with
-backoff; see server/health.py and docs/reliability.md.
+backoff; see server/outage.py, server/health.py and docs/reliability.md.
 """
 from __future__ import annotations
 
