@@ -145,7 +145,7 @@ async def test_while_the_record_is_full_commands_are_refused_at_once_and_reads_a
     for i in range(20):
         r = await f.command(c.Chat(text=f"{i}"), cid=f"n-{i}")
         assert isinstance(r, Error) and r.code == "unavailable"
-    assert loop.time() - t < 1.0                 # refused, not left to wait
+    assert loop.time() - t < 3.0                 # refused, not left to wait (a few ms each)
     late = await staff(server, "r", "o1", "observer")    # a welcome, and the word on the record
     await late.sync()
     assert late.welcome.seq == f.last_seq and late.health.record == "unavailable"
