@@ -1,11 +1,11 @@
-"""python -m campaigns crash|fuzz|slow|access|tamper [--quick] [--seed N] ..."""
+"""python -m campaigns crash|fuzz|slow|access|tamper|faults [--quick] [--seed N] ..."""
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
 
-CAMPAIGNS = ("crash", "fuzz", "slow", "access", "tamper")
+CAMPAIGNS = ("crash", "fuzz", "slow", "access", "tamper", "faults")
 
 
 def main(argv: list[str] | None = None) -> int:

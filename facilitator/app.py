@@ -245,7 +245,7 @@ class ConsoleApp(App):
                 self.notify(self.target.note, timeout=12)
         self.link = Link(self.target.url, self.target.token, on_welcome=self._on_welcome,
                          on_event=self._on_event, on_status=self._status,
-                         resume_from=self._resume_from, backoff=self.backoff)
+                         resume_from=self._resume_from, backoff=self.backoff, on_health=self._on_health)
         await self.link.run()
 
     async def on_unmount(self) -> None:
@@ -290,6 +290,12 @@ class ConsoleApp(App):
         except NoMatches:          # starting or shutting down: the log is not there
             pass
         self._schedule()
+
+    def _on_health(self, h) -> None:
+        try:
+            self.query_one(SessionHeader).record_health(h.record, h.detail)
+        except NoMatches:
+            return
 
     def _status(self, status: str, detail: str) -> None:
         self.conn = status

@@ -17,7 +17,7 @@ from typing import Callable
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from protocol.commands import Command
-from protocol.frames import Ack, Error, EventFrame, Welcome
+from protocol.frames import Ack, Error, EventFrame, Health, Welcome
 from server.client import ClientError, SessionClient
 
 log = logging.getLogger("facilitator.link")
@@ -33,10 +33,12 @@ class Link:
                  on_status: Callable[[str, str], None],
                  resume_from: Callable[[], int | None],
                  backoff: tuple[float, float] = (0.25, 8.0),
-                 command_timeout: float = 10.0):
+                 command_timeout: float = 10.0,
+                 on_health: Callable[[Health], None] | None = None):
         self.url, self.token = url, token
         self.on_welcome, self.on_event, self.on_status = on_welcome, on_event, on_status
         self.resume_from = resume_from
+        self.on_health = on_health
         self.backoff = backoff
         self.command_timeout = command_timeout
         self.client: SessionClient | None = None
@@ -56,6 +58,8 @@ class Link:
             self.on_welcome(frame)
         elif isinstance(frame, EventFrame):
             self.on_event(frame)
+        elif isinstance(frame, Health) and self.on_health is not None:
+            self.on_health(frame)
 
     async def run(self) -> None:
         """Connects, and reconnects whenever the connection ends, until stopped."""

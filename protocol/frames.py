@@ -1,7 +1,7 @@
 """Frames: what travels on the websocket.
 
 Client to server: `hello` (once, first), `cmd`, `ping`.
-Server to client: `welcome`, `event`, `ack`, `error`, `pong`.
+Server to client: `welcome`, `event`, `ack`, `error`, `pong`, `health` (staff only).
 Binary websocket frames carry MessagePack, text frames JSON; both use these
 same schemas, so a browser and a terminal client read one contract.
 """
@@ -21,6 +21,7 @@ PROTOCOL_VERSION = 1
 ERROR_CODES = (
     "forbidden", "invalid", "not_found", "conflict", "full", "not_admitted", "closed",
     "rate_limited", "unauthorized", "version",
+    "unavailable",   # the record cannot be written now: nothing was decided; the same id may be sent again
 )
 
 
@@ -91,7 +92,15 @@ class Pong(Frame, kw_only=True, tag="pong"):
     server_time: float = 0.0
 
 
-ServerFrame = Union[Welcome, EventFrame, Ack, Error, Pong]
+class Health(Frame, kw_only=True, tag="health"):
+    """Staff only: whether the server can write the record. Sent to every staff
+    connection when it changes, and after a staff welcome while it is not ok."""
+    record: str                       # "ok" | "unavailable"
+    since: float                      # server time of the change
+    detail: str = ""                  # why, in a few words ("the disk is full")
+
+
+ServerFrame = Union[Welcome, EventFrame, Ack, Error, Pong, Health]
 
 
 # --- codecs --------------------------------------------------------------------
@@ -118,7 +127,7 @@ def decode_client(data: bytes | str) -> Hello | Cmd | Ping:
         raise msgspec.DecodeError("the frame is nested too deeply") from None
 
 
-def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong:
+def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong | Health:
     if isinstance(data, str):
         return _js_server.decode(data)
     return _mp_server.decode(data)

@@ -87,9 +87,17 @@ class EmbeddedServer:
         if self._server is not None:
             self._server.close()
             try:
-                await asyncio.wait_for(self._server.wait_closed(), 5)
+                await asyncio.wait_for(asyncio.shield(self._server.wait_closed()), 1)
             except (asyncio.TimeoutError, TimeoutError):
-                pass
+                # peers that do not answer the close would hold each handler for the
+                # websocket close timeout (10 s): a stop must not wait on them
+                for ws in list(self.gateway.live if self.gateway else ()):
+                    if ws.transport is not None:
+                        ws.transport.abort()
+                try:
+                    await asyncio.wait_for(self._server.wait_closed(), 0.5)
+                except (asyncio.TimeoutError, TimeoutError):
+                    log.warning("stopping with connections still open")
         if self.gateway is not None:
             await self.gateway.stop_keepalive()
         if self.hub is not None:

@@ -10,6 +10,7 @@ import signal
 import sys
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+STOP_WITHIN = 5.0     # seconds from SIGTERM to exit, whatever the record or the clients do
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,10 +83,13 @@ def cmd_serve(a) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def main():
+        from server.record import RecordLocked
         server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile,
                                 allowed_hosts=set(a.allow_host or ()), allowed_origins=set(a.allow_origin or ()))
         try:
             await server.start()
+        except RecordLocked as exc:
+            _die(str(exc))
         except Exception as exc:    # noqa: BLE001 - said in one line, below
             _serve_failed(exc, db, a)
         from server import pauses
@@ -97,7 +101,11 @@ def cmd_serve(a) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        await server.stop()
+        _stop_watchdog(STOP_WITHIN)
+        try:
+            await asyncio.wait_for(server.stop(), STOP_WITHIN - 1.0)
+        except (asyncio.TimeoutError, TimeoutError):
+            logging.getLogger("session_server").error("stopped before every connection had closed")
     asyncio.run(main())
     return EXIT_OK
 
@@ -115,6 +123,20 @@ def _serve_failed(exc: Exception, db: str, a) -> None:
     if isinstance(exc, OSError):
         _die(f"cannot listen on {a.host}:{a.port}: {exc.strerror or exc}")
     raise exc
+
+
+def _stop_watchdog(seconds: float) -> None:
+    """Ends the process after `seconds` if the orderly stop has not: a thread stuck
+    in a write must not keep a stopped server alive (what the record acknowledged
+    is durable already; what it did not was never shown to anyone)."""
+    import threading
+
+    def hard_exit():
+        os.write(2, b"session-server: the orderly stop took too long; exiting now\n")
+        os._exit(EXIT_FAIL)
+    t = threading.Timer(seconds, hard_exit)
+    t.daemon = True
+    t.start()
 
 
 def cmd_token(a) -> int:
@@ -273,12 +295,12 @@ def cmd_replay(a) -> int:
 
 
 def _replay_scenario(a) -> int:
-    from server.record import RecordFileError
+    from server.record import RecordFileError, RecordLocked
     from server.scenarios.runner import run_scenario
     from server.scenarios.script import ScriptError
     try:
         result = run_scenario(a.scenario, a.db)
-    except RecordFileError as exc:      # --db names a file that is not (and cannot become) a record
+    except (RecordFileError, RecordLocked) as exc:   # not a record, or one being served
         _die(str(exc))
     except ScriptError as exc:
         if a.json:

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol.commands import Command
 from protocol.frames import (
-    PROTOCOL_VERSION, Ack, Cmd, Error, EventFrame, Hello, Ping, Pong, Welcome, decode_server, encode,
+    PROTOCOL_VERSION, Ack, Cmd, Error, EventFrame, Health, Hello, Ping, Pong, Welcome, decode_server, encode,
 )
 
 
@@ -39,6 +39,7 @@ class SessionClient:
         self.events: list[EventFrame] = []
         self.last_seq = 0
         self.errors: list[Error] = []
+        self.health: Health | None = None      # staff: the newest word on the record's health
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self._pending: dict[str, asyncio.Future] = {}
@@ -102,6 +103,8 @@ class SessionClient:
                 self.errors.append(frame)
                 if self._welcomed is not None and not self._welcomed.done():
                     self._welcomed.set_result(frame)
+        elif isinstance(frame, Health):
+            self.health = frame
         elif isinstance(frame, Pong):
             self.last_seq = max(self.last_seq, frame.seq)
             fut = self._pings.pop(frame.id, None)

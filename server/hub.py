@@ -7,6 +7,12 @@ whatever is queued in one transaction (group commit) and only then folds the
 events into the room's *visible* state and hands them to the connections.
 So the visible state is always exactly the fold of the record, and nothing
 reaches anyone before it is durable.
+
+A commit that fails takes back what it held: its commands (and any decided
+behind them in the same rooms) are answered `unavailable`, and those rooms'
+decided state goes back to a copy of the visible one, the recorded one. Then
+new writes are refused at once while the committer probes the record with
+backoff; see server/outage.py, server/health.py and docs/reliability.md.
 """
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ from protocol.commands import Command
 from protocol.frames import PROTOCOL_VERSION, Ack, Error, EventFrame, Welcome, You, encode
 from protocol.state import RoomState
 from server import engine, snapshots, stops
+from server.health import BACKOFF_FIRST, BACKOFF_MAX, Health, Unavailable
+from server.outage import Outages
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.views import for_participants, participant_view, receives
 from server.record import Record, Row
@@ -124,6 +132,9 @@ class RoomHost:
         self.names: dict[tuple[str, str], str] = {}     # which command each remembered id was
         self.snap_seq = 0                                # the seq of the room's newest snapshot
         self.joining = 0                                 # hellos between `room()` and registering
+        # who came or went while their arrival or departure could not be recorded:
+        # person -> (actor, when); recorded once writing resumes (`Hub._reconcile`)
+        self.unrecorded: dict[str, tuple[Actor, float]] = {}
 
     def remember(self, key, value) -> None:
         self.results[key] = value
@@ -141,7 +152,7 @@ class Batch:
     after: object = None     # called once delivered
 
 
-class Hub:
+class Hub(Outages):
     def __init__(self, record: Record, clock, secret: bytes):
         self.record = record
         self.clock = clock
@@ -160,7 +171,7 @@ class Hub:
         self._wake_timer: asyncio.Event | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
         self._tasks: list[asyncio.Task] = []
-        self.failed: BaseException | None = None
+        self.health = Health(clock)
         self.commits = 0
         # Once shutting down, closing sockets are the server's doing, not people
         # dropping: nothing about them goes to the record.
@@ -248,8 +259,16 @@ class Hub:
         if not self.clock.virtual:
             self._tasks.append(asyncio.create_task(self._timer_loop(), name="deadlines"))
 
-    async def stop(self) -> None:
-        await self.flush()
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Writes what is queued and stops, within `timeout` whatever the record does."""
+        try:
+            await asyncio.wait_for(self.flush(), timeout)
+            stuck = False
+        except (asyncio.TimeoutError, TimeoutError):
+            # a write that neither commits nor fails: what it held was never
+            # acknowledged, so leaving it is safe; waiting for it is not
+            log.error("stopped with a write to the record unfinished")
+            stuck = True
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -258,7 +277,7 @@ class Hub:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks.clear()
-        self._writer.shutdown(wait=True)
+        self._writer.shutdown(wait=not stuck, cancel_futures=True)
         if self._reader is not None and self._reader is not self.record:
             self._reader.close()
 
@@ -333,6 +352,8 @@ class Hub:
                 now: float) -> asyncio.Future:
         """Folds the events into the decided state and queues them for the record."""
         fut = asyncio.get_running_loop().create_future()
+        if not self.health.ok:
+            return self._unavailable(fut)
         rows, items = self._fold(host, emits, actor, cmd_id, now)
         self._pending.append(Batch(host, rows, items, fut))
         self._wake_commit.set()
@@ -391,6 +412,8 @@ class Hub:
     def _audit(self, host: RoomHost, actor: Actor, cmd_id: str | None, what: str,
                exc: Rejected) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
+        if not self.health.ok:
+            return self._unavailable(fut)
         body = _enc.encode({"code": exc.code, "message": exc.message})
         row = Row(host.id, None, self.clock.now(), actor.id, "rejected", what, None, cmd_id, body)
         self._pending.append(Batch(host, [row], [], fut))
@@ -398,31 +421,51 @@ class Hub:
         return fut
 
     async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+        delay = BACKOFF_FIRST
         while True:
-            await self._wake_commit.wait()
-            self._wake_commit.clear()
-            if not self._pending:
+            if self._pending:
+                batches, self._pending = self._pending, []
+                await self._commit(batches)
                 continue
-            batches, self._pending = self._pending, []
-            self._inflight = batches
+            if self.health.ok:
+                await self._wake_commit.wait()
+                self._wake_commit.clear()
+                delay = BACKOFF_FIRST
+                continue
+            # Unhealthy, nothing queued (new writes are refused meanwhile): probe
+            # with backoff until a write transaction commits again.
+            await asyncio.sleep(delay)
+            delay = min(BACKOFF_MAX, delay * 2)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._writer, self.record.probe)
+            except Exception as exc:    # noqa: BLE001 - still unwritable: the next probe will tell
+                self.health.down(exc)
+                continue
+            self._recovered()
+
+    async def _commit(self, batches: list[Batch]) -> None:
+        loop = asyncio.get_running_loop()
+        self._inflight = batches
+        try:
             rows = [r for b in batches for r in b.rows]
+            snap_before = {id(b.host): b.host.snap_seq for b in batches}
             snaps = self._snapshots_due(batches)
             try:
                 await loop.run_in_executor(self._writer, self.record.append, rows, snaps)
-            except BaseException as exc:   # the record is the truth: without it, stop
-                log.critical("record write failed: %s", type(exc).__name__)
-                self.failed = exc
+            except Exception as exc:    # noqa: BLE001 - any failure to write is handled the same way
                 for b in batches:
-                    if not b.future.done():
-                        b.future.set_exception(RuntimeError("the record could not be written"))
-                raise
+                    b.host.snap_seq = snap_before.get(id(b.host), b.host.snap_seq)
+                self._failed(batches, exc)
+                return
             self.commits += 1
             for b in batches:
                 self._deliver(b.host, b.items)
                 if not b.future.done():
                     b.future.set_result(b.items[-1].seq if b.items else b.host.visible.seq)
+        finally:
             self._inflight = []
+        if self.health.up():
+            self._recovered()
 
     def _snapshots_due(self, batches: list[Batch]) -> list[tuple]:
         """Snapshots to write with this commit. Every pending event is in it, so a
@@ -439,7 +482,10 @@ class Hub:
         """Waits until everything queued so far is durable and delivered."""
         while self._pending or self._inflight:
             fut = (self._pending or self._inflight)[-1].future
-            await asyncio.shield(fut)
+            try:
+                await asyncio.shield(fut)
+            except Exception:    # noqa: BLE001 - failed writes are settled too; their callers were told
+                pass
 
     # --- fan-out ------------------------------------------------------------------
 
@@ -491,6 +537,8 @@ class Hub:
     # --- deadlines ------------------------------------------------------------------
 
     def fire_due(self, host: RoomHost) -> None:
+        if not self.health.ok:
+            return      # held back: they fire at their own instants once writing resumes
         now = self.clock.now()
         for _ in range(10_000):
             at = engine.due(host.state)
@@ -517,6 +565,10 @@ class Hub:
 
     async def _timer_loop(self) -> None:
         while True:
+            if not self.health.ok:
+                await self._wake_timer.wait()     # set again on recovery
+                self._wake_timer.clear()
+                continue
             while (host := self._pop_due(self.clock.now())) is not None:
                 self.fire_due(host)
             self._target = None
@@ -551,6 +603,13 @@ class Hub:
             else:
                 out.set_result(_as_retry(prior, cmd_id))
             return out
+        if not self.health.ok:
+            # refused before deciding, so nothing is believed that is not recorded;
+            # the same id may be sent again once writing resumes
+            self.health.refused += 1
+            out = loop.create_future()
+            out.set_result(Error(id=cmd_id, code="unavailable", message=self.health.detail))
+            return out
         waiter = loop.create_future()
         host.remember(key, waiter)
         host.names[key] = name
@@ -566,9 +625,11 @@ class Hub:
 
         def recorded(f: asyncio.Future) -> None:
             if f.exception() is not None:
-                host.results.pop(key, None)
-                waiter.set_exception(f.exception())
-                waiter.exception()
+                # not recorded, so not decided: forgotten, and a retry decides afresh
+                if host.results.get(key) is waiter:
+                    host.results.pop(key, None)
+                self.health.refused += 1
+                waiter.set_result(Error(id=cmd_id, code="unavailable", message=str(f.exception())))
                 return
             result = refusal if refusal is not None else Ack(id=cmd_id, seq=f.result())
             host.remember(key, result)
@@ -601,16 +662,24 @@ class Hub:
 
     async def _join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
         self.fire_due(host)
+        now = self.clock.now()
         try:
-            emits = engine.connect(host.state, actor, self.clock.now())
+            emits = engine.connect(host.state, actor, now)
         except Rejected as exc:
-            await self._audit(host, actor, None, "join", exc)
+            try:
+                await self._audit(host, actor, None, "join", exc)
+            except Unavailable:
+                pass           # refused all the same; the audit row is what an outage costs
             return Error(code=exc.code, message=exc.message)
         old = host.conns.pop(actor.id, None)
         if old is not None:
             old.close(4000, "replaced by a newer connection")
         if emits:
-            await self._submit(host, emits, actor.id, None, self.clock.now())
+            try:
+                await self._submit(host, emits, actor.id, None, now)
+            except Unavailable:
+                # welcomed from what is recorded; the arrival is recorded once writing resumes
+                host.unrecorded[actor.id] = (actor, now)
         # From here to registering, nothing awaits: the welcome, the resumed events
         # and the live stream join without a gap or an overlap.
         vis = host.visible
@@ -626,6 +695,8 @@ class Hub:
         else:
             conn.send(self.welcome(host, conn, resumed=False))
         host.conns[actor.id] = conn
+        if not self.health.ok and conn.role != "participant":
+            conn.send(encode(self.health.frame(), conn.binary))
         return None
 
     def _missed(self, host: RoomHost, resume: int | None):
@@ -655,11 +726,17 @@ class Hub:
         del host.conns[actor.id]
         if self.stopping:
             return
+        now = self.clock.now()
+        if not self.health.ok:
+            host.unrecorded[actor.id] = (actor, now)
+            return
         self.fire_due(host)
-        emits = engine.disconnect(host.state, actor, self.clock.now())
+        emits = engine.disconnect(host.state, actor, now)
         if emits:
             try:
-                await self._submit(host, emits, actor.id, None, self.clock.now())
+                await self._submit(host, emits, actor.id, None, now)
+            except Unavailable:
+                host.unrecorded[actor.id] = (actor, now)     # gone all the same: recorded later
             finally:
                 self._release(host)
         else:
@@ -673,7 +750,7 @@ class Hub:
         now = time.monotonic()
         self._refusal_budget = min(REFUSALS_BURST, self._refusal_budget + (now - self._refusal_at) * REFUSALS_PER_S)
         self._refusal_at = now
-        if self._refusal_budget < 1:
+        if self._refusal_budget < 1 or not self.health.ok:
             self.refusals_unrecorded += 1
             return
         self._refusal_budget -= 1
@@ -687,6 +764,8 @@ class Hub:
         self._wake_commit.set()
         try:
             await fut
+        except Unavailable:
+            self.refusals_unrecorded += 1      # refused all the same
         finally:
             host.joining -= 1
             self._release(host)   # a refused knock must not bring a finished room back for good

@@ -61,6 +61,12 @@ def test_a_hundred_changed_bytes_and_deleted_rows_are_all_caught(capsys):
     assert f["named_the_row"] == 100
 
 
+def test_the_faults_campaign_runs_from_the_command_line(capsys):
+    # the stories themselves, each checked in full: tests/test_write_faults.py
+    f = run_campaign(capsys, "faults", "--quick", "--stories", "second_writer")
+    assert f["stories"] == 1 and f["readers_beside_server"] == 3
+
+
 # --- the detectors themselves: a leak or a lost event must be noticed ---------------------
 
 def test_the_leak_check_notices_a_note_in_a_participant_stream():

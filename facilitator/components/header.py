@@ -56,6 +56,7 @@ class SessionHeader(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="title")
         yield SessionClock(id="clock")
+        yield Static(id="record")
         yield Static(id="conn")
 
     def show(self) -> None:
@@ -68,6 +69,18 @@ class SessionHeader(Horizontal):
             title.append(f"  {me}", "dim")
         update_if_changed(self.query_one("#title", Static), title)
         self.query_one(SessionClock).show()
+
+    def record_health(self, record: str, detail: str = "") -> None:
+        """The server's word on its record: nothing while it can write, a red mark
+        while it cannot (commands are refused then, and the room is as recorded)."""
+        t = Text()
+        if record != "ok":
+            t.append("✕ not recording", "bold red")
+            if detail:
+                t.append(f" {detail[:32]}", "dim")
+            t.append("  ")     # the cell stays empty (zero wide) while all is well
+        update_if_changed(self.query_one("#record", Static), t)
+        self.set_class(record != "ok", "-unrecorded")
 
     def connection(self, status: str, detail: str = "") -> None:
         label, style = CONN_LOOK.get(status, (status, ""))

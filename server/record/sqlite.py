@@ -18,7 +18,7 @@ from typing import Iterator
 
 import msgspec
 
-from server.record import files
+from server.record import files, lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (
@@ -53,6 +53,11 @@ CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
 """
 
 GENESIS = b"\x00" * 32
+
+
+class RecordDiverged(Exception):
+    """The file holds rows this writer did not put there: writing on would fork the chain."""
+
 _enc = msgspec.msgpack.Encoder()
 
 
@@ -100,7 +105,10 @@ class Record:
             self.db = sqlite3.connect(files.readonly_uri(path), uri=True, check_same_thread=False,
                                       isolation_level=None)
             self._last_id, self._last_hash = 0, GENESIS
+            self._lock = None
             return
+        # first, before the file is created or changed: one writer per record
+        self._lock = lock.acquire(path) if path != ":memory:" else None
         if path != ":memory:":
             create_private(path)    # only now: a refused file keeps its mode too
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -140,9 +148,44 @@ class Record:
                 db.executemany("INSERT OR REPLACE INTO snapshots VALUES (?,?,?,?,?)", snapshots)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            # SQLite has often rolled back already (a full disk does): a second
+            # ROLLBACK would raise and hide why the write failed
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if not self._committed_anyway(rid, h):
+                raise
         self._last_id, self._last_hash = rid, h
+
+    def _committed_anyway(self, rid: int, h: bytes) -> bool:
+        """Whether a commit that reported an error is in the file all the same
+        (an fsync error after the commit frame was written): then it counts as
+        written, or the next batch would reuse its ids and seqs."""
+        try:
+            last = self.db.execute("SELECT id, hash FROM log ORDER BY id DESC LIMIT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return last is not None and last[0] == rid and last[1] == h
+
+    def probe(self, size: int = 64 * 1024) -> None:
+        """Raises unless a write transaction of `size` bytes commits now.
+
+        Leaves the log untouched (the row goes in and out of `meta` in one
+        transaction), so it can be tried again and again while the disk is
+        full, to learn when writing may resume. It also checks that the file
+        still ends where this writer thinks it does."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('probe', randomblob(?))", (size,))
+            db.execute("DELETE FROM meta WHERE key = 'probe'")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        last = db.execute("SELECT id FROM log ORDER BY id DESC LIMIT 1").fetchone()
+        if (last[0] if last else 0) != self._last_id:
+            raise RecordDiverged("the record's log does not end where this server wrote it last")
 
     # --- reading ------------------------------------------------------------------
 
@@ -243,3 +286,6 @@ class Record:
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

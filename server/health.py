@@ -1,0 +1,95 @@
+"""Whether the record can be written now, and how the hub finds out again.
+
+The record is the truth: an event nobody could write must not be believed,
+sent or acted on. So a failed commit is not the end of the server. The hub
+fails the commands of that commit (and those decided on top of them) with
+`unavailable`, puts their rooms back to what is recorded, and keeps serving
+what is recorded (welcomes, resumes, pings, retried ids) while new writes are
+refused at once. Meanwhile the committer probes the record with a small real
+write transaction, with backoff, and once one commits, writing resumes.
+
+This module holds the health itself: one log line per change (never one per
+command), the staff frame that carries it, and a short reason with no names in
+it (an SQLite message can carry a path; the log keeps only the kind of fault).
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import sqlite3
+
+from protocol.frames import Health as HealthFrame
+from server.record.sqlite import RecordDiverged
+
+log = logging.getLogger("session_server.record")
+
+BACKOFF_FIRST = 0.05     # seconds before the first probe after a failure
+BACKOFF_MAX = 2.0        # the longest wait between probes: at most this long after room is made
+
+
+class Unavailable(Exception):
+    """The record could not take this write (or is not taking writes now)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+def describe(exc: BaseException) -> str:
+    """A few words on why writing failed, for the log, the error and the console."""
+    if isinstance(exc, RecordDiverged):
+        return "the record holds rows this server did not write"
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", "") or ""    # e.g. SQLITE_IOERR_WRITE (Python 3.11+)
+        if name == "SQLITE_FULL" or "full" in text:
+            return "the disk is full"
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+            return "another process is writing the record"
+        if name.startswith("SQLITE_READONLY") or "readonly" in text:
+            return "the record has become read-only"
+        if name.startswith("SQLITE_IOERR"):
+            return f"the disk failed a write ({name})"
+        return f"the record could not be written ({name or type(exc).__name__})"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    return f"the record could not be written ({type(exc).__name__})"
+
+
+class Health:
+    def __init__(self, clock):
+        self.clock = clock
+        self.ok = True
+        self.since = clock.now()
+        self.detail = ""
+        self.outages = 0          # changes to unavailable since start
+        self.refused = 0          # commands answered `unavailable` during the current outage
+        self.failed_commits = 0
+
+    def down(self, exc: BaseException) -> bool:
+        """Notes a failed write; True if this is a change of health."""
+        self.failed_commits += 1
+        if not self.ok:
+            return False
+        self.ok, self.since, self.detail = False, self.clock.now(), describe(exc)
+        self.outages += 1
+        self.refused = 0
+        log.error("the record cannot be written: %s; commands get 'unavailable' and writing is retried",
+                  self.detail)
+        return True
+
+    def up(self) -> bool:
+        """Notes a write that committed; True if this is a change of health."""
+        if self.ok:
+            return False
+        was = self.clock.now() - self.since
+        self.ok, self.since, self.detail = True, self.clock.now(), ""
+        log.warning("the record is writable again after %.1f s; %d commands were answered 'unavailable'",
+                    was, self.refused)
+        return True
+
+    def error(self) -> Unavailable:
+        return Unavailable(self.detail or "the record cannot be written now")
+
+    def frame(self) -> HealthFrame:
+        return HealthFrame(record="ok" if self.ok else "unavailable", since=self.since, detail=self.detail)
