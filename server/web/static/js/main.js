@@ -3,6 +3,8 @@
 // file decides what to show and turns clicks into commands.
 
 import { $, clock, el, hhmm, listNames, ordinal, setText, show, spokenDuration } from "./dom.js";
+import { Alerts } from "./alerts.js";
+import { clearAll, hasLeft, keepCredential, markLeft, takePass } from "./device.js";
 import { Link } from "./link.js";
 import { apply, fromView, nameOf } from "./mirror.js";
 import { Polls } from "./polls.js";
@@ -15,19 +17,9 @@ let stage = null;
 let ending = null;         // {title, message, retry}
 let locationSent = false;
 const announced = new Set();   // countdown milestones already spoken
-
-// --- the token: from the link's fragment, then out of the address bar --------
-
-function readToken() {
-  const m = /(?:^#|&)t=([^&]+)/.exec(location.hash);
-  if (m) {
-    const token = decodeURIComponent(m[1]);
-    try { sessionStorage.setItem("group-token", token); } catch (e) { /* private mode */ }
-    history.replaceState(null, "", location.pathname + location.search);
-    return token;
-  }
-  try { return sessionStorage.getItem("group-token"); } catch (e) { return null; }
-}
+let alerts = null;
+let pass = null;           // {token, device}: what this page says hello with
+let handPending = false;   // a raise or lower of the hand not yet acknowledged
 
 // --- speaking to screen readers ------------------------------------------------
 
@@ -41,15 +33,16 @@ function announce(text, urgent = false) {
 let noticeTimer = null;
 function notice(text) {
   const n = $("notice");
-  n.textContent = text;
+  setText($("notice-text"), text);
   show(n, true);
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => show(n, false), 6000);
+  noticeTimer = setTimeout(() => show(n, false), 8000);
 }
 
 // --- commands ------------------------------------------------------------------
 
 async function send(cmd, okText) {
+  if (link.state !== "online") notice("You are offline for now. This will be sent as soon as the connection is back.");
   const r = await link.send(cmd);
   if (!r.ok) notice(r.message ? capital(r.message) + "." : "That did not work. Please try again.");
   else if (okText) notice(okText);
@@ -88,8 +81,8 @@ function render() {
   const next = wantedStage();
   if (next === "stage-end") renderEnd();
   if (state) {
+    // the heading names the group; the tab's title does not (a shared device's history keeps titles)
     setText($("title"), state.title || "Group session");
-    document.title = state.title ? `${state.title} – group session` : "Group session";
     setText($("agreement-text"), state.agreement || "");
     if (next === "stage-room") renderRoom();
   }
@@ -111,6 +104,7 @@ function renderEnd() {
     title = "You have left the session";
     message = "Take care. You can close this page.";
   }
+  if (state && ["removed", "denied"].includes(state.status) || state && state.phase === "closed") clearAll();
   setText($("end-h"), title);
   setText($("end-msg"), message);
   show($("retry-btn"), !!(ending && ending.retry));
@@ -142,15 +136,20 @@ function renderSpeaking() {
   setText($("speaker"), text);
   const hand = $("hand-btn");
   const up = s.queue.includes(me);
-  setText(hand, up ? "Lower my hand" : "Raise my hand");
+  setText(hand, handPending ? "Sending…" : up ? "Lower my hand" : "Raise my hand");
   hand.setAttribute("aria-pressed", up ? "true" : "false");
   hand.disabled = s.speaker === me;
-  show($("pass-btn"), !!(s.go_around !== null && s.go_around !== undefined && s.speaker === me));
+  const goAround = s.go_around !== null && s.go_around !== undefined;
+  show($("pass-btn"), goAround && s.speaker === me);
+  show($("done-btn"), s.speaker === me);
   const pos = s.queue.indexOf(me);
+  const inRoom = s.breakouts === "open" && s.my_room;
   let place = "";
-  if (pos === 0) place = "Your hand is up. You are next.";
+  // in a breakout room the main room's queue waits: "next" would mislead
+  if (pos >= 0 && inRoom) place = "Your hand stays up in the main room for when the breakout rooms close.";
+  else if (pos === 0) place = "Your hand is up. You are next.";
   else if (pos > 0) place = `Your hand is up. You are ${ordinal(pos + 1)} in line.`;
-  if (pos >= 0 && s.queue_mode === "fair") place += " (Order may shift so everyone gets a turn.)";
+  if (pos >= 0 && !inRoom && s.queue_mode === "fair") place += " (Order may shift so everyone gets a turn.)";
   setText($("queue-place"), place);
   setText($("queue-count"), String(s.queue.length));
   const list = $("queue-list");
@@ -190,6 +189,8 @@ function renderAgenda() {
       const now = i === s.agenda_index;
       return el("li", { class: now ? "now" : i < (s.agenda_index ?? -1) ? "done" : null, "aria-current": now ? "step" : null },
         el("span", { class: "agenda-title", text: a.title }),
+        // a spoken pause between the title and the minutes ("Relapse prevention, 30 min")
+        now ? null : el("span", { class: "visually-hidden", text: ", " }),
         el("span", { class: "agenda-min", text: now ? "" : `${Math.round(a.minutes)} min` }),
         now ? el("span", { class: "clock agenda-left", role: "timer", "data-agenda": "1" }) : null);
     }));
@@ -229,7 +230,8 @@ function renderChat() {
   const prefix = chatKeys.length <= keys.length && chatKeys.every((k, i) => k === keys[i]);
   if (!prefix) { log.replaceChildren(); chatKeys = []; }
   for (let i = chatKeys.length; i < keys.length; i++) log.append(chatLine(s.chat[i]));
-  if (keys.length !== chatKeys.length) log.scrollTop = log.scrollHeight;
+  const box = $("chat-scroll");
+  if (keys.length !== chatKeys.length) box.scrollTop = box.scrollHeight;
   chatKeys = keys;
   const inRoom = s.breakouts === "open" && s.my_room;
   setText($("chat-label"), $("chat-private").checked ? "Message to the facilitators only"
@@ -242,6 +244,7 @@ function renderHelp() {
   if (h && h.acknowledged_by) text = "A facilitator has seen your request and will be with you.";
   else if (h) text = "Your request was sent privately. A facilitator will reach out to you soon.";
   setText($("help-status"), text);
+  setText($("wait-help-status"), text);
 }
 
 function renderPeople() {
@@ -312,6 +315,7 @@ function onWelcome(w) {
       state.queue_mode = old.queue_mode;
     }
   }
+  if (state && stage !== "stage-room" && wantedStage() !== "stage-room") renderHelp();
   window.__group.welcomes += 1;
   window.__group.log.push({ seq: w.seq, resumed: w.resumed, fresh: !!w.state });
   render();
@@ -323,8 +327,22 @@ function onEvent(f) {
   apply(state, f);
   window.__group.events.push(f.seq);
   const ev = f.ev;
-  if (ev.type === "turn_started" && ev.person === state.me) announce(state.go_around ? "It is your turn in the go-around. You can share, or pass." : "You have the floor.", true);
-  if (ev.type === "breakouts_opened" && state.my_room) announce(`You are now in breakout room ${state.my_room}.`);
+  const inRoom = wantedStage() === "stage-room";
+  if (ev.type === "turn_started" && ev.person === state.me) {
+    announce(state.go_around ? "It is your turn in the go-around. You can share, or pass." : "You have the floor.", true);
+    alerts.raise("turn", state.go_around ? "It is your turn in the go-around" : "It is your turn to speak", "speak-h");
+  } else if (ev.type === "turn_started" && before.speaker !== ev.person) {
+    // said once per speaker, never "nobody is speaking" between two of them
+    announce(`${nameOf(state, ev.person)} is speaking.`);
+  }
+  if (ev.type === "turn_ended") alerts.drop("turn");
+  if (ev.type === "poll_opened" && inRoom) alerts.raise("poll", "A new question for you", "polls-h");
+  if (ev.type === "timer_started") announce(`${ev.label || "A timer"} started: ${spokenDuration(ev.seconds)}.`);
+  if (ev.type === "breakouts_opened" && state.my_room) {
+    announce(`You are now in breakout room ${state.my_room}.`);
+    alerts.raise("breakout", `You are now in breakout room ${state.my_room}`, "breakout-h");
+  }
+  if (ev.type === "breakouts_closed") alerts.drop("breakout");
   if (ev.type === "breakouts_closed" && before.my_room) announce("Breakout rooms are closed. You are back in the main room.");
   if (ev.type === "breakouts_broadcast" && state.my_room) announce(`Message from the facilitators: ${ev.text}`);
   if (ev.type === "poll_shared") announce("Results were shared.");
@@ -337,10 +355,10 @@ function onState(kind, refusal) {
   const text = {
     connecting: "Connecting…",
     online: "Connected",
-    reconnecting: "Reconnecting… you will not miss anything",
+    reconnecting: "Offline. Reconnecting… you will not miss anything",
     "not-open": "Waiting for the session to open…",
   }[kind] || kind;
-  setText(c, text);
+  setText($("conn-text"), text);
   if (kind === "not-open" && !state) {
     setText($("start-h"), "The session has not started yet");
     setText($("start-msg"), "This page will connect by itself as soon as the facilitator opens the session. Please keep it open.");
@@ -351,6 +369,7 @@ function onState(kind, refusal) {
 function onError(f) {
   if (f.code === "closed" && /ended/.test(f.message || "")) {
     ending = { title: "The session has ended", message: "Thank you for being here today. You can close this page." };
+    clearAll();
     link.stop();
     render();
   }
@@ -366,10 +385,18 @@ function onFinal(kind, message) {
     forbidden: ["You cannot join this session", message ? capital(message) + "." : "Please contact your program."],
     version: ["Please reload this page", "The session server was updated. Reloading the page will fix this."],
     replaced: ["This session is open somewhere else", "You joined from another window or device, so this page stopped. You can continue here instead."],
+    "in-use": ["This link is already open", "Your link is in use in another tab or on another device. Close it there, then try again here."],
+    elsewhere: ["This session continues elsewhere", "Your link was opened in another tab or on another device, so this page can no longer join. Use that one, or open your link again here."],
   };
-  const [title, msg] = texts[kind] || ["Disconnected", message || ""];
-  ending = { title, message: msg, retry: kind === "replaced" || kind === "version" };
-  setText($("conn"), { ended: "Session ended", left: "Left", replaced: "Paused" }[kind] || "Disconnected");
+  let [title, msg] = texts[kind] || ["Disconnected", message || ""];
+  if (kind === "unauthorized" && pass && pass.device) {
+    [title, msg] = ["Please open your link again", "This page’s access to the session has timed out. Open the join link your facilitator sent you to come back."];
+  }
+  // nothing that opens the group stays behind, except where trying again here makes sense
+  if (kind === "left") markLeft();
+  else if (kind !== "in-use" && kind !== "replaced" && kind !== "version") clearAll();
+  ending = { title, message: msg, retry: kind === "replaced" || kind === "version" || kind === "in-use" };
+  setText($("conn-text"), { ended: "Session ended", left: "Left", replaced: "Paused" }[kind] || "Disconnected");
   $("conn").dataset.state = "final";
   render();
 }
@@ -389,8 +416,26 @@ function wire() {
     if (r.ok) { locationSent = true; state.checked_in = true; $("loc-input").value = ""; render(); }
   });
   $("hand-btn").addEventListener("click", async () => {
+    if (handPending) return;
     const up = state.queue.includes(state.me);
+    handPending = true;
+    renderSpeaking();
     await send({ do: up ? "lower_hand" : "raise_hand" });
+    handPending = false;
+    renderSpeaking();
+  });
+  $("done-btn").addEventListener("click", async () => {
+    const r = await send({ do: "end_turn" });
+    if (r.ok) notice("Thank you. Your turn has ended.");
+  });
+  $("notice-close").addEventListener("click", () => { clearTimeout(noticeTimer); show($("notice"), false); });
+  $("wait-help-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("wait-help-input").value.trim();
+    setText($("wait-help-status"), "Sending…");
+    const r = await send({ do: "help_request", text });
+    if (r.ok) { $("wait-help-input").value = ""; renderHelp(); announce("Your request for help was sent to the facilitators."); }
+    else setText($("wait-help-status"), "");
   });
   $("pass-btn").addEventListener("click", async () => {
     const r = await send({ do: "pass" });
@@ -415,7 +460,8 @@ function wire() {
   });
   $("leave-btn").addEventListener("click", async () => {
     if (!window.confirm("Leave the session now?")) return;
-    await send({ do: "leave" });
+    const r = await send({ do: "leave" });
+    if (r.ok) markLeft();
   });
   $("retry-btn").addEventListener("click", () => {
     ending = null;
@@ -429,15 +475,19 @@ function wire() {
 // nothing this participant cannot already see on the page.
 function boot() {
   window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, offset: () => link && link.offset, events: [], welcomes: 0, log: [] };
-  const token = readToken();
+  pass = takePass();
   wire();
-  if (!token) {
-    ending = { title: "Please use your personal link", message: "This page needs the join link your facilitator sent you. Open that link to join your group." };
+  alerts = new Alerts();
+  if (!pass) {
+    ending = hasLeft()
+      ? { title: "You have left the session", message: "Take care. To come back, open the join link your facilitator sent you." }
+      : { title: "Please use your personal link", message: "This page needs the join link your facilitator sent you. Open that link to join your group." };
     render();
     return;
   }
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
-  link = new Link(url, token, { onWelcome, onEvent, onError, onState, onFinal });
+  const onDevice = (f) => { keepCredential(f.credential); pass = { token: f.credential, device: true }; };
+  link = new Link(url, pass.token, { onWelcome, onEvent, onError, onState, onFinal, onDevice });
   polls = new Polls($("polls"), $("polls-card"), (cmd) => send(cmd), announce, () => state);
   polls.onChange = render;
   render();
