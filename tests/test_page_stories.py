@@ -64,15 +64,16 @@ async def test_called_on_while_scrolled_down_and_the_smaller_things(server, brow
     for i in range(15):
         await ok(sam, c.Chat(text=f"Message {i}: a long line of chat so that the page grows past a phone's screen."))
     await until(page, "document.querySelector('#chat-log').textContent.includes('Message 14')")
+    await ok(sam, c.RaiseHand())
+    await page.click("#hand-btn")
+    await eventually(lambda: host.visible.queue == ["p2", "p1"], what="hands")
     await page.locator("#leave-btn").scroll_into_view_if_needed()
     assert await page.evaluate("window.scrollY") > 300
 
     # called on while scrolled down: a banner in view, and the title says so
-    await ok(sam, c.RaiseHand())
-    await page.click("#hand-btn")
-    await eventually(lambda: host.visible.queue == ["p2", "p1"], what="hands")
     await ok(fac, c.CallOn(target="p1"))
     await page.wait_for_selector("#alert-banner:not([hidden])")
+    assert await page.evaluate("window.scrollY") > 300, "the page must not jump; the banner comes to the person"
     box = await page.locator("#alert-banner").bounding_box()
     assert 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box
     assert "your turn" in (await page.title()).lower()
