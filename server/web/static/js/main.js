@@ -316,8 +316,6 @@ function onWelcome(w) {
     }
   }
   if (state && stage !== "stage-room" && wantedStage() !== "stage-room") renderHelp();
-  window.__group.welcomes += 1;
-  window.__group.log.push({ seq: w.seq, resumed: w.resumed, fresh: !!w.state });
   render();
 }
 
@@ -325,7 +323,6 @@ function onEvent(f) {
   if (!state) return;
   const before = { speaker: state.speaker, status: state.status, my_room: state.my_room };
   apply(state, f);
-  window.__group.events.push(f.seq);
   const ev = f.ev;
   const inRoom = wantedStage() === "stage-room";
   if (ev.type === "turn_started" && ev.person === state.me) {
@@ -471,10 +468,7 @@ function wire() {
   setInterval(tick, 1000);
 }
 
-// `window.__group` lets the browser tests read what the page holds; it exposes
-// nothing this participant cannot already see on the page.
 function boot() {
-  window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, offset: () => link && link.offset, events: [], welcomes: 0, log: [] };
   pass = takePass();
   wire();
   alerts = new Alerts();
