@@ -75,12 +75,17 @@ async def test_a_phone_that_loses_its_network_is_told_within_seconds(server, bro
     # a hand raised while offline says it is on its way, and goes through once back
     await page.click("#hand-btn")
     await until(page, "document.querySelector('#hand-btn').textContent.includes('Sending')")
+    await page.fill("#chat-input", "Typed on the bus")
+    await page.press("#chat-input", "Enter")
+    await until(page, "document.querySelector('#chat-sending').textContent.includes('Sending your message')")
     await ctx.set_offline(False)
     back = await wait_state(page, lambda s: s == "online", 20)
     _note("recover_after_network", back)
     host = server.hub.rooms[ROOM]
     await eventually(lambda: host.visible.queue == ["p1"], what="the hand raised offline arrives")
     await until(page, "document.querySelector('#hand-btn').textContent === 'Lower my hand'")
+    await until(page, "document.querySelector('#chat-log').textContent.includes('Typed on the bus')")
+    assert await page.inner_text("#chat-sending") == ""
     assert took <= DETECT_WITHIN, f"a dead link took {took:.1f} s to notice"
     await ctx.close()
     await fac.close()

@@ -2,11 +2,12 @@
 // the end) over one websocket link. State comes only from the server; this
 // file decides what to show and turns clicks into commands.
 
-import { $, clock, el, hhmm, listNames, ordinal, setText, show, spokenDuration } from "./dom.js";
+import { $, el, listNames, ordinal, setText, show, spokenDuration } from "./dom.js";
 import { Alerts } from "./alerts.js";
 import { clearAll, hasLeft, keepCredential, markLeft, takePass } from "./device.js";
 import { Link } from "./link.js";
 import { apply, fromView, nameOf } from "./mirror.js";
+import { drawClocks, renderAgenda, renderChat } from "./panels.js";
 import { Polls } from "./polls.js";
 
 const STAGES = ["stage-start", "stage-agreement", "stage-location", "stage-waiting", "stage-room", "stage-end"];
@@ -16,10 +17,14 @@ let link = null;
 let stage = null;
 let ending = null;         // {title, message, retry}
 let locationSent = false;
-const announced = new Set();   // countdown milestones already spoken
 let alerts = null;
 let pass = null;           // {token, device}: what this page says hello with
 let handPending = false;   // a raise or lower of the hand not yet acknowledged
+let chatSending = 0;       // messages sent and not yet acknowledged (e.g. while offline)
+
+function showSending() {
+  setText($("chat-sending"), chatSending ? `Sending ${chatSending === 1 ? "your message" : `${chatSending} messages`}…` : "");
+}
 
 // --- speaking to screen readers ------------------------------------------------
 
@@ -113,14 +118,13 @@ function renderEnd() {
 // --- the room --------------------------------------------------------------------
 
 let polls = null;
-let chatKeys = [];
 
 function renderRoom() {
   renderSpeaking();
   renderBreakout();
   polls.render(state);
-  renderAgenda();
-  renderChat();
+  renderAgenda(state);
+  renderChat(state);
   renderHelp();
   renderPeople();
   tick();
@@ -177,67 +181,6 @@ function renderBreakout() {
   }
 }
 
-function renderAgenda() {
-  const s = state;
-  const timers = Object.values(s.timers || {}).filter((t) => t.state !== "cancelled");
-  show($("agenda-card"), s.agenda.length > 0 || timers.length > 0);
-  const ol = $("agenda");
-  const sig = JSON.stringify([s.agenda, s.agenda_index]);
-  if (ol.dataset.sig !== sig) {
-    ol.dataset.sig = sig;
-    ol.replaceChildren(...s.agenda.map((a, i) => {
-      const now = i === s.agenda_index;
-      return el("li", { class: now ? "now" : i < (s.agenda_index ?? -1) ? "done" : null, "aria-current": now ? "step" : null },
-        el("span", { class: "agenda-title", text: a.title }),
-        // a spoken pause between the title and the minutes ("Relapse prevention, 30 min")
-        now ? null : el("span", { class: "visually-hidden", text: ", " }),
-        el("span", { class: "agenda-min", text: now ? "" : `${Math.round(a.minutes)} min` }),
-        now ? el("span", { class: "clock agenda-left", role: "timer", "data-agenda": "1" }) : null);
-    }));
-  }
-  const ul = $("timers");
-  const tsig = JSON.stringify(timers.map((t) => [t.id, t.label, t.state]));
-  if (ul.dataset.sig !== tsig) {
-    ul.dataset.sig = tsig;
-    ul.replaceChildren(...timers.map((t) => el("li", { class: `timer ${t.state}`, "data-timer": t.id },
-      el("span", { class: "timer-label", text: t.label || "Timer" }),
-      el("span", { class: "clock", role: "timer", "aria-label": `${t.label || "Timer"} time left` }),
-      el("span", { class: "timer-state", text: t.state === "paused" ? "paused" : t.state === "expired" ? "time is up" : "" }))));
-  }
-}
-
-function chatKey(c) { return `${c.at}|${c.by}|${c.to}|${c.text}`; }
-
-function chatLine(c) {
-  const s = state;
-  const mine = c.by === s.me;
-  let tag = null;
-  if (c.to === "facilitators") tag = "to the facilitators only";
-  else if (c.to === s.me) tag = "private, from a facilitator";
-  else if (c.room) tag = `breakout room ${c.room}`;
-  return el("li", { class: `chat-line${mine ? " mine" : ""}${tag ? " private" : ""}` },
-    el("span", { class: "chat-meta" },
-      el("span", { class: "chat-name", text: mine ? "You" : c.name || "Someone" }),
-      el("time", { text: hhmm(c.at) }),
-      tag ? el("span", { class: "chat-tag", text: tag }) : null),
-    el("span", { class: "chat-text", text: c.text }));
-}
-
-function renderChat() {
-  const s = state;
-  const log = $("chat-log");
-  const keys = s.chat.map(chatKey);
-  const prefix = chatKeys.length <= keys.length && chatKeys.every((k, i) => k === keys[i]);
-  if (!prefix) { log.replaceChildren(); chatKeys = []; }
-  for (let i = chatKeys.length; i < keys.length; i++) log.append(chatLine(s.chat[i]));
-  const box = $("chat-scroll");
-  if (keys.length !== chatKeys.length) box.scrollTop = box.scrollHeight;
-  chatKeys = keys;
-  const inRoom = s.breakouts === "open" && s.my_room;
-  setText($("chat-label"), $("chat-private").checked ? "Message to the facilitators only"
-    : inRoom ? `Message to breakout room ${s.my_room}` : "Message to everyone");
-}
-
 function renderHelp() {
   const h = state.my_help[state.my_help.length - 1];
   let text = "";
@@ -261,46 +204,9 @@ function renderPeople() {
 
 // --- clocks: drawn locally from deadlines and the server's clock offset ----------
 
-function milestone(key, left, label) {
-  // speak at one minute left and at the end, once each, only when crossed while watching
-  for (const [at, say] of [[60, `${label}: 1 minute left.`], [0, `${label}: time is up.`]]) {
-    const k = `${key}@${at}`;
-    if (left <= at && !announced.has(k)) {
-      announced.add(k);
-      if (left > at - 5) announce(say);
-    }
-  }
-}
-
 function tick() {
   if (!state || stage !== "stage-room" && wantedStage() !== "stage-room") return;
-  const now = link.now();
-  const s = state;
-  const turn = $("turn-clock");
-  if (s.speaker && s.turn_ends) {
-    const left = s.turn_ends - now;
-    setText(turn, `${s.speaker === s.me ? "Your" : "This"} turn: ${clock(left)} left`);
-    show(turn, true);
-    if (s.speaker === s.me) milestone(`turn-${s.turn_ends}`, left, "Your turn");
-  } else show(turn, false);
-  if (s.breakouts === "open" && s.breakouts_ends) {
-    const left = s.breakouts_ends - now;
-    setText($("breakout-clock"), `Back to the main room in ${clock(left)}`);
-    milestone(`breakouts-${s.breakouts_ends}`, left, "Breakout rooms");
-  }
-  const cur = s.agenda_index !== null && s.agenda_index !== undefined ? s.agenda[s.agenda_index] : null;
-  const agendaLeft = document.querySelector("[data-agenda]");
-  if (cur && agendaLeft && s.agenda_started) {
-    const left = s.agenda_started + cur.minutes * 60 - now;
-    setText(agendaLeft, left > 0 ? `${clock(left)} left` : "running over");
-  }
-  for (const t of Object.values(s.timers || {})) {
-    const li = document.querySelector(`[data-timer="${CSS.escape(t.id)}"] .clock`);
-    if (!li) continue;
-    const left = Math.min(t.seconds, t.state === "running" && t.ends_at ? t.ends_at - now : t.remaining);
-    setText(li, clock(left));
-    if (t.state === "running") milestone(`timer-${t.id}-${t.ends_at}`, left, t.label || "Timer");
-  }
+  drawClocks(state, link.now(), announce);
 }
 
 // --- wiring --------------------------------------------------------------------
@@ -438,14 +344,18 @@ function wire() {
     const r = await send({ do: "pass" });
     if (r.ok) notice("You passed. Thank you.");
   });
-  $("chat-private").addEventListener("change", () => renderChat());
+  $("chat-private").addEventListener("change", () => renderChat(state));
   $("chat-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const input = $("chat-input");
     const text = input.value.trim();
     if (!text) return;
     input.value = "";
+    chatSending += 1;
+    showSending();
     const r = await send({ do: "chat", text, to: $("chat-private").checked ? "facilitators" : "all" });
+    chatSending -= 1;
+    showSending();
     if (!r.ok) input.value = text;
   });
   $("help-form").addEventListener("submit", async (e) => {
