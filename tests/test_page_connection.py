@@ -78,6 +78,7 @@ async def test_a_phone_that_loses_its_network_is_told_within_seconds(server, bro
     await page.fill("#chat-input", "Typed on the bus")
     await page.press("#chat-input", "Enter")
     await until(page, "document.querySelector('#chat-sending').textContent.includes('Sending your message')")
+    await shot(page, "conn-offline-sending-390", full_page=False)
     await ctx.set_offline(False)
     back = await wait_state(page, lambda s: s == "online", 20)
     _note("recover_after_network", back)
