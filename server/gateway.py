@@ -290,7 +290,7 @@ class Gateway:
     def _send_device(self, conn: Conn) -> None:
         claims, dev = conn.device
         now = time.time()
-        credential, exp = tokens.device_credential(self.hub.secret, claims, dev, now)
+        credential, exp = tokens.device_credential(self.hub.secret, claims, dev, now, tokens.DEVICE_TTL)
         # renewed at a third of its life, so a few missed pongs never let it lapse
         conn.renew_at = now + (exp - now) / 3
         conn.send(encode(Device(credential=credential, expires=exp), conn.binary))

@@ -89,6 +89,23 @@ async def test_a_link_becomes_a_device_credential_and_a_second_tab_is_refused(se
     assert await closed_reason(ws5) == "elsewhere"
 
 
+async def test_a_connected_device_has_its_credential_renewed(server, fac, monkeypatch):
+    monkeypatch.setattr(tokens, "DEVICE_TTL", 3.0)
+    ws, _ = await hello(server, server.token(ROOM, "participant", "p1", "Alex"))
+    first = await recv_type(ws, "device")
+    await ws.send(json.dumps({"t": "ping", "id": 1}))
+    f = json.loads(await ws.recv())
+    assert f["t"] == "pong", "no renewal before a third of the credential's life"
+    import asyncio
+    await asyncio.sleep(1.1)
+    await ws.send(json.dumps({"t": "ping", "id": 2}))
+    renewed = await recv_type(ws, "device")
+    assert renewed["expires"] > first["expires"]
+    claims = tokens.verify(server.secret, renewed["credential"], time.time())
+    assert claims.dev == tokens.verify(server.secret, first["credential"], time.time()).dev
+    await ws.close()
+
+
 async def test_leaving_revokes_the_device(server, fac):
     link = server.token(ROOM, "participant", "p1", "Alex")
     ws, _ = await hello(server, link)

@@ -14,7 +14,8 @@ const PROTOCOL = 1;
 // counts any frame as life. Tiny frames: a JSON ping is ~20 bytes.
 const PING_EVERY = 2000;
 const DEAD_AFTER = 4500;        // nothing heard for this long: the link is gone
-const CONNECT_WITHIN = 6000;    // an upgrade or hello that hangs is a failed attempt
+const CONNECT_WITHIN = 6000;
+const RENEW_EVERY = 15000;      // ping at least this often, even when frames keep coming    // an upgrade or hello that hangs is a failed attempt
 // Capped at about 3 s: a group's minutes are precious, and a retry is one small request.
 const BACKOFF = [300, 1000, 2000, 3000];
 
@@ -167,7 +168,10 @@ export class Link {
         if (ws) { try { ws.close(); } catch (e) { /* already closing */ } }
         return;
       }
-      if (this.welcomed && now - this.heard >= PING_EVERY - 250 && now - this.pingSent >= PING_EVERY - 250) this.ping();
+      // quiet for a while, or (in a busy room) not pinged for RENEW_EVERY: the pong's
+      // company renews this device's credential (see the `device` frame)
+      const quiet = now - this.heard >= PING_EVERY - 250;
+      if (this.welcomed && (quiet || now - this.pingSent >= RENEW_EVERY) && now - this.pingSent >= PING_EVERY - 250) this.ping();
     }, 500);
   }
 
@@ -190,6 +194,15 @@ export class Link {
       kind = refusal.code;
     }
     if (code === 4000) kind = "replaced";
+    if (kind === "in-use" && !this.inUseRetried) {
+      // a reload can reach the server before the old page's socket has closed there:
+      // one quiet retry before saying the link is open elsewhere
+      this.inUseRetried = true;
+      this.lastRefusal = null;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.open(), 2000);
+      return;
+    }
     if (kind) {
       this.final = true;
       this.h.onFinal(kind, refusal ? refusal.message : reason);
