@@ -49,6 +49,9 @@ async def test_called_on_while_scrolled_down_and_the_smaller_things(server, brow
     await page.click("#wait-help-form button")
     await eventually(lambda: has_event(fac, "help_requested", person="p1"), what="help from the door")
     await until(page, "document.querySelector('#wait-help-status').textContent.includes('privately')")
+    hid = next(f.ev.help_id for f in fac.events if type(f.ev).__struct_config__.tag == "help_requested")
+    await ok(fac, c.HelpAcknowledge(help_id=hid))
+    await until(page, "document.querySelector('#wait-help-status').textContent.includes('has seen')")
     await shot(page, "story-waiting-help")
 
     # the same link in a second tab is refused clearly, and the first tab stays in

@@ -90,6 +90,7 @@ function render() {
     setText($("title"), state.title || "Group session");
     setText($("agreement-text"), state.agreement || "");
     if (next === "stage-room") renderRoom();
+    else if (next === "stage-waiting") renderHelp();   // a call for help from the door, and its answer
   }
   goTo(next);
 }
@@ -221,7 +222,6 @@ function onWelcome(w) {
       state.queue_mode = old.queue_mode;
     }
   }
-  if (state && stage !== "stage-room" && wantedStage() !== "stage-room") renderHelp();
   render();
 }
 
