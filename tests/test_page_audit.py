@@ -58,7 +58,8 @@ async def join_and_wait(ctx, link):
     return page
 
 
-async def test_every_state_of_the_page_passes_axe(server, browser, axe_path):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_every_state_of_the_page_passes_axe(server, browser, axe_path, scheme):
     fac = await facilitator(server)
     host = server.hub.rooms[ROOM]
     sam = SessionClient(server.url, server.token(ROOM, "participant", "p2", "Sam"), name="sam")
@@ -67,13 +68,13 @@ async def test_every_state_of_the_page_passes_axe(server, browser, axe_path):
     await ok(sam, c.CheckIn(location="Home"))
     await ok(fac, c.Admit(target="p2"))
     # bypass_csp: only so that the test can inject axe-core; the page's own code runs as shipped
-    ctx = await browser.new_context(viewport=PHONE, bypass_csp=True)
+    ctx = await browser.new_context(viewport=PHONE, bypass_csp=True, color_scheme=scheme)
     counts: dict[str, list[dict]] = {}
 
     async def check(state: str, page) -> None:
         await page.wait_for_timeout(300)     # let transitions and live regions settle
         counts[state] = await audit(page, axe_path)
-        await shot(page, f"axe-{state}", full_page=False)
+        await shot(page, f"axe-{scheme}-{state}", full_page=False)
 
     page = await join_and_wait(ctx, invite_link(server.secret, ROOM, "Alex", "p1", server.http_url, 3600))
     await check("agreement", page)
@@ -157,7 +158,7 @@ async def test_every_state_of_the_page_passes_axe(server, browser, axe_path):
     await fac.close()
     summary = {state: {"violations": sum(v["nodes"] for v in vs), "rules": vs} for state, vs in counts.items()}
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    (ROOT / "artifacts" / "axe.json").write_text(json.dumps(summary, indent=2))
+    (ROOT / "artifacts" / f"axe-{scheme}.json").write_text(json.dumps(summary, indent=2))
     print("axe-core violations per state:",
           {s: [f"{v['id']}×{v['nodes']}" for v in vs] for s, vs in counts.items()})
     bad = {s: vs for s, vs in counts.items() if vs}
