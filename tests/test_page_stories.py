@@ -5,7 +5,7 @@ from protocol import commands as c
 from server.client import SessionClient
 from server.web.links import invite_link
 from tests.test_participant_page import (   # noqa: F401 - fixtures
-    PHONE, ROOM, browser, chromium_path, eventually, facilitator, has_event, ok, shot, until,
+    PHONE, ROOM, Watch, browser, chromium_path, eventually, facilitator, has_event, ok, shot, until,
 )
 
 
@@ -34,6 +34,7 @@ async def test_called_on_while_scrolled_down_and_the_smaller_things(server, brow
     await ok(fac, c.Admit(target="p2"))
     ctx = await browser.new_context(viewport=PHONE)
     page = await ctx.new_page()
+    watch = Watch(page)
     link = invite_link(server.secret, ROOM, "Alex", "p1", server.http_url, 3600)
     await to_waiting(page, link)
 
@@ -140,6 +141,7 @@ async def test_called_on_while_scrolled_down_and_the_smaller_things(server, brow
     await page.wait_for_timeout(500)
     assert host.visible.members["p1"].status == "left"
     await shot(page, "story-left-320", full_page=False)
+    assert not watch.errors, watch.errors
     await ctx.close()
     await sam.close()
     await fac.close()
@@ -149,6 +151,7 @@ async def test_the_end_of_the_session_clears_the_device(server, browser):
     fac = await facilitator(server)
     ctx = await browser.new_context(viewport={"width": 320, "height": 640})
     page = await ctx.new_page()
+    watch = Watch(page)
     await to_waiting(page, invite_link(server.secret, ROOM, "Kim", "p3", server.http_url, 3600))
     await ok(fac, c.Admit(target="p3"))
     await page.wait_for_selector("#stage-room:not([hidden])")
@@ -163,6 +166,7 @@ async def test_the_end_of_the_session_clears_the_device(server, browser):
     await shot(page, "story-reconnecting-320", full_page=False)
     await ctx.set_offline(False)
     await until(page, "document.querySelector('#conn').dataset.state === 'online'", timeout=10000)
+    assert not watch.errors, watch.errors
     await ok(fac, c.Close())
     await page.wait_for_selector("#stage-end:not([hidden])")
     assert await storage(page) == {}
