@@ -138,6 +138,7 @@ async def test_called_on_while_scrolled_down_and_the_smaller_things(server, brow
     await page.reload()
     await page.wait_for_selector("#stage-end:not([hidden])")
     assert "left" in (await page.inner_text("#end-h")).lower()
+    assert await page.inner_text("#conn") == "Not connected"
     await page.wait_for_timeout(500)
     assert host.visible.members["p1"].status == "left"
     await shot(page, "story-left-320", full_page=False)

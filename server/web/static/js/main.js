@@ -386,6 +386,8 @@ function boot() {
     ending = hasLeft()
       ? { title: "You have left the session", message: "Take care. To come back, open the join link your facilitator sent you." }
       : { title: "Please use your personal link", message: "This page needs the join link your facilitator sent you. Open that link to join your group." };
+    $("conn").dataset.state = "final";
+    setText($("conn-text"), "Not connected");
     render();
     return;
   }
