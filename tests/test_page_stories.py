@@ -173,3 +173,58 @@ async def test_the_end_of_the_session_clears_the_device(server, browser):
     assert await storage(page) == {}
     await ctx.close()
     await fac.close()
+
+
+RECORD_LIVE = """() => {
+  window.__heard = [];
+  // what each live region is given to say, in order (this test's own probe, not the page's)
+  for (const id of ['conn', 'announcer', 'urgent']) {
+    const node = document.getElementById(id);
+    new MutationObserver(() => {
+      const t = node.textContent.trim();
+      if (t) window.__heard.push([id, t]);
+    }).observe(node, {childList: true, subtree: true, characterData: true});
+  }
+}"""
+
+
+async def test_live_regions_say_each_thing_once(server, browser):
+    fac = SessionClient(server.url, server.token(ROOM, "facilitator", "f1", "Dana"), name="fac")
+    await fac.connect()
+    await ok(fac, c.Configure(title="Thursday group"))
+    sam = SessionClient(server.url, server.token(ROOM, "participant", "p2", "Sam"), name="sam")
+    ctx = await browser.new_context(viewport=PHONE)
+    page = await ctx.new_page()
+    await page.goto(invite_link(server.secret, ROOM, "Kim", "p4", server.http_url, 600))
+    await until(page, "document.querySelector('#conn').dataset.state === 'not-open'")
+    await page.evaluate(RECORD_LIVE)
+    await page.wait_for_timeout(6000)        # several refused retries
+    heard = await page.evaluate("window.__heard")
+    assert heard == [], f"the waiting page kept re-announcing: {heard}"
+    await ok(fac, c.Open())
+    await page.wait_for_selector("#stage-location:not([hidden])", timeout=15000)
+    await page.fill("#loc-input", "Home")
+    await page.press("#loc-input", "Enter")
+    await page.wait_for_selector("#stage-waiting:not([hidden])")
+    await ok(fac, c.Admit(target="p4"))
+    await sam.connect()
+    await ok(sam, c.CheckIn(location="Home"))
+    await ok(fac, c.Admit(target="p2"))
+    await page.wait_for_selector("#stage-room:not([hidden])")
+    await until(page, "document.querySelector('#people').textContent.includes('Sam')")
+    await page.evaluate("window.__heard = []")
+    # two speakers in a row, and a timer
+    await ok(fac, c.CallOn(target="p2"))
+    await ok(fac, c.EndTurn())
+    await ok(fac, c.CallOn(target="p2"))
+    await ok(fac, c.EndTurn())
+    await ok(fac, c.TimerStart(id="t", seconds=300, label="Stretch break"))
+    await page.wait_for_timeout(800)
+    heard = [t for _, t in await page.evaluate("window.__heard")]
+    assert not any("Nobody is speaking" in t for t in heard), heard
+    assert any(t == "Sam is speaking." for t in heard), heard
+    assert any(t.startswith("Stretch break started") for t in heard), heard
+    assert await page.get_attribute("#speaker", "aria-live") is None
+    await ctx.close()
+    await sam.close()
+    await fac.close()
