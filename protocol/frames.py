@@ -1,7 +1,7 @@
 """Frames: what travels on the websocket.
 
 Client to server: `hello` (once, first), `cmd`, `ping`.
-Server to client: `welcome`, `event`, `ack`, `error`, `pong`, `health` (staff only).
+Server to client: `welcome`, `event`, `ack`, `error`, `pong`, `health` (staff only), `device`.
 Binary websocket frames carry MessagePack, text frames JSON; both use these
 same schemas, so a browser and a terminal client read one contract.
 """
@@ -35,6 +35,9 @@ class Hello(Frame, kw_only=True, tag="hello", forbid_unknown_fields=True):
     token: str | None = None          # may instead come in the Authorization header
     protocol: int
     resume: int | None = None         # the last seq this client saw, to resume from
+    # true: exchange this participant link token for a device credential (a
+    # `device` frame follows the welcome). Browsers ask; terminal clients need not.
+    device: bool = False
 
 
 class Cmd(Frame, kw_only=True, tag="cmd", forbid_unknown_fields=True):
@@ -100,7 +103,16 @@ class Health(Frame, kw_only=True, tag="health"):
     detail: str = ""                  # why, in a few words ("the disk is full")
 
 
-ServerFrame = Union[Welcome, EventFrame, Ack, Error, Pong, Health]
+class Device(Frame, kw_only=True, tag="device"):
+    """A device credential: what this device says hello with from now on, instead of the link.
+
+    Sent after the welcome of a hello that asked (`device: true`) and again,
+    renewed, while the device stays connected."""
+    credential: str
+    expires: float                    # Unix seconds
+
+
+ServerFrame = Union[Welcome, EventFrame, Ack, Error, Pong, Health, Device]
 
 
 # --- codecs --------------------------------------------------------------------
@@ -127,7 +139,7 @@ def decode_client(data: bytes | str) -> Hello | Cmd | Ping:
         raise msgspec.DecodeError("the frame is nested too deeply") from None
 
 
-def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong | Health:
+def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong | Health | Device:
     if isinstance(data, str):
         return _js_server.decode(data)
     return _mp_server.decode(data)

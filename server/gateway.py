@@ -14,7 +14,7 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
 from protocol.frames import (
-    PROTOCOL_VERSION, Ack, Cmd, Error, Hello, Ping, Pong, decode_client, encode,
+    PROTOCOL_VERSION, Ack, Cmd, Device, Error, Hello, Ping, Pong, decode_client, encode,
 )
 from server import http_edge, pauses, tokens
 from server.engine import Actor
@@ -76,6 +76,9 @@ class Conn:
         self.closing: tuple[int, str] | None = None
         self.closer: asyncio.Future | None = None
         self.last_outcome: asyncio.Future | None = None   # the newest command's answer
+        # a device connection (the page): its claims and device id, and when to renew
+        self.device: tuple[tokens.Claims, str] | None = None
+        self.renew_at = 0.0
 
     def send(self, data) -> None:
         if self.closing is not None:
@@ -116,6 +119,7 @@ class Gateway:
         self.connections = 0
         self.live: set[_Connection] = set()
         self._keepalive: asyncio.Task | None = None
+        self.devices = tokens.Devices()
 
     def process_request(self, connection, request):
         headers = request.headers
@@ -261,6 +265,11 @@ class Gateway:
             return
         actor = Actor(claims.id, claims.role, claims.name)
         host = self.hub.room(claims.room)
+        gate = self._device_gate(hello, claims, host)
+        if gate is not None:
+            code, message, reason = gate
+            await self._refuse(ws, binary, code, message, reason, claims.room, actor)
+            return
         conn = Conn(ws, actor.id, actor.role, binary, lim.send_buffer)
         refused = await self.hub.join(host, actor, conn, hello.resume)
         if refused is not None:
@@ -268,12 +277,42 @@ class Gateway:
             conn.close(1008, refused.code)
             await conn.closed()
             return
+        if claims.dev is not None:
+            conn.device = (claims, claims.dev)
+        elif hello.device and claims.role == "participant":
+            conn.device = (claims, self.devices.exchange(host.id, actor.id))
+            self._send_device(conn)
         log.info("joined room=%s role=%s", _short(host.id), actor.role)
         try:
             await self._frames(ws, conn, host, actor, binary)
         finally:
             await self.hub.leave(host, actor, conn)
             await conn.closed()
+
+    # --- device credentials (the hello path; see tokens.Devices) -------------------
+
+    def _device_gate(self, hello: Hello, claims: tokens.Claims, host) -> tuple[str, str, str] | None:
+        """A refusal (code, message, close reason) for a hello that may not take the place it asks for."""
+        if claims.dev is not None:
+            if self.devices.revoked(host.id, claims.id):
+                return ("unauthorized", "this device has left the session; open your join link to come back",
+                        "unauthorized")
+            if not self.devices.check(host.id, claims.id, claims.dev):
+                return ("forbidden", "this session was opened on another device or in another tab", "elsewhere")
+            return None
+        if hello.device and claims.role == "participant" and claims.id in host.conns:
+            # the link opened a second time while the first is connected: the second
+            # must not take the place over (nor retire the first one's credential)
+            return ("conflict", "this link is already open in another tab or on another device", "in use")
+        return None
+
+    def _send_device(self, conn: Conn) -> None:
+        claims, dev = conn.device
+        now = time.time()
+        credential, exp = tokens.device_credential(self.hub.secret, claims, dev, now, tokens.DEVICE_TTL)
+        # renewed at a third of its life, so a few missed pongs never let it lapse
+        conn.renew_at = now + (exp - now) / 3
+        conn.send(encode(Device(credential=credential, expires=exp), conn.binary))
 
     async def _frames(self, ws, conn: Conn, host, actor: Actor, binary: bool) -> None:
         state = {"tokens": self.limits.burst, "last": time.monotonic(), "garbage": 0}
@@ -298,6 +337,9 @@ class Gateway:
             return True
         st["garbage"] = 0
         if isinstance(frame, Ping):
+            if conn.device is not None and time.time() >= conn.renew_at:
+                self._send_device(conn)
+
             def pong(_=None):
                 conn.send(encode(Pong(id=frame.id, seq=host.visible.seq,
                                       server_time=self.hub.clock.now()), binary))
@@ -328,6 +370,8 @@ class Gateway:
             result = await outcome
             conn.send(encode(result, binary))
             if isinstance(result, Ack):
+                if conn.device is not None:
+                    self.devices.revoke(host.id, actor.id)
                 conn.close(1000, "left")
                 return False
             return True

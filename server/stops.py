@@ -19,6 +19,7 @@ import asyncio
 import logging
 
 from server import engine
+from server.health import Unavailable
 
 log = logging.getLogger("session_server.hub")
 
@@ -46,7 +47,7 @@ async def record_stop(hub, timeout: float) -> None:
     Bounded, so that a record that cannot be written does not hold the stop (the next
     start then dates them as after a crash). Arrivals after this are refused."""
     hub.stopping = True
-    if hub._wake_commit is None or hub.failed is not None:
+    if hub._wake_commit is None or not hub.health.ok:
         return          # never started, or nothing can be written
     now = hub.clock.now()
     futs = []
@@ -58,6 +59,6 @@ async def record_stop(hub, timeout: float) -> None:
         return
     try:
         await asyncio.wait_for(asyncio.gather(*futs), timeout)
-    except (asyncio.TimeoutError, TimeoutError, RuntimeError) as exc:
+    except (asyncio.TimeoutError, TimeoutError, RuntimeError, Unavailable) as exc:
         log.error("the stop's drops could not be recorded (%s); the next start dates them "
                   "at each room's last recorded event", type(exc).__name__)

@@ -19,12 +19,22 @@ import msgspec
 ROLES = ("facilitator", "cofacilitator", "observer", "participant")
 
 
-class Claims(msgspec.Struct, kw_only=True):
+# A device credential lives this long without a renewal. The page renews it while
+# connected (see Devices), so it only runs out on a device that is away: a phone
+# left on the kitchen table after the group holds nothing that still opens it.
+DEVICE_TTL = 600.0
+
+
+class Claims(msgspec.Struct, kw_only=True, omit_defaults=True):
     room: str
     role: str
     id: str
     name: str
     exp: float
+    # Set only on a device credential: the device it was issued to. omit_defaults
+    # keeps a link token's payload (and so its signature) as it always was.
+    dev: str | None = None
+    link_exp: float | None = None       # on a device credential: the link's own end, which renewals keep to
 
 
 class TokenError(Exception):
@@ -66,6 +76,53 @@ def verify(secret: bytes, token: str, now: float) -> Claims:
     if claims.exp < now:
         raise TokenError("the token has expired", claims)
     return claims
+
+
+def device_credential(secret: bytes, claims: Claims, dev: str, now: float,
+                      ttl: float = DEVICE_TTL) -> tuple[str, float]:
+    """A short-lived credential for one device, standing in for the link it was exchanged for."""
+    link_exp = claims.link_exp if claims.link_exp is not None else claims.exp
+    exp = min(now + ttl, link_exp)     # never outlives the link itself
+    return sign(secret, Claims(room=claims.room, role=claims.role, id=claims.id, name=claims.name,
+                               exp=exp, dev=dev, link_exp=link_exp)), exp
+
+
+_REVOKED = ""
+
+
+class Devices:
+    """Which device holds each participant's place: the one that last exchanged the link.
+
+    A participant's link token is exchanged, at its first use on a device, for a
+    device credential (`device_credential`) that names a fresh device id. Only
+    the newest device id of a person is honoured, so the link opened in a second
+    tab, once it is exchanged there, retires the first tab's credential instead
+    of both working; and while the first tab is connected, the exchange is
+    refused (the gateway checks). Leaving revokes the device: its credential
+    opens nothing afterwards.
+
+    Kept in memory: after a restart nobody is known, and a genuine, unexpired
+    credential is taken as the current device (first come). The short TTL
+    bounds what that can let in.
+    """
+
+    def __init__(self) -> None:
+        self._current: dict[tuple[str, str], str] = {}
+
+    def exchange(self, room: str, person: str) -> str:
+        dev = secrets.token_urlsafe(12)
+        self._current[(room, person)] = dev
+        return dev
+
+    def check(self, room: str, person: str, dev: str) -> bool:
+        cur = self._current.setdefault((room, person), dev)
+        return cur == dev
+
+    def revoke(self, room: str, person: str) -> None:
+        self._current[(room, person)] = _REVOKED
+
+    def revoked(self, room: str, person: str) -> bool:
+        return self._current.get((room, person)) == _REVOKED
 
 
 def load_secret(path: str, create: bool = True) -> bytes:

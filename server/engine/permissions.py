@@ -42,7 +42,8 @@ BEFORE_OPEN = frozenset({
 })
 
 # What a participant may do from the waiting room, before admission.
-WHILE_WAITING = frozenset({"accept_agreement", "check_in", "leave"})
+# help_request: someone at the door may be the one who needs a facilitator most
+WHILE_WAITING = frozenset({"accept_agreement", "check_in", "leave", "help_request"})
 
 
 def allowed(role: str, command: str) -> bool:

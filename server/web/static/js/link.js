@@ -9,9 +9,15 @@
 // reconnect: the server applies a retried id once.
 
 const PROTOCOL = 1;
-const PING_EVERY = 15000;
-const PONG_WITHIN = 8000;
-const BACKOFF = [500, 1000, 2000, 4000, 8000, 15000];
+// A phone that loses its network keeps its socket "open": nothing fails, nothing
+// arrives. Only silence tells, so the page pings when the link is quiet and
+// counts any frame as life. Tiny frames: a JSON ping is ~20 bytes.
+const PING_EVERY = 2000;
+const DEAD_AFTER = 4500;        // nothing heard for this long: the link is gone
+const CONNECT_WITHIN = 6000;
+const RENEW_EVERY = 15000;      // ping at least this often, even when frames keep coming    // an upgrade or hello that hangs is a failed attempt
+// Capped at about 3 s: a group's minutes are precious, and a retry is one small request.
+const BACKOFF = [300, 1000, 2000, 3000];
 
 // Close reasons after which trying again cannot help
 const FINAL_REASONS = {
@@ -22,6 +28,8 @@ const FINAL_REASONS = {
   "unauthorized": "unauthorized",
   "forbidden": "forbidden",
   "protocol version": "version",
+  "in use": "in-use",          // the link is open in another tab or on another device
+  "elsewhere": "elsewhere",    // a newer device took this person's place
 };
 
 function randomId() {
@@ -34,7 +42,9 @@ export class Link {
   constructor(url, token, handlers) {
     this.url = url;
     this.token = token;
-    this.h = handlers;     // onWelcome, onEvent, onError, onState(state, detail), onFinal(kind, message)
+    // onWelcome, onEvent, onError, onState(state, detail), onFinal(kind, message), onDevice(frame), onPending(n)
+    this.h = handlers;
+    this.state = null;
     this.ws = null;
     this.lastSeq = null;   // null until the first welcome
     this.offset = 0;       // server clock minus ours, seconds
@@ -48,9 +58,21 @@ export class Link {
     this.pingTimer = null;
     this.pongTimer = null;
     this.pingId = 0;
+    this.pingSent = 0;
+    this.heard = 0;
     this.lastRefusal = null;
     window.addEventListener("online", () => this.reconnectSoon(0));
   }
+
+  // Tells the page only when the state changes, so a live region is not told
+  // "Reconnecting…" again on every retry.
+  setState(kind, detail) {
+    if (kind === this.state) return;
+    this.state = kind;
+    this.h.onState(kind, detail);
+  }
+
+  pendingChanged() { if (this.h.onPending) this.h.onPending(this.pending); }
 
   now() { return Date.now() / 1000 + this.offset; }
 
@@ -60,7 +82,7 @@ export class Link {
     if (this.final) return;
     clearTimeout(this.timer);
     this.welcomed = false;
-    this.h.onState(this.attempt === 0 && this.lastSeq === null ? "connecting" : "reconnecting");
+    if (this.state === null) this.setState("connecting");
     let ws;
     try {
       ws = new WebSocket(this.url);
@@ -69,10 +91,17 @@ export class Link {
       return;
     }
     this.ws = ws;
+    this.heard = Date.now();
+    this.startWatch();
     ws.onopen = () => {
-      ws.send(JSON.stringify({ t: "hello", token: this.token, protocol: PROTOCOL, resume: this.lastSeq }));
+      // device: true asks the server to exchange a link for this device's own credential
+      ws.send(JSON.stringify({ t: "hello", token: this.token, protocol: PROTOCOL, resume: this.lastSeq, device: true }));
     };
-    ws.onmessage = (m) => { if (ws === this.ws) this.frame(JSON.parse(m.data)); };
+    ws.onmessage = (m) => {
+      if (ws !== this.ws) return;
+      this.heard = Date.now();
+      this.frame(JSON.parse(m.data));
+    };
     ws.onclose = (e) => { if (ws === this.ws) this.closed(e.code, e.reason); };
     ws.onerror = () => {};
   }
@@ -86,14 +115,18 @@ export class Link {
         this.lastRefusal = null;
         if (!f.resumed) this.lastSeq = f.seq;
         this.h.onWelcome(f);
-        this.h.onState("online");
+        this.setState("online");
         // resend what the server never acknowledged; it applies each id once
         for (const p of this.pending.values()) this.ws.send(JSON.stringify(p.frame));
-        this.startPings();
         // the pong marks the end of a replay, and its round trip sharpens the clock offset
         this.ping();
         break;
       }
+      case "device":
+        // from now on this device says hello with its own credential, never the link
+        this.token = f.credential;
+        if (this.h.onDevice) this.h.onDevice(f);
+        break;
       case "event":
         if (this.lastSeq !== null && f.seq <= this.lastSeq) return;   // a repeat
         this.lastSeq = f.seq;
@@ -101,12 +134,12 @@ export class Link {
         break;
       case "ack": {
         const p = this.pending.get(f.id);
-        if (p) { this.pending.delete(f.id); p.resolve({ ok: true, seq: f.seq }); }
+        if (p) { this.pending.delete(f.id); p.resolve({ ok: true, seq: f.seq }); this.pendingChanged(); }
         break;
       }
       case "error": {
         const p = f.id ? this.pending.get(f.id) : null;
-        if (p) { this.pending.delete(f.id); p.resolve({ ok: false, code: f.code, message: f.message }); }
+        if (p) { this.pending.delete(f.id); p.resolve({ ok: false, code: f.code, message: f.message }); this.pendingChanged(); }
         else {
           this.lastRefusal = f;
           this.h.onError(f);
@@ -114,7 +147,6 @@ export class Link {
         break;
       }
       case "pong": {
-        clearTimeout(this.pongTimer);
         const rtt = f.id === this.pingId ? Date.now() - this.pingSent : 0;
         this.offset = f.server_time - (Date.now() - rtt / 2) / 1000;
         if (this.lastSeq !== null && f.seq > this.lastSeq) this.lastSeq = f.seq;
@@ -123,9 +155,24 @@ export class Link {
     }
   }
 
-  startPings() {
+  // One timer per link: ping when quiet; give up on a link that stays silent,
+  // or on an attempt that never gets its welcome.
+  startWatch() {
     clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => this.ping(), PING_EVERY);
+    this.pingTimer = setInterval(() => {
+      const now = Date.now();
+      const limit = this.welcomed ? DEAD_AFTER : CONNECT_WITHIN;
+      if (now - this.heard > limit) {
+        const ws = this.ws;
+        this.closed(1006, "");
+        if (ws) { try { ws.close(); } catch (e) { /* already closing */ } }
+        return;
+      }
+      // quiet for a while, or (in a busy room) not pinged for RENEW_EVERY: the pong's
+      // company renews this device's credential (see the `device` frame)
+      const quiet = now - this.heard >= PING_EVERY - 250;
+      if (this.welcomed && (quiet || now - this.pingSent >= RENEW_EVERY) && now - this.pingSent >= PING_EVERY - 250) this.ping();
+    }, 500);
   }
 
   ping() {
@@ -133,24 +180,29 @@ export class Link {
     this.pingId += 1;
     this.pingSent = Date.now();
     this.ws.send(JSON.stringify({ t: "ping", id: this.pingId }));
-    clearTimeout(this.pongTimer);
-    // no answer in time: the network is gone even if the socket has not noticed
-    this.pongTimer = setTimeout(() => { if (this.ws) this.ws.close(); this.closed(1006, ""); }, PONG_WITHIN);
   }
 
   closed(code, reason) {
     clearInterval(this.pingTimer);
-    clearTimeout(this.pongTimer);
     const ws = this.ws;
     this.ws = null;
-    if (ws) { ws.onclose = null; ws.onmessage = null; }
+    if (ws) { ws.onclose = null; ws.onmessage = null; ws.onopen = null; }
     if (this.final) return;
     const refusal = this.lastRefusal;
     let kind = FINAL_REASONS[reason];
-    if (refusal && (refusal.code === "unauthorized" || refusal.code === "forbidden" || refusal.code === "version")) {
+    if (!kind && refusal && (refusal.code === "unauthorized" || refusal.code === "forbidden" || refusal.code === "version")) {
       kind = refusal.code;
     }
     if (code === 4000) kind = "replaced";
+    if (kind === "in-use" && !this.inUseRetried) {
+      // a reload can reach the server before the old page's socket has closed there:
+      // one quiet retry before saying the link is open elsewhere
+      this.inUseRetried = true;
+      this.lastRefusal = null;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.open(), 2000);
+      return;
+    }
     if (kind) {
       this.final = true;
       this.h.onFinal(kind, refusal ? refusal.message : reason);
@@ -162,8 +214,11 @@ export class Link {
   scheduleReconnect(refusal) {
     const base = BACKOFF[Math.min(this.attempt, BACKOFF.length - 1)];
     this.attempt += 1;
-    const delay = base / 2 + Math.random() * base / 2;
-    this.h.onState(refusal && refusal.code === "closed" ? "not-open" : "reconnecting", refusal);
+    // jitter: a room whose server restarts does not come back all in the same instant
+    const delay = base * (0.6 + 0.4 * Math.random());
+    // "not open yet" stays so through failed attempts until a welcome or a real drop
+    const notOpen = (refusal && refusal.code === "closed") || (this.state === "not-open" && !this.welcomed);
+    this.setState(notOpen ? "not-open" : "reconnecting", refusal);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.open(), delay);
   }
@@ -179,6 +234,7 @@ export class Link {
     this.final = false;
     this.attempt = 0;
     this.lastRefusal = null;
+    this.state = null;
     this.open();
   }
 
@@ -187,6 +243,7 @@ export class Link {
     const frame = { t: "cmd", id, cmd };
     return new Promise((resolve) => {
       this.pending.set(id, { frame, resolve });
+      this.pendingChanged();
       if (this.ws && this.ws.readyState === WebSocket.OPEN && this.welcomed) {
         this.ws.send(JSON.stringify(frame));
       }
@@ -197,7 +254,6 @@ export class Link {
     this.final = true;
     clearTimeout(this.timer);
     clearInterval(this.pingTimer);
-    clearTimeout(this.pongTimer);
     if (this.ws) this.ws.close(1000);
   }
 }

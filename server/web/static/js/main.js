@@ -2,9 +2,12 @@
 // the end) over one websocket link. State comes only from the server; this
 // file decides what to show and turns clicks into commands.
 
-import { $, clock, el, hhmm, listNames, ordinal, setText, show, spokenDuration } from "./dom.js";
+import { $, el, listNames, ordinal, setText, show, spokenDuration } from "./dom.js";
+import { Alerts } from "./alerts.js";
+import { clearAll, hasLeft, keepCredential, markLeft, takePass } from "./device.js";
 import { Link } from "./link.js";
 import { apply, fromView, nameOf } from "./mirror.js";
+import { drawClocks, renderAgenda, renderChat } from "./panels.js";
 import { Polls } from "./polls.js";
 
 const STAGES = ["stage-start", "stage-agreement", "stage-location", "stage-waiting", "stage-room", "stage-end"];
@@ -14,19 +17,13 @@ let link = null;
 let stage = null;
 let ending = null;         // {title, message, retry}
 let locationSent = false;
-const announced = new Set();   // countdown milestones already spoken
+let alerts = null;
+let pass = null;           // {token, device}: what this page says hello with
+let handPending = false;   // a raise or lower of the hand not yet acknowledged
+let chatSending = 0;       // messages sent and not yet acknowledged (e.g. while offline)
 
-// --- the token: from the link's fragment, then out of the address bar --------
-
-function readToken() {
-  const m = /(?:^#|&)t=([^&]+)/.exec(location.hash);
-  if (m) {
-    const token = decodeURIComponent(m[1]);
-    try { sessionStorage.setItem("group-token", token); } catch (e) { /* private mode */ }
-    history.replaceState(null, "", location.pathname + location.search);
-    return token;
-  }
-  try { return sessionStorage.getItem("group-token"); } catch (e) { return null; }
+function showSending() {
+  setText($("chat-sending"), chatSending ? `Sending ${chatSending === 1 ? "your message" : `${chatSending} messages`}…` : "");
 }
 
 // --- speaking to screen readers ------------------------------------------------
@@ -41,15 +38,16 @@ function announce(text, urgent = false) {
 let noticeTimer = null;
 function notice(text) {
   const n = $("notice");
-  n.textContent = text;
+  setText($("notice-text"), text);
   show(n, true);
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => show(n, false), 6000);
+  noticeTimer = setTimeout(() => show(n, false), 8000);
 }
 
 // --- commands ------------------------------------------------------------------
 
 async function send(cmd, okText) {
+  if (link.state !== "online") notice("You are offline for now. This will be sent as soon as the connection is back.");
   const r = await link.send(cmd);
   if (!r.ok) notice(r.message ? capital(r.message) + "." : "That did not work. Please try again.");
   else if (okText) notice(okText);
@@ -88,10 +86,11 @@ function render() {
   const next = wantedStage();
   if (next === "stage-end") renderEnd();
   if (state) {
+    // the heading names the group; the tab's title does not (a shared device's history keeps titles)
     setText($("title"), state.title || "Group session");
-    document.title = state.title ? `${state.title} – group session` : "Group session";
     setText($("agreement-text"), state.agreement || "");
     if (next === "stage-room") renderRoom();
+    else if (next === "stage-waiting") renderHelp();   // a call for help from the door, and its answer
   }
   goTo(next);
 }
@@ -111,6 +110,7 @@ function renderEnd() {
     title = "You have left the session";
     message = "Take care. You can close this page.";
   }
+  if (state && ["removed", "denied"].includes(state.status) || state && state.phase === "closed") clearAll();
   setText($("end-h"), title);
   setText($("end-msg"), message);
   show($("retry-btn"), !!(ending && ending.retry));
@@ -119,14 +119,13 @@ function renderEnd() {
 // --- the room --------------------------------------------------------------------
 
 let polls = null;
-let chatKeys = [];
 
 function renderRoom() {
   renderSpeaking();
   renderBreakout();
   polls.render(state);
-  renderAgenda();
-  renderChat();
+  renderAgenda(state);
+  renderChat(state);
   renderHelp();
   renderPeople();
   tick();
@@ -142,15 +141,20 @@ function renderSpeaking() {
   setText($("speaker"), text);
   const hand = $("hand-btn");
   const up = s.queue.includes(me);
-  setText(hand, up ? "Lower my hand" : "Raise my hand");
+  setText(hand, handPending ? "Sending…" : up ? "Lower my hand" : "Raise my hand");
   hand.setAttribute("aria-pressed", up ? "true" : "false");
   hand.disabled = s.speaker === me;
-  show($("pass-btn"), !!(s.go_around !== null && s.go_around !== undefined && s.speaker === me));
+  const goAround = s.go_around !== null && s.go_around !== undefined;
+  show($("pass-btn"), goAround && s.speaker === me);
+  show($("done-btn"), s.speaker === me);
   const pos = s.queue.indexOf(me);
+  const inRoom = s.breakouts === "open" && s.my_room;
   let place = "";
-  if (pos === 0) place = "Your hand is up. You are next.";
+  // in a breakout room the main room's queue waits: "next" would mislead
+  if (pos >= 0 && inRoom) place = "Your hand stays up in the main room for when the breakout rooms close.";
+  else if (pos === 0) place = "Your hand is up. You are next.";
   else if (pos > 0) place = `Your hand is up. You are ${ordinal(pos + 1)} in line.`;
-  if (pos >= 0 && s.queue_mode === "fair") place += " (Order may shift so everyone gets a turn.)";
+  if (pos >= 0 && !inRoom && s.queue_mode === "fair") place += " (Order may shift so everyone gets a turn.)";
   setText($("queue-place"), place);
   setText($("queue-count"), String(s.queue.length));
   const list = $("queue-list");
@@ -178,70 +182,13 @@ function renderBreakout() {
   }
 }
 
-function renderAgenda() {
-  const s = state;
-  const timers = Object.values(s.timers || {}).filter((t) => t.state !== "cancelled");
-  show($("agenda-card"), s.agenda.length > 0 || timers.length > 0);
-  const ol = $("agenda");
-  const sig = JSON.stringify([s.agenda, s.agenda_index]);
-  if (ol.dataset.sig !== sig) {
-    ol.dataset.sig = sig;
-    ol.replaceChildren(...s.agenda.map((a, i) => {
-      const now = i === s.agenda_index;
-      return el("li", { class: now ? "now" : i < (s.agenda_index ?? -1) ? "done" : null, "aria-current": now ? "step" : null },
-        el("span", { class: "agenda-title", text: a.title }),
-        el("span", { class: "agenda-min", text: now ? "" : `${Math.round(a.minutes)} min` }),
-        now ? el("span", { class: "clock agenda-left", role: "timer", "data-agenda": "1" }) : null);
-    }));
-  }
-  const ul = $("timers");
-  const tsig = JSON.stringify(timers.map((t) => [t.id, t.label, t.state]));
-  if (ul.dataset.sig !== tsig) {
-    ul.dataset.sig = tsig;
-    ul.replaceChildren(...timers.map((t) => el("li", { class: `timer ${t.state}`, "data-timer": t.id },
-      el("span", { class: "timer-label", text: t.label || "Timer" }),
-      el("span", { class: "clock", role: "timer", "aria-label": `${t.label || "Timer"} time left` }),
-      el("span", { class: "timer-state", text: t.state === "paused" ? "paused" : t.state === "expired" ? "time is up" : "" }))));
-  }
-}
-
-function chatKey(c) { return `${c.at}|${c.by}|${c.to}|${c.text}`; }
-
-function chatLine(c) {
-  const s = state;
-  const mine = c.by === s.me;
-  let tag = null;
-  if (c.to === "facilitators") tag = "to the facilitators only";
-  else if (c.to === s.me) tag = "private, from a facilitator";
-  else if (c.room) tag = `breakout room ${c.room}`;
-  return el("li", { class: `chat-line${mine ? " mine" : ""}${tag ? " private" : ""}` },
-    el("span", { class: "chat-meta" },
-      el("span", { class: "chat-name", text: mine ? "You" : c.name || "Someone" }),
-      el("time", { text: hhmm(c.at) }),
-      tag ? el("span", { class: "chat-tag", text: tag }) : null),
-    el("span", { class: "chat-text", text: c.text }));
-}
-
-function renderChat() {
-  const s = state;
-  const log = $("chat-log");
-  const keys = s.chat.map(chatKey);
-  const prefix = chatKeys.length <= keys.length && chatKeys.every((k, i) => k === keys[i]);
-  if (!prefix) { log.replaceChildren(); chatKeys = []; }
-  for (let i = chatKeys.length; i < keys.length; i++) log.append(chatLine(s.chat[i]));
-  if (keys.length !== chatKeys.length) log.scrollTop = log.scrollHeight;
-  chatKeys = keys;
-  const inRoom = s.breakouts === "open" && s.my_room;
-  setText($("chat-label"), $("chat-private").checked ? "Message to the facilitators only"
-    : inRoom ? `Message to breakout room ${s.my_room}` : "Message to everyone");
-}
-
 function renderHelp() {
   const h = state.my_help[state.my_help.length - 1];
   let text = "";
   if (h && h.acknowledged_by) text = "A facilitator has seen your request and will be with you.";
   else if (h) text = "Your request was sent privately. A facilitator will reach out to you soon.";
   setText($("help-status"), text);
+  setText($("wait-help-status"), text);
 }
 
 function renderPeople() {
@@ -258,46 +205,9 @@ function renderPeople() {
 
 // --- clocks: drawn locally from deadlines and the server's clock offset ----------
 
-function milestone(key, left, label) {
-  // speak at one minute left and at the end, once each, only when crossed while watching
-  for (const [at, say] of [[60, `${label}: 1 minute left.`], [0, `${label}: time is up.`]]) {
-    const k = `${key}@${at}`;
-    if (left <= at && !announced.has(k)) {
-      announced.add(k);
-      if (left > at - 5) announce(say);
-    }
-  }
-}
-
 function tick() {
   if (!state || stage !== "stage-room" && wantedStage() !== "stage-room") return;
-  const now = link.now();
-  const s = state;
-  const turn = $("turn-clock");
-  if (s.speaker && s.turn_ends) {
-    const left = s.turn_ends - now;
-    setText(turn, `${s.speaker === s.me ? "Your" : "This"} turn: ${clock(left)} left`);
-    show(turn, true);
-    if (s.speaker === s.me) milestone(`turn-${s.turn_ends}`, left, "Your turn");
-  } else show(turn, false);
-  if (s.breakouts === "open" && s.breakouts_ends) {
-    const left = s.breakouts_ends - now;
-    setText($("breakout-clock"), `Back to the main room in ${clock(left)}`);
-    milestone(`breakouts-${s.breakouts_ends}`, left, "Breakout rooms");
-  }
-  const cur = s.agenda_index !== null && s.agenda_index !== undefined ? s.agenda[s.agenda_index] : null;
-  const agendaLeft = document.querySelector("[data-agenda]");
-  if (cur && agendaLeft && s.agenda_started) {
-    const left = s.agenda_started + cur.minutes * 60 - now;
-    setText(agendaLeft, left > 0 ? `${clock(left)} left` : "running over");
-  }
-  for (const t of Object.values(s.timers || {})) {
-    const li = document.querySelector(`[data-timer="${CSS.escape(t.id)}"] .clock`);
-    if (!li) continue;
-    const left = Math.min(t.seconds, t.state === "running" && t.ends_at ? t.ends_at - now : t.remaining);
-    setText(li, clock(left));
-    if (t.state === "running") milestone(`timer-${t.id}-${t.ends_at}`, left, t.label || "Timer");
-  }
+  drawClocks(state, link.now(), announce);
 }
 
 // --- wiring --------------------------------------------------------------------
@@ -312,8 +222,6 @@ function onWelcome(w) {
       state.queue_mode = old.queue_mode;
     }
   }
-  window.__group.welcomes += 1;
-  window.__group.log.push({ seq: w.seq, resumed: w.resumed, fresh: !!w.state });
   render();
 }
 
@@ -321,10 +229,23 @@ function onEvent(f) {
   if (!state) return;
   const before = { speaker: state.speaker, status: state.status, my_room: state.my_room };
   apply(state, f);
-  window.__group.events.push(f.seq);
   const ev = f.ev;
-  if (ev.type === "turn_started" && ev.person === state.me) announce(state.go_around ? "It is your turn in the go-around. You can share, or pass." : "You have the floor.", true);
-  if (ev.type === "breakouts_opened" && state.my_room) announce(`You are now in breakout room ${state.my_room}.`);
+  const inRoom = wantedStage() === "stage-room";
+  if (ev.type === "turn_started" && ev.person === state.me) {
+    announce(state.go_around ? "It is your turn in the go-around. You can share, or pass." : "You have the floor.", true);
+    alerts.raise("turn", state.go_around ? "It is your turn in the go-around" : "It is your turn to speak", "speak-h");
+  } else if (ev.type === "turn_started" && before.speaker !== ev.person) {
+    // said once per speaker, never "nobody is speaking" between two of them
+    announce(`${nameOf(state, ev.person)} is speaking.`);
+  }
+  if (ev.type === "turn_ended") alerts.drop("turn");
+  if (ev.type === "poll_opened" && inRoom) alerts.raise("poll", "A new question for you", "polls-h");
+  if (ev.type === "timer_started") announce(`${ev.label || "A timer"} started: ${spokenDuration(ev.seconds)}.`);
+  if (ev.type === "breakouts_opened" && state.my_room) {
+    announce(`You are now in breakout room ${state.my_room}.`);
+    alerts.raise("breakout", `You are now in breakout room ${state.my_room}`, "breakout-h");
+  }
+  if (ev.type === "breakouts_closed") alerts.drop("breakout");
   if (ev.type === "breakouts_closed" && before.my_room) announce("Breakout rooms are closed. You are back in the main room.");
   if (ev.type === "breakouts_broadcast" && state.my_room) announce(`Message from the facilitators: ${ev.text}`);
   if (ev.type === "poll_shared") announce("Results were shared.");
@@ -337,10 +258,10 @@ function onState(kind, refusal) {
   const text = {
     connecting: "Connecting…",
     online: "Connected",
-    reconnecting: "Reconnecting… you will not miss anything",
+    reconnecting: "Offline. Reconnecting… you will not miss anything",
     "not-open": "Waiting for the session to open…",
   }[kind] || kind;
-  setText(c, text);
+  setText($("conn-text"), text);
   if (kind === "not-open" && !state) {
     setText($("start-h"), "The session has not started yet");
     setText($("start-msg"), "This page will connect by itself as soon as the facilitator opens the session. Please keep it open.");
@@ -351,6 +272,7 @@ function onState(kind, refusal) {
 function onError(f) {
   if (f.code === "closed" && /ended/.test(f.message || "")) {
     ending = { title: "The session has ended", message: "Thank you for being here today. You can close this page." };
+    clearAll();
     link.stop();
     render();
   }
@@ -366,10 +288,18 @@ function onFinal(kind, message) {
     forbidden: ["You cannot join this session", message ? capital(message) + "." : "Please contact your program."],
     version: ["Please reload this page", "The session server was updated. Reloading the page will fix this."],
     replaced: ["This session is open somewhere else", "You joined from another window or device, so this page stopped. You can continue here instead."],
+    "in-use": ["This link is already open", "Your link is in use in another tab or on another device. Close it there, then try again here."],
+    elsewhere: ["This session continues elsewhere", "Your link was opened in another tab or on another device, so this page can no longer join. Use that one, or open your link again here."],
   };
-  const [title, msg] = texts[kind] || ["Disconnected", message || ""];
-  ending = { title, message: msg, retry: kind === "replaced" || kind === "version" };
-  setText($("conn"), { ended: "Session ended", left: "Left", replaced: "Paused" }[kind] || "Disconnected");
+  let [title, msg] = texts[kind] || ["Disconnected", message || ""];
+  if (kind === "unauthorized" && pass && pass.device) {
+    [title, msg] = ["Please open your link again", "This page’s access to the session has timed out. Open the join link your facilitator sent you to come back."];
+  }
+  // nothing that opens the group stays behind, except where trying again here makes sense
+  if (kind === "left") markLeft();
+  else if (kind !== "in-use" && kind !== "replaced" && kind !== "version") clearAll();
+  ending = { title, message: msg, retry: kind === "replaced" || kind === "version" || kind === "in-use" };
+  setText($("conn-text"), { ended: "Session ended", left: "Left", replaced: "Paused" }[kind] || "Disconnected");
   $("conn").dataset.state = "final";
   render();
 }
@@ -389,21 +319,43 @@ function wire() {
     if (r.ok) { locationSent = true; state.checked_in = true; $("loc-input").value = ""; render(); }
   });
   $("hand-btn").addEventListener("click", async () => {
+    if (handPending) return;
     const up = state.queue.includes(state.me);
+    handPending = true;
+    renderSpeaking();
     await send({ do: up ? "lower_hand" : "raise_hand" });
+    handPending = false;
+    renderSpeaking();
+  });
+  $("done-btn").addEventListener("click", async () => {
+    const r = await send({ do: "end_turn" });
+    if (r.ok) notice("Thank you. Your turn has ended.");
+  });
+  $("notice-close").addEventListener("click", () => { clearTimeout(noticeTimer); show($("notice"), false); });
+  $("wait-help-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("wait-help-input").value.trim();
+    setText($("wait-help-status"), "Sending…");
+    const r = await send({ do: "help_request", text });
+    if (r.ok) { $("wait-help-input").value = ""; renderHelp(); announce("Your request for help was sent to the facilitators."); }
+    else setText($("wait-help-status"), "");
   });
   $("pass-btn").addEventListener("click", async () => {
     const r = await send({ do: "pass" });
     if (r.ok) notice("You passed. Thank you.");
   });
-  $("chat-private").addEventListener("change", () => renderChat());
+  $("chat-private").addEventListener("change", () => renderChat(state));
   $("chat-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const input = $("chat-input");
     const text = input.value.trim();
     if (!text) return;
     input.value = "";
+    chatSending += 1;
+    showSending();
     const r = await send({ do: "chat", text, to: $("chat-private").checked ? "facilitators" : "all" });
+    chatSending -= 1;
+    showSending();
     if (!r.ok) input.value = text;
   });
   $("help-form").addEventListener("submit", async (e) => {
@@ -415,7 +367,8 @@ function wire() {
   });
   $("leave-btn").addEventListener("click", async () => {
     if (!window.confirm("Leave the session now?")) return;
-    await send({ do: "leave" });
+    const r = await send({ do: "leave" });
+    if (r.ok) markLeft();
   });
   $("retry-btn").addEventListener("click", () => {
     ending = null;
@@ -425,19 +378,22 @@ function wire() {
   setInterval(tick, 1000);
 }
 
-// `window.__group` lets the browser tests read what the page holds; it exposes
-// nothing this participant cannot already see on the page.
 function boot() {
-  window.__group = { state: () => state, lastSeq: () => link && link.lastSeq, offset: () => link && link.offset, events: [], welcomes: 0, log: [] };
-  const token = readToken();
+  pass = takePass();
   wire();
-  if (!token) {
-    ending = { title: "Please use your personal link", message: "This page needs the join link your facilitator sent you. Open that link to join your group." };
+  alerts = new Alerts();
+  if (!pass) {
+    ending = hasLeft()
+      ? { title: "You have left the session", message: "Take care. To come back, open the join link your facilitator sent you." }
+      : { title: "Please use your personal link", message: "This page needs the join link your facilitator sent you. Open that link to join your group." };
+    $("conn").dataset.state = "final";
+    setText($("conn-text"), "Not connected");
     render();
     return;
   }
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
-  link = new Link(url, token, { onWelcome, onEvent, onError, onState, onFinal });
+  const onDevice = (f) => { keepCredential(f.credential); pass = { token: f.credential, device: true }; };
+  link = new Link(url, pass.token, { onWelcome, onEvent, onError, onState, onFinal, onDevice });
   polls = new Polls($("polls"), $("polls-card"), (cmd) => send(cmd), announce, () => state);
   polls.onChange = render;
   render();

@@ -129,6 +129,14 @@ function renderResults(box, p) {
   box.append(list);
 }
 
+// A form built for a poll already answered shows the answer as chosen.
+function markMine(form, p) {
+  if (!p.mine || !p.mine.length || p.kind === "phq2" || p.kind === "gad2") return;
+  for (const input of form.querySelectorAll("input")) {
+    if (p.mine.includes(input.value)) input.checked = true;
+  }
+}
+
 export class Polls {
   constructor(container, card, send, notify, getState) {
     this.getState = getState;
@@ -138,6 +146,7 @@ export class Polls {
     this.notify = notify;
     this.forms = new Map();
     this.sent = new Map();   // poll id -> keys of an anonymous ballot (the server keeps no voter)
+    this.told = new Set();   // polls already announced as new: never twice (e.g. when results are shared)
   }
 
   reset() {
@@ -147,7 +156,8 @@ export class Polls {
 
   render(state) {
     // open questions, and closed ones whose results were shared; the rest are done with
-    const polls = state.polls.filter((p) => p.state === "open" || p.results);
+    // ...and closed ones this person answered, so their answer stays in view until results come
+    const polls = state.polls.filter((p) => p.state === "open" || p.results || (p.mine && p.mine.length) || this.sent.has(p.id));
     show(this.card, polls.length > 0);
     const seen = new Set();
     for (const p of polls) {
@@ -158,8 +168,12 @@ export class Polls {
         form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(form, p.id); });
         this.forms.set(p.id, form);
         this.container.prepend(form);
-        this.notify(`A new question: ${p.kind === "phq2" || p.kind === "gad2" ? "a short check-in questionnaire" : p.question}`);
+        markMine(form, p);
+        if (p.state === "open" && !this.told.has(p.id)) {
+          this.notify(`A new question: ${p.kind === "phq2" || p.kind === "gad2" ? "a short check-in questionnaire" : p.question}`);
+        }
       }
+      this.told.add(p.id);
       this.update(form, p);
     }
     for (const [id, f] of this.forms) if (!seen.has(id)) { f.remove(); this.forms.delete(id); }

@@ -1,0 +1,150 @@
+"""The join link is exchanged, at its first use on a device, for a short-lived device credential.
+
+Spoken to a real server as a browser speaks (JSON text frames), so that the
+rules hold on the real hello path: a second tab cannot take the place over,
+the newest device wins once the first is gone, leaving revokes the device,
+and terminal clients keep using the link as before.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from protocol import commands as c
+from server import tokens
+from server.client import SessionClient
+
+ROOM = "r1"
+
+
+async def hello(server, token, device=True):
+    ws = await connect(server.url)
+    await ws.send(json.dumps({"t": "hello", "token": token, "protocol": 1, "resume": None, "device": device}))
+    first = json.loads(await ws.recv())
+    return ws, first
+
+
+async def recv_type(ws, t, timeout=5.0):
+    import asyncio
+    async def go():
+        while True:
+            f = json.loads(await ws.recv())
+            if f["t"] == t:
+                return f
+    return await asyncio.wait_for(go(), timeout)
+
+
+async def closed_reason(ws) -> str:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await ws.recv()
+    return ws.close_reason
+
+
+@pytest.fixture
+async def fac(group):
+    f = await group.start(participants=("p1",))
+    return f
+
+
+async def test_a_link_becomes_a_device_credential_and_a_second_tab_is_refused(server, fac):
+    link = server.token(ROOM, "participant", "p1", "Alex")
+    ws1, first = await hello(server, link)
+    assert first["t"] == "welcome"
+    dev = await recv_type(ws1, "device")
+    claims = tokens.verify(server.secret, dev["credential"], time.time())
+    assert (claims.room, claims.id, claims.role) == (ROOM, "p1", "participant") and claims.dev
+    assert dev["expires"] <= time.time() + tokens.DEVICE_TTL + 1
+    assert dev["expires"] == pytest.approx(claims.exp)
+
+    # the same link in a second tab, while the first is connected: refused, and the first stays
+    ws2, refusal = await hello(server, link)
+    assert refusal == {"t": "error", "id": None, "code": "conflict",
+                       "message": "this link is already open in another tab or on another device"}
+    assert await closed_reason(ws2) == "in use"
+    await ws1.send(json.dumps({"t": "ping", "id": 1}))
+    assert (await recv_type(ws1, "pong"))["id"] == 1
+
+    # the device credential comes back in, even while its old connection still looks alive
+    ws3, again = await hello(server, dev["credential"])
+    assert again["t"] == "welcome"
+    assert await closed_reason(ws1) == "replaced by a newer connection"
+    await ws3.close()
+
+    # once the first device is gone, the link opened elsewhere wins, and retires the old credential
+    import asyncio
+    await asyncio.sleep(0.2)
+    ws4, w4 = await hello(server, link)
+    assert w4["t"] == "welcome"
+    newer = await recv_type(ws4, "device")
+    assert newer["credential"] != dev["credential"]
+    await ws4.close()
+    await asyncio.sleep(0.2)
+    ws5, stale = await hello(server, dev["credential"])
+    assert stale["code"] == "forbidden" and "another device" in stale["message"]
+    assert await closed_reason(ws5) == "elsewhere"
+
+
+async def test_a_connected_device_has_its_credential_renewed(server, fac, monkeypatch):
+    monkeypatch.setattr(tokens, "DEVICE_TTL", 3.0)
+    ws, _ = await hello(server, server.token(ROOM, "participant", "p1", "Alex"))
+    first = await recv_type(ws, "device")
+    await ws.send(json.dumps({"t": "ping", "id": 1}))
+    f = json.loads(await ws.recv())
+    assert f["t"] == "pong", "no renewal before a third of the credential's life"
+    import asyncio
+    await asyncio.sleep(1.1)
+    await ws.send(json.dumps({"t": "ping", "id": 2}))
+    renewed = await recv_type(ws, "device")
+    assert renewed["expires"] > first["expires"]
+    claims = tokens.verify(server.secret, renewed["credential"], time.time())
+    assert claims.dev == tokens.verify(server.secret, first["credential"], time.time()).dev
+    await ws.close()
+
+
+async def test_leaving_revokes_the_device(server, fac):
+    link = server.token(ROOM, "participant", "p1", "Alex")
+    ws, _ = await hello(server, link)
+    dev = await recv_type(ws, "device")
+    await ws.send(json.dumps({"t": "cmd", "id": "x1", "cmd": {"do": "leave"}}))
+    assert (await recv_type(ws, "ack"))["id"] == "x1"
+    assert await closed_reason(ws) == "left"
+    ws2, refusal = await hello(server, dev["credential"])
+    assert refusal["code"] == "unauthorized" and "left" in refusal["message"]
+    assert await closed_reason(ws2) == "unauthorized"
+
+
+async def test_terminal_clients_keep_using_the_link(server, fac):
+    link = server.token(ROOM, "participant", "p1", "Alex")
+    cl = SessionClient(server.url, link, name="p1")
+    w = await cl.connect()
+    assert w.you.id == "p1"
+    r = await cl.command(c.AcceptAgreement())
+    assert type(r).__name__ in ("Ack", "Error")
+    await cl.sync()
+    await cl.close()
+    # and a hello that does not ask gets no device frame
+    ws, first = await hello(server, link, device=False)
+    assert first["t"] == "welcome"
+    await ws.send(json.dumps({"t": "ping", "id": 5}))
+    f = json.loads(await ws.recv())
+    while f["t"] != "pong":
+        assert f["t"] != "device"
+        f = json.loads(await ws.recv())
+    await ws.close()
+
+
+def test_a_device_credential_never_outlives_its_link_and_a_link_token_is_unchanged():
+    secret = b"k" * 32
+    link = tokens.Claims(room="r", role="participant", id="p", name="A", exp=1000.0)
+    assert b"dev" not in tokens._unb64(tokens.sign(secret, link).split(".")[0])
+    cred, exp = tokens.device_credential(secret, link, "d1", now=900.0)
+    assert exp == 1000.0
+    renewed, exp2 = tokens.device_credential(secret, tokens.verify(secret, cred, 950.0), "d1", now=950.0)
+    assert exp2 == 1000.0
+    cred, exp = tokens.device_credential(secret, link, "d1", now=0.0)
+    assert exp == tokens.DEVICE_TTL
