@@ -14,7 +14,7 @@ from server import tokens
 from server.clock import RealClock, VirtualClock
 from server.gateway import Gateway, Limits, start_server
 from server.hub import Hub
-from server.record import Record
+from server.record import open_record
 
 log = logging.getLogger("session_server")
 
@@ -33,7 +33,7 @@ class EmbeddedServer:
         self._server = None
 
     async def start(self) -> "EmbeddedServer":
-        record = Record(self.db)
+        record = open_record(self.db)
         self.hub = Hub(record, self.clock, self.secret)
         n = self.hub.load()
         await self.hub.start()

@@ -38,7 +38,13 @@ def _secret(path: str | None, create: bool = True) -> bytes:
 
 
 def _record(path: str, must_exist: bool = True):
-    from server.record import Record
+    from server.record import Record, is_postgres
+    if is_postgres(path):
+        from server.record.postgres import PostgresRecord, RecordUnavailable
+        try:
+            return PostgresRecord(path, readonly=True)
+        except RecordUnavailable as exc:
+            _die(str(exc))
     if must_exist and not os.path.exists(path):
         _die(f"no such record: {path}")
     import sqlite3
@@ -68,7 +74,8 @@ def cmd_serve(a) -> int:
         from server import pauses
         if os.environ.get("SESSION_SERVER_GC") != "default":   # "default": CPython's own, for comparisons
             pauses.install()      # this process is the server: keep collector pauses short
-        print(f"session server on {server.url} (record: {db})", flush=True)
+        from server.record.postgres import _safe
+        print(f"session server on {server.url} (record: {_safe(db)})", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -131,6 +138,12 @@ def cmd_verify(a) -> int:
     if res.ok and a.expect_head and res.head != a.expect_head.lower():
         # a head kept earlier must still be a link of the chain: rows may have been
         # added after it, but none before it rewritten (hashes and all) or removed
+        from server.record import is_postgres
+        if is_postgres(a.db):
+            # its head digests every room's chain: a kept one matches only while nothing was added
+            print(f"BAD: the head is {res.head}, not the kept {a.expect_head}: the record changed since "
+                  "(on PostgreSQL a kept head pins the whole record, rows added since included)")
+            return EXIT_FAIL
         try:
             pinned = bytes.fromhex(a.expect_head)
         except ValueError:
@@ -235,6 +248,25 @@ def _replay_scenario(a) -> int:
     return EXIT_OK if result.passed else EXIT_FAIL
 
 
+def cmd_migrate(a) -> int:
+    from server.record import is_postgres
+    from server.record.migrate import MigrateError, migrate
+    from server.record.postgres import RecordUnavailable
+    if is_postgres(getattr(a, "from")) or not is_postgres(a.to):
+        _die("migrate copies a SQLite record (--from FILE) into PostgreSQL (--to postgresql://...)")
+    if not os.path.isfile(getattr(a, "from")):
+        _die(f"no such record: {getattr(a, 'from')}")
+    try:
+        m = migrate(getattr(a, "from"), a.to)
+    except (MigrateError, RecordUnavailable) as exc:
+        _die(str(exc), EXIT_FAIL)
+    except Exception as exc:   # a file that is not a record, a database that refuses us
+        _die(f"migrate failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", EXIT_FAIL)
+    print(f"ok: {m.rows} rows of {m.rooms} rooms and {m.snapshots} snapshots copied and verified; "
+          f"source head {m.source_head}, new head {m.target_head}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="session-server", description="The session server for live online therapy groups.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -242,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the server")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
-    s.add_argument("--db", help="the record (SQLite); default: in the user's data directory")
+    s.add_argument("--db", help="the record: a SQLite file, or postgresql://user@host:port/dbname; default: a file in the user's data directory")
     s.add_argument("--certfile")
     s.add_argument("--keyfile")
     s.add_argument("--secret-file", help="the signing secret; created (mode 0600) if missing")
@@ -286,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--expect-head", help="a head hash printed by an earlier verify and kept elsewhere: "
                                          "proves nothing was rewritten since, hashes included")
     v.set_defaults(fn=cmd_verify)
+
+    m = sub.add_parser("migrate", help="copy a SQLite record into PostgreSQL")
+    m.add_argument("--from", required=True, help="the SQLite record")
+    m.add_argument("--to", required=True, help="postgresql://user@host:port/dbname (an empty database)")
+    m.set_defaults(fn=cmd_migrate)
     return p
 
 

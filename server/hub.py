@@ -29,7 +29,7 @@ from protocol.state import RoomState
 from server import engine, snapshots
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.views import for_participants, participant_view, receives
-from server.record import Record, Row
+from server.record import Record, Row  # noqa: F401  (Record: the interface's name)
 
 log = logging.getLogger("session_server.hub")
 
@@ -258,8 +258,7 @@ class Hub:
         """A read-only connection of the hub's own, for reads on the event loop
         (WAL lets it read beside the writer thread)."""
         if self._reader is None:
-            path = self.record.path
-            self._reader = self.record if path == ":memory:" else Record(path, readonly=True)
+            self._reader = self.record.reader()
         return self._reader
 
     def _load_closed(self, host: RoomHost) -> None:

@@ -110,6 +110,10 @@ class Record:
         last = self.db.execute("SELECT id, hash FROM log ORDER BY id DESC LIMIT 1").fetchone()
         self._last_id, self._last_hash = (last[0], last[1]) if last else (0, GENESIS)
 
+    def reader(self) -> "Record":
+        """A read-only connection of its own, for reads beside the writer (WAL allows it)."""
+        return self if self.path == ":memory:" else Record(self.path, readonly=True)
+
     def append(self, rows: list[Row], snapshots: list[tuple] = ()) -> None:
         """Writes rows in one transaction; returns once they are on disk.
 
