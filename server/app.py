@@ -22,12 +22,13 @@ log = logging.getLogger("session_server")
 class EmbeddedServer:
     def __init__(self, db: str, secret: bytes, *, host: str = "127.0.0.1", port: int = 0,
                  clock=None, limits: Limits | None = None, certfile: str | None = None,
-                 keyfile: str | None = None, http=None):
+                 keyfile: str | None = None, http=None, advertise: str | None = None):
         self.db, self.secret, self.host, self.port = db, secret, host, port
         self.clock = clock or RealClock()
         self.limits = limits
         self.certfile, self.keyfile = certfile, keyfile
         self.http = http
+        self.advertise = advertise   # how other servers reach this one, with a shared record
         self.hub: Hub | None = None
         self.gateway: Gateway | None = None
         self._server = None
@@ -35,6 +36,10 @@ class EmbeddedServer:
     async def start(self) -> "EmbeddedServer":
         record = open_record(self.db)
         self.hub = Hub(record, self.clock, self.secret)
+        if self.hub.shared:
+            from server.leases import Leases
+            # the address other servers relay to; known once listening (see below)
+            self.hub.leases = record.leases = Leases(self.db, address="")
         n = self.hub.load()
         await self.hub.start()
         http = self.http
@@ -51,6 +56,8 @@ class EmbeddedServer:
             ctx.load_cert_chain(self.certfile, self.keyfile)
         self._server = await start_server(self.gateway, self.host, self.port, ssl=ctx)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.hub.leases is not None:
+            self.hub.leases.address = self.advertise or self.url
         log.info("serving on port %d, %d events and %d rooms rebuilt", self.port, n, len(self.hub.rooms))
         return self
 

@@ -66,7 +66,8 @@ def cmd_serve(a) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def main():
-        server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile)
+        server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile,
+                                advertise=a.advertise)
         try:
             await server.start()
         except OSError as exc:
@@ -278,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--certfile")
     s.add_argument("--keyfile")
     s.add_argument("--secret-file", help="the signing secret; created (mode 0600) if missing")
+    s.add_argument("--advertise", help="with a PostgreSQL record: the ws:// address other servers relay this "
+                                       "server's rooms to (default: ws://HOST:PORT)")
     s.set_defaults(fn=cmd_serve)
 
     t = sub.add_parser("token", help="print a signed token for one person")

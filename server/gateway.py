@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from protocol.frames import (
     PROTOCOL_VERSION, Ack, Cmd, Error, Hello, Ping, Pong, decode_client, encode,
 )
-from server import pauses, tokens
+from server import pauses, relay, tokens
 from server.engine import Actor
 from server.hub import Hub
 
@@ -241,7 +241,17 @@ class Gateway:
                                who.room if who else None, Actor(who.id, who.role, "") if who else None)
             return
         actor = Actor(claims.id, claims.role, claims.name)
-        host = self.hub.room(claims.room)
+        host = await self.hub.take(claims.room)
+        if isinstance(host, str):
+            # another server holds the room: relay to it, or, if it is gone, wait
+            # for its lease to lapse and serve the room here
+            if host and await relay.relay(ws, first, host, claims.room):
+                return
+            host = await self.hub.take(claims.room, wait=True)
+            if isinstance(host, str):
+                await self._error(ws, binary, "unavailable", "the room's server cannot be reached; try again")
+                await ws.close(1013, "try again later")
+                return
         conn = Conn(ws, actor.id, actor.role, binary, lim.send_buffer)
         refused = await self.hub.join(host, actor, conn, hello.resume)
         if refused is not None:

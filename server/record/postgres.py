@@ -98,8 +98,11 @@ class RecordUnavailable(RuntimeError):
 
 
 class PostgresRecord:
+    shared = True      # several servers may write it: rooms are taken with leases (server/leases.py)
+
     def __init__(self, url: str, readonly: bool = False):
         import psycopg
+        self.leases = None        # set by the hub: then every append is fenced by them
         self.path = url           # what the hub and the CLI call the record's location
         self.readonly = readonly
         try:
@@ -133,6 +136,8 @@ class PostgresRecord:
             # between two writers), so each room's chain has one writer at a time
             heads = {room: (rid, bytes(h)) for room, rid, h in db.execute(
                 "SELECT room, rid, hash FROM heads WHERE room = ANY(%s) ORDER BY room FOR UPDATE", (rooms,))}
+            if self.leases is not None:
+                self._fence(rooms)
             new = [room for room in rooms if room not in heads]
             if new:
                 self._register(new)
@@ -161,6 +166,27 @@ class PostgresRecord:
                         "INSERT INTO snapshots VALUES (%s,%s,%s,%s,%s) ON CONFLICT (room) DO UPDATE SET "
                         "seq = EXCLUDED.seq, fingerprint = EXCLUDED.fingerprint, body = EXCLUDED.body, "
                         "mac = EXCLUDED.mac", snapshots)
+
+    def _fence(self, rooms: list[str]) -> None:
+        """Refuses the write unless this server holds each room's lease at the epoch
+        it took it, now; the lease rows stay locked until the commit, so a
+        takeover waits for this write rather than racing it. Pseudo-rooms (the
+        gateway's refusals, programs) belong to no server."""
+        from server.leases import Fenced
+        owner, held = self.leases.fence()
+        rooms = [r for r in rooms if not r.startswith("~")]
+        if not rooms:
+            return
+        missing = [r for r in rooms if r not in held]
+        if not missing:
+            ok = {r for (r,) in self.db.execute(
+                "SELECT l.room FROM leases l JOIN unnest(%s::text[], %s::bigint[]) AS f(room, epoch) "
+                "ON l.room = f.room AND l.epoch = f.epoch "
+                "WHERE l.owner = %s AND l.expires > clock_timestamp() FOR SHARE OF l",
+                (rooms, [held[r] for r in rooms], owner))}
+            missing = [r for r in rooms if r not in ok]
+        if missing:
+            raise Fenced(missing)
 
     def _register(self, rooms: list[str]) -> None:
         """Adds new rooms to the registry chain (inside append's transaction)."""
@@ -198,6 +224,18 @@ class PostgresRecord:
         return {room: (seq, bytes(fp), bytes(body), bytes(mac)) for room, seq, fp, body, mac in
                 self.db.execute("SELECT room, seq, fingerprint, body, mac FROM snapshots")}
 
+    def snapshot(self, room: str) -> tuple[int, bytes, bytes, bytes] | None:
+        """One room's snapshot (seq, fingerprint, body, mac), if it has one."""
+        try:
+            row = self.db.execute("SELECT seq, fingerprint, body, mac FROM snapshots WHERE room = %s", (room,)).fetchone()
+        except Exception:        # noqa: BLE001 - a record from before snapshots
+            return None
+        return None if row is None else (row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
+
+    def last_seq(self, room: str) -> int:
+        row = self.db.execute("SELECT MAX(seq) FROM log WHERE room = %s", (room,)).fetchone()
+        return row[0] or 0
+
     def open_rooms(self) -> dict[str, int]:
         closed = self.closed_rooms()
         cur = self.db.execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
@@ -216,10 +254,12 @@ class PostgresRecord:
     def closed_rooms(self) -> set[str]:
         return {r for (r,) in self.db.execute("SELECT room FROM log WHERE type = 'session_closed'")}
 
-    def refusals(self) -> Iterator[tuple[str, str, str, str, bytes]]:
-        for room, actor, cmd, typ, body in self.db.execute(
-                "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL ORDER BY gid"):
-            yield room, actor, cmd, typ, bytes(body)
+    def refusals(self, room: str | None = None) -> Iterator[tuple[str, str, str, str, bytes]]:
+        q = "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL"
+        cur = (self.db.execute(q + " ORDER BY gid") if room is None
+               else self.db.execute(q + " AND room = %s ORDER BY gid", (room,)))
+        for r, actor, cmd, typ, body in cur:
+            yield r, actor, cmd, typ, bytes(body)
 
     def rows(self, room: str | None = None) -> Iterator[tuple]:
         """Every row with its position in its room's chain, for exports and audits."""

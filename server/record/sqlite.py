@@ -166,6 +166,18 @@ class Record:
             return {}
         return {room: (seq, fp, body, mac) for room, seq, fp, body, mac in cur}
 
+    def snapshot(self, room: str) -> tuple[int, bytes, bytes, bytes] | None:
+        """One room's snapshot (seq, fingerprint, body, mac), if it has one."""
+        try:
+            row = self.db.execute("SELECT seq, fingerprint, body, mac FROM snapshots WHERE room = ?", (room,)).fetchone()
+        except Exception:        # noqa: BLE001 - a record from before snapshots
+            return None
+        return None if row is None else (row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
+
+    def last_seq(self, room: str) -> int:
+        row = self.db.execute("SELECT MAX(seq) FROM log WHERE room = ?", (room,)).fetchone()
+        return row[0] or 0
+
     def open_rooms(self) -> dict[str, int]:
         """room -> its last seq, for every room whose session has not closed."""
         closed = self.closed_rooms()
@@ -186,10 +198,15 @@ class Record:
     def closed_rooms(self) -> set[str]:
         return {r for (r,) in self.db.execute("SELECT room FROM log WHERE type = 'session_closed'")}
 
-    def refusals(self) -> Iterator[tuple[str, str, str, str, bytes]]:
+    def refusals(self, room: str | None = None) -> Iterator[tuple[str, str, str, str, bytes]]:
         """(room, actor, cmd, type, body) of refused commands that carried an id."""
-        yield from self.db.execute(
-            "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL ORDER BY id")
+        if room is None:
+            yield from self.db.execute(
+                "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL ORDER BY id")
+        else:
+            yield from self.db.execute(
+                "SELECT room, actor, cmd, type, body FROM log WHERE room = ? AND seq IS NULL AND cmd IS NOT NULL "
+                "ORDER BY id", (room,))
 
     def rows(self, room: str | None = None) -> Iterator[tuple]:
         """Every row with its chain position, for exports and audits."""
