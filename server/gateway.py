@@ -115,6 +115,11 @@ class Gateway:
         self._keepalive: asyncio.Task | None = None
 
     def process_request(self, connection, request):
+        if request.path == "/health":
+            # for a proxy's health checks: 503 while the record cannot be written
+            if getattr(self.hub, "healthy", True):
+                return connection.respond(200, "ok\n")
+            return connection.respond(503, "the record cannot be written\n")
         if request.headers.get("Upgrade", "").lower() != "websocket":
             if self.http is not None:
                 return self.http(connection, request)
