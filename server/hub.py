@@ -343,6 +343,9 @@ class Hub:
 
     def room(self, room: str) -> RoomHost:
         host = self.rooms.get(room)
+        if host is None and self.shared:
+            # with a shared record only the lease holder may serve a room (see `take`)
+            raise LookupError(f"this server does not hold room {room!r}: take it first")
         if host is None:
             host = self.rooms[room] = RoomHost(room)
             if room in self._unloaded:
@@ -684,6 +687,12 @@ class Hub:
         body = _enc.encode({"code": code, "message": message})
         row = Row(room or GATEWAY_ROOM, None, self.clock.now(), actor.id if actor else None, "rejected",
                   "hello", None, None, body)
+        if room and self.shared and room not in self.rooms:
+            # a room this server does not hold: its chain is not ours to write, so
+            # the refusal goes under the gateway's pseudo-room, naming the room
+            body = _enc.encode({"code": code, "message": message, "room": room})
+            row = Row(GATEWAY_ROOM, None, row.at, row.actor, "rejected", "hello", None, None, body)
+            room = None
         self._pending.append(Batch(self.room(room) if room else self._gateway_host(), [row], [], fut))
         self._wake_commit.set()
         await fut
@@ -696,6 +705,6 @@ class Hub:
 
     async def configure(self, room: str, cmd: Command) -> None:
         """Sets a room up as the server itself (scenario files, room files)."""
-        host = self.room(room)
+        host = await self.take(room, wait=True)
         emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), engine.SYSTEM, self.seal_key))
         await self._submit(host, emits, "system", None, self.clock.now())
