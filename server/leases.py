@@ -28,8 +28,8 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
-TTL = 3.0          # seconds a lease lasts unless renewed
-RENEW_EVERY = 1.0  # so two missed renewals still keep it
+TTL = 2.0          # seconds a lease lasts unless renewed: the longest a dead owner holds a room
+RENEW_EVERY = 0.5  # so three missed renewals still keep it
 
 
 class Fenced(RuntimeError):
