@@ -89,14 +89,21 @@ class Failover:
             return
         hit = [g for g in self.groups if owners[g.room] is victim]
         spared = [g for g in self.groups if owners[g.room] is not victim]
+        # commands in flight as the owner dies: their answers are lost, and their
+        # retries after the resume must be applied once
+        from protocol import commands as c
+        flying = [asyncio.create_task(p.send(c.Chat(text=f"said as the server died {n}")))
+                  for g in hit for p in g.people if p.role in ("participant", "facilitator") and p.connected]
+        await asyncio.sleep(0)
         victim.kill()
         t0 = time.monotonic()
         fig.add("kills")
         stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *flying, return_exceptions=True)
         for g in hit:
             for p in g.people:
                 await p.ended()
+                fig.add("commands_cut_by_the_kill", len(p.pending))
         # the other servers' rooms never notice
         for g in spared:
             cut = [p.id for p in g.people if not p.connected]
@@ -165,6 +172,20 @@ class Failover:
                 events = {seq: (at, aud, body) for seq, at, aud, _t, body in rec.events(g.room)}
                 fig.check(_enc(w.state) == _enc(_fold(g.room, events, w.seq)),
                           f"{g.room}: a fresh observer's welcome differs from the record folded to {w.seq}")
+            # each retried command was decided once: its events are one contiguous run of seqs
+            decided: dict[tuple, list[int]] = {}
+            for _rid, room, seq, _at, actor, kind, _t, _aud, cmd, _b in rec.rows():
+                if kind == "event" and cmd is not None:
+                    decided.setdefault((room, actor, cmd), []).append(seq)
+            for g in self.groups:
+                for p in g.people:
+                    for cid, answer in p.retried.items():
+                        fig.add("retries_checked")
+                        fig.check(type(answer).__name__ in ("Ack", "Error"),
+                                  f"{g.room}: {p.id}'s retry of {cid} got {answer!r}")
+                        seqs = decided.get((g.room, p.id, cid), [])
+                        fig.check(seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True,
+                                  f"{g.room}: {p.id}'s command {cid} was decided more than once: {seqs}")
             res = rec.verify()
             fig.check(res.ok, f"verify: {res.problem}")
             fig.counts["rows"] = res.rows

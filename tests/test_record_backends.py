@@ -236,3 +236,34 @@ def test_a_server_on_postgresql_serves_and_restarts_from_it(postgres, tmp_path):
         assert host.visible.queue == ["p1"] and host.visible.seq >= seq
         await srv.stop()
     asyncio.run(story())
+
+
+def test_verify_beside_a_busy_writer_never_cries_wolf(spec):
+    """verify runs beside a live server: rows added while it walks the chain are
+    not a tampering (it reads one snapshot)."""
+    import threading
+    rec = open_record(spec)
+    rec.append(_rows("r1", 5) + _rows("r2", 5))
+    stop = threading.Event()
+
+    def write():
+        n = 6
+        while not stop.is_set():
+            rec.append(_rows("r1", 1, start=n) + _rows("r2", 1, start=n))
+            n += 1
+    t = threading.Thread(target=write)
+    t.start()
+    import time
+    try:
+        reader = open_record(spec, readonly=True)
+        results = [reader.verify()]
+        deadline = time.monotonic() + 20
+        # keep verifying while the writer adds at least 40 rows
+        while results[-1].rows < results[0].rows + 40 and time.monotonic() < deadline:
+            results.append(reader.verify())
+    finally:
+        stop.set()
+        t.join()
+    bad = [r for r in results if not r.ok]
+    assert not bad, bad[0]
+    assert results[-1].rows > results[0].rows      # the writer really was writing meanwhile

@@ -272,7 +272,11 @@ class PostgresRecord:
     def verify(self) -> VerifyResult:
         import psycopg
         try:
-            return self._verify()
+            # one snapshot for the whole walk: a server may be writing beside us, and
+            # rows added between reading the heads and the log are not a tampering
+            with self.db.transaction():
+                self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                return self._verify()
         except psycopg.Error as exc:
             return VerifyResult(False, 0, None, f"the database is damaged: {_first_line(exc)}")
 

@@ -217,6 +217,19 @@ class Record:
                 "SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log WHERE room=? ORDER BY id", (room,))
 
     def verify(self) -> VerifyResult:
+        # one read transaction for the whole walk: in WAL it is one snapshot, so rows a
+        # running server adds meanwhile are not mistaken for a changed head
+        began = False
+        try:
+            if not self.db.in_transaction:
+                self.db.execute("BEGIN")
+                began = True
+            return self._verify_rows()
+        finally:
+            if began:
+                self.db.execute("COMMIT")
+
+    def _verify_rows(self) -> VerifyResult:
         h = GENESIS
         expected_id = 0
         n = 0
