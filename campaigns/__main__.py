@@ -5,7 +5,7 @@ import argparse
 import importlib
 import sys
 
-CAMPAIGNS = ("crash", "fuzz", "slow", "access", "tamper", "faults")
+CAMPAIGNS = ("crash", "fuzz", "slow", "access", "tamper", "faults", "failover")
 
 
 def main(argv: list[str] | None = None) -> int:

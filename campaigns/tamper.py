@@ -141,6 +141,9 @@ def check(path: str) -> tuple[bool, int | None, str]:
 
 
 def run(args) -> int:
+    if getattr(args, "backend", "sqlite") == "postgresql":
+        from campaigns import tamper_pg
+        return tamper_pg.run(args)
     fig = Figures("tamper", args.seed, args.quick)
     rng = random.Random(args.seed)
     trials = args.trials or (100 if args.quick else 1000)
@@ -195,3 +198,5 @@ def run(args) -> int:
 
 def add_arguments(p) -> None:
     p.add_argument("--trials", type=int, help="changes to make (default 1000; 100 with --quick)")
+    p.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
+                   help="the record to tamper with (postgresql: a throwaway cluster of Debian's PostgreSQL)")

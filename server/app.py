@@ -14,7 +14,7 @@ from server import tokens
 from server.clock import RealClock, VirtualClock
 from server.gateway import Gateway, Limits, start_server
 from server.hub import Hub
-from server.record import Record
+from server.record import open_record
 
 log = logging.getLogger("session_server")
 
@@ -23,7 +23,7 @@ class EmbeddedServer:
     def __init__(self, db: str, secret: bytes, *, host: str = "127.0.0.1", port: int = 0,
                  clock=None, limits: Limits | None = None, certfile: str | None = None,
                  keyfile: str | None = None, http=None, allowed_hosts: set[str] | None = None,
-                 allowed_origins: set[str] | None = None):
+                 allowed_origins: set[str] | None = None, advertise: str | None = None):
         self.db, self.secret, self.host, self.port = db, secret, host, port
         # the names a Host header may carry besides IP literals and localhost (server/http_edge.py);
         # a name to listen on is one the server serves
@@ -33,13 +33,18 @@ class EmbeddedServer:
         self.limits = limits
         self.certfile, self.keyfile = certfile, keyfile
         self.http = http
+        self.advertise = advertise   # how other servers reach this one, with a shared record
         self.hub: Hub | None = None
         self.gateway: Gateway | None = None
         self._server = None
 
     async def start(self) -> "EmbeddedServer":
-        record = Record(self.db)
+        record = open_record(self.db)
         self.hub = Hub(record, self.clock, self.secret)
+        if self.hub.shared:
+            from server.leases import Leases
+            # the address other servers relay to; known once listening (see below)
+            self.hub.leases = record.leases = Leases(self.db, address="")
         n = self.hub.load()
         # time never goes back across a restart either: a start after the wall clock was
         # stepped back dates nothing before what the record already holds
@@ -62,6 +67,8 @@ class EmbeddedServer:
             ctx.load_cert_chain(self.certfile, self.keyfile)
         self._server = await start_server(self.gateway, self.host, self.port, ssl=ctx)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.hub.leases is not None:
+            self.hub.leases.address = self.advertise or self.url
         log.info("serving on port %d, %d events and %d rooms rebuilt", self.port, n, len(self.hub.rooms))
         return self
 

@@ -39,8 +39,14 @@ def _secret(path: str | None, create: bool = True) -> bytes:
 
 
 def _record(path: str):
-    """Opens a record to read, or says in one line why this file is not one (exit 2)."""
-    from server.record import Record, RecordFileError
+    """Opens a record to read, or says in one line why this file (or database) is not one (exit 2)."""
+    from server.record import Record, RecordFileError, is_postgres
+    if is_postgres(path):
+        from server.record.postgres import PostgresRecord, RecordUnavailable
+        try:
+            return PostgresRecord(path, readonly=True)
+        except RecordUnavailable as exc:
+            _die(str(exc))
     import sqlite3
     try:
         return Record(path, readonly=True)
@@ -85,7 +91,8 @@ def cmd_serve(a) -> int:
     async def main():
         from server.record import RecordLocked
         server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile,
-                                allowed_hosts=set(a.allow_host or ()), allowed_origins=set(a.allow_origin or ()))
+                                allowed_hosts=set(a.allow_host or ()), allowed_origins=set(a.allow_origin or ()),
+                                advertise=a.advertise)
         try:
             await server.start()
         except RecordLocked as exc:
@@ -95,7 +102,8 @@ def cmd_serve(a) -> int:
         from server import pauses
         if os.environ.get("SESSION_SERVER_GC") != "default":   # "default": CPython's own, for comparisons
             pauses.install()      # this process is the server: keep collector pauses short
-        print(f"session server on {server.url} (record: {db})", flush=True)
+        from server.record.postgres import _safe
+        print(f"session server on {server.url} (record: {_safe(db)})", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -198,6 +206,12 @@ def cmd_verify(a) -> int:
     if res.ok and a.expect_head and res.head != a.expect_head.lower():
         # a head kept earlier must still be a link of the chain: rows may have been
         # added after it, but none before it rewritten (hashes and all) or removed
+        from server.record import is_postgres
+        if is_postgres(a.db):
+            # its head digests every room's chain: a kept one matches only while nothing was added
+            print(f"BAD: the head is {res.head}, not the kept {a.expect_head}: the record changed since "
+                  "(on PostgreSQL a kept head pins the whole record, rows added since included)")
+            return EXIT_FAIL
         try:
             pinned = bytes.fromhex(a.expect_head)
         except ValueError:
@@ -217,13 +231,8 @@ def cmd_verify(a) -> int:
 
 
 def _structure(rec) -> str:
-    """SQLite's own check of every page and index; empty when sound."""
-    import sqlite3
-    try:
-        lines = [r[0] for r in rec.db.execute("PRAGMA quick_check(5)")]
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
-    return "" if lines == ["ok"] else "; ".join(lines).replace("*** in database main ***\n", "").replace("\n", "; ")
+    """The database's own check of its pages and indexes; empty when sound."""
+    return rec.structure()
 
 
 def _write_private(path: str, text: str) -> None:
@@ -321,6 +330,25 @@ def _replay_scenario(a) -> int:
     return EXIT_OK if result.passed else EXIT_FAIL
 
 
+def cmd_migrate(a) -> int:
+    from server.record import is_postgres
+    from server.record.migrate import MigrateError, migrate
+    from server.record.postgres import RecordUnavailable
+    if is_postgres(getattr(a, "from")) or not is_postgres(a.to):
+        _die("migrate copies a SQLite record (--from FILE) into PostgreSQL (--to postgresql://...)")
+    if not os.path.isfile(getattr(a, "from")):
+        _die(f"no such record: {getattr(a, 'from')}")
+    try:
+        m = migrate(getattr(a, "from"), a.to)
+    except (MigrateError, RecordUnavailable) as exc:
+        _die(str(exc), EXIT_FAIL)
+    except Exception as exc:   # a file that is not a record, a database that refuses us
+        _die(f"migrate failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", EXIT_FAIL)
+    print(f"ok: {m.rows} rows of {m.rooms} rooms and {m.snapshots} snapshots copied and verified; "
+          f"source head {m.source_head}, new head {m.target_head}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="session-server", description="The session server for live online therapy groups.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -328,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the server")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
-    s.add_argument("--db", help="the record (SQLite); default: in the user's data directory")
+    s.add_argument("--db", help="the record: a SQLite file, or postgresql://user@host:port/dbname; default: a file in the user's data directory")
     s.add_argument("--certfile")
     s.add_argument("--keyfile")
     s.add_argument("--secret-file", help="the signing secret; created (mode 0600) if missing")
@@ -338,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-origin", action="append", metavar="URL",
                    help="a page origin, such as https://group.example.org behind a TLS proxy, whose pages may "
                         "open websockets here besides this server's own; may be repeated")
+    s.add_argument("--advertise", help="with a PostgreSQL record: the ws:// address other servers relay this "
+                                       "server's rooms to (default: ws://HOST:PORT)")
     s.set_defaults(fn=cmd_serve)
 
     t = sub.add_parser("token", help="print a signed token for one person")
@@ -378,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--expect-head", help="a head hash printed by an earlier verify and kept elsewhere: "
                                          "proves nothing was rewritten since, hashes included")
     v.set_defaults(fn=cmd_verify)
+
+    m = sub.add_parser("migrate", help="copy a SQLite record into PostgreSQL")
+    m.add_argument("--from", required=True, help="the SQLite record")
+    m.add_argument("--to", required=True, help="postgresql://user@host:port/dbname (an empty database)")
+    m.set_defaults(fn=cmd_migrate)
     return p
 
 

@@ -53,7 +53,9 @@ class SessionClient:
         self.closed.clear()
         self.close_code = None
         kw = {"ssl": self.ssl} if self.ssl is not None else {}
-        self.ws = await connect(self.url, max_size=None, open_timeout=timeout,
+        from server.tokens import with_room
+        # the room in the URL, so that a proxy in front of several servers can route on it
+        self.ws = await connect(with_room(self.url, self.token), max_size=None, open_timeout=timeout,
                                 additional_headers=self.headers, ping_interval=None, **kw)
         loop = asyncio.get_running_loop()
         self._welcomed = loop.create_future()

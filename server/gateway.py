@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from protocol.frames import (
     PROTOCOL_VERSION, Ack, Cmd, Device, Error, Hello, Ping, Pong, decode_client, encode,
 )
-from server import http_edge, pauses, tokens
+from server import http_edge, pauses, relay, tokens
 from server.engine import Actor
 from server.hub import Hub
 
@@ -122,6 +122,11 @@ class Gateway:
         self.devices = tokens.Devices()
 
     def process_request(self, connection, request):
+        if request.path == "/health":
+            # for a proxy's health checks: 503 while the record cannot be written
+            if self.hub.health.ok:
+                return connection.respond(200, "ok\n")
+            return connection.respond(503, "the record cannot be written\n")
         headers = request.headers
         twice = http_edge.repeated(headers)
         if twice is not None:
@@ -264,7 +269,17 @@ class Gateway:
                                who.room if who else None, Actor(who.id, who.role, "") if who else None)
             return
         actor = Actor(claims.id, claims.role, claims.name)
-        host = self.hub.room(claims.room)
+        host = await self.hub.take(claims.room)
+        if isinstance(host, str):
+            # another server holds the room: relay to it, or, if it is gone, wait
+            # for its lease to lapse and serve the room here
+            if host and await relay.relay(ws, first, host, claims.room):
+                return
+            host = await self.hub.take(claims.room, wait=True)
+            if isinstance(host, str):
+                await self._error(ws, binary, "unavailable", "the room's server cannot be reached; try again")
+                await ws.close(1013, "try again later")
+                return
         gate = self._device_gate(hello, claims, host)
         if gate is not None:
             code, message, reason = gate

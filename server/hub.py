@@ -37,7 +37,7 @@ from server.health import BACKOFF_FIRST, BACKOFF_MAX, Health, Unavailable
 from server.outage import Outages
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.views import for_participants, participant_view, receives
-from server.record import Record, Row
+from server.record import Record, Row  # noqa: F401  (Record: the interface's name)
 
 log = logging.getLogger("session_server.hub")
 
@@ -121,6 +121,12 @@ def _as_retry(result, cmd_id: str):
     return result
 
 
+def _remember_refusal(host, actor, cmd, typ, body) -> None:
+    info = msgspec.msgpack.decode(body)
+    host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"), message=info.get("message", ""))
+    host.names[(actor, cmd)] = typ   # a refusal row is named after its command
+
+
 class RoomHost:
     def __init__(self, room: str):
         self.id = room
@@ -179,6 +185,10 @@ class Hub(Outages):
         self._refusal_budget = REFUSALS_BURST
         self._refusal_at = time.monotonic()
         self.refusals_unrecorded = 0
+        # a record shared with other servers (PostgreSQL): rooms are taken with leases
+        self.shared = bool(getattr(record, "shared", False))
+        self.leases = None
+        self._taking: dict[str, asyncio.Future] = {}
 
     # --- start and stop -----------------------------------------------------------
 
@@ -204,45 +214,27 @@ class Hub(Outages):
                 gc.enable()
 
     def _load_rooms(self) -> int:
-        n = 0
         rec = self.record
-        decode = _event_dec.decode
-        evolve = engine.evolve
+        self._unloaded = set()
+        if self.shared:
+            # several servers share this record: a room is folded only by the one
+            # that takes its lease, when someone first asks for it (see `take`)
+            return 0
         snaps = rec.snapshots()
         # Closed sessions stay on disk until someone opens them (a reviewer, a
         # late console): a clinic's record grows for years, its restart must not.
         self._unloaded = rec.closed_rooms()
+        n = 0
         for room, last in rec.open_rooms().items():
             host = self.rooms[room] = RoomHost(room)
-            snap = snaps.get(room)
-            state = self.sealer.open(room, *snap) if snap is not None else None
-            if state is not None and state.seq <= last:
-                host.state, host.snap_seq = state, state.seq
-            elif snap is not None:
-                log.warning("a room snapshot was not used (another fold, or not sealed by this server)")
-            recent, st = host.recent, host.state
-            for seq, at, aud, body in rec.tail(room, host.snap_seq):
-                event = decode(body)
-                evolve(st, event, at, seq)
-                recent.append(Recent(seq, at, aud, event))
-                n += 1
-            results = host.results
-            for actor, cmd, seq in rec.command_ids(room, max(0, last - IDS_AFTER_RESTART)):
-                results[(actor, cmd)] = seq     # an answered id: its ack's position
+            n += self._fold_from_record(rec, host, snaps.get(room), last)
         for room, actor, cmd, typ, body in rec.refusals():
             host = self.rooms.get(room)
-            if host is None:
-                continue
-            info = msgspec.msgpack.decode(body)
-            host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
-                                               message=info.get("message", ""))
-            host.names[(actor, cmd)] = typ   # a refusal row is named after its command
+            if host is not None:
+                _remember_refusal(host, actor, cmd, typ, body)
         self._drops_after_crash()
         for host in self.rooms.values():
-            host.visible = engine.copy_state(host.state)
-            while len(host.results) > RESULTS_KEPT:
-                host.results.popitem(last=False)
-            self._reschedule(host)
+            self._ready(host)
         return n
 
     def _drops_after_crash(self) -> None:
@@ -252,12 +244,118 @@ class Hub(Outages):
         """A graceful stop is a drop for everyone connected (see server/stops.py)."""
         await stops.record_stop(self, timeout)
 
+    def _fold_from_record(self, rec: Record, host: RoomHost, snap, last: int) -> int:
+        """Folds a room from its snapshot (if valid) and the events after it;
+        remembers the command ids behind its newest events. Returns events folded."""
+        state = self.sealer.open(host.id, *snap) if snap is not None else None
+        if state is not None and state.seq <= last:
+            host.state, host.snap_seq = state, state.seq
+        elif snap is not None:
+            log.warning("a room snapshot was not used (another fold, or not sealed by this server)")
+        recent, st, n = host.recent, host.state, 0
+        decode, evolve = _event_dec.decode, engine.evolve
+        for seq, at, aud, body in rec.tail(host.id, host.snap_seq):
+            event = decode(body)
+            evolve(st, event, at, seq)
+            recent.append(Recent(seq, at, aud, event))
+            n += 1
+        results = host.results
+        for actor, cmd, seq in rec.command_ids(host.id, max(0, last - IDS_AFTER_RESTART)):
+            results[(actor, cmd)] = seq     # an answered id: its ack's position
+        return n
+
+    def _ready(self, host: RoomHost) -> None:
+        host.visible = engine.copy_state(host.state)
+        while len(host.results) > RESULTS_KEPT:
+            host.results.popitem(last=False)
+        self._reschedule(host)
+
+    # --- rooms shared with other servers (PostgreSQL) --------------------------------
+
+    async def take(self, room: str, wait: bool = False) -> "RoomHost | str":
+        """The room, once this server may serve it. With a record of its own that is
+        at once. With a shared record it takes the room's lease and folds the
+        room from the record; if a live server holds the lease, returns that
+        server's address instead (the gateway relays to it), unless `wait`:
+        then it waits for the lease to lapse (its holder is gone) and takes it."""
+        if not self.shared:
+            return self.room(room)
+        while True:
+            host = self.rooms.get(room)
+            if host is not None:
+                return host
+            pending = self._taking.get(room)
+            if pending is None:
+                break
+            await asyncio.shield(pending)
+        done = self._taking[room] = asyncio.get_running_loop().create_future()
+        try:
+            deadline = time.monotonic() + self.leases.ttl + 2.0
+            while True:
+                epoch, holder, left = await asyncio.to_thread(self.leases.acquire, room)
+                if epoch is not None:
+                    break
+                if holder is not None and not wait:
+                    return holder
+                if time.monotonic() > deadline:
+                    return holder or ""
+                await asyncio.sleep(min(0.25, left + 0.05))
+            host = RoomHost(room)
+            rec = self.reader()
+
+            def fold() -> None:
+                self._fold_from_record(rec, host, rec.snapshot(room), rec.last_seq(room))
+                for r, actor, cmd, typ, body in rec.refusals(room):
+                    _remember_refusal(host, actor, cmd, typ, body)
+            await asyncio.to_thread(fold)
+            # whoever the record holds as connected was cut off by the server that died
+            # (a graceful stop records its drops itself): their drops, as after a crash
+            at = host.state.at
+            emits = engine.stop_drops(host.state, at)
+            if emits:
+                rows, items = self._fold(host, emits, engine.SYSTEM.id, None, at)
+                await asyncio.get_running_loop().run_in_executor(self._writer, self.record.append, rows, [])
+                host.recent.extend(items)
+            self.rooms[room] = host
+            self._ready(host)
+            log.info("took a room (epoch %d)", epoch)
+            return host
+        finally:
+            self._taking.pop(room, None)
+            done.set_result(None)
+
+    async def _keep_leases(self) -> None:
+        from server.leases import RENEW_EVERY
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            try:
+                lost = await asyncio.to_thread(self.leases.renew)
+            except Exception as exc:     # noqa: BLE001 - the database is away: the fence keeps writes safe
+                log.warning("could not renew room leases: %s", type(exc).__name__)
+                continue
+            for room in lost:
+                self.drop_room(room, "the room moved to another server")
+
+    def drop_room(self, room: str, reason: str) -> None:
+        """Stops serving a room whose lease passed to another server; its people
+        reconnect and are served by the new owner, resuming by seq."""
+        host = self.rooms.pop(room, None)
+        if host is None:
+            return
+        log.warning("lost the lease of a room; its connections are closed to reconnect")
+        self._due.pop(room, None)
+        for conn in list(host.conns.values()):
+            conn.close(1012, reason)
+        host.conns.clear()
+
     async def start(self) -> None:
         self._wake_commit = asyncio.Event()
         self._wake_timer = asyncio.Event()
         self._tasks.append(asyncio.create_task(self._commit_loop(), name="committer"))
         if not self.clock.virtual:
             self._tasks.append(asyncio.create_task(self._timer_loop(), name="deadlines"))
+        if self.leases is not None:
+            self._tasks.append(asyncio.create_task(self._keep_leases(), name="leases"))
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Writes what is queued and stops, within `timeout` whatever the record does."""
@@ -278,11 +376,20 @@ class Hub(Outages):
                 pass
         self._tasks.clear()
         self._writer.shutdown(wait=not stuck, cancel_futures=True)
+        if self.leases is not None:
+            try:
+                self.leases.release()      # the next server takes our rooms at once, not after the TTL
+            except Exception:              # noqa: BLE001 - then they lapse on their own
+                pass
+            self.leases.close()
         if self._reader is not None and self._reader is not self.record:
             self._reader.close()
 
     def room(self, room: str) -> RoomHost:
         host = self.rooms.get(room)
+        if host is None and self.shared:
+            # with a shared record only the lease holder may serve a room (see `take`)
+            raise LookupError(f"this server does not hold room {room!r}: take it first")
         if host is None:
             host = self.rooms[room] = RoomHost(room)
             if room in self._unloaded:
@@ -294,8 +401,7 @@ class Hub(Outages):
         """A read-only connection of the hub's own, for reads on the event loop
         (WAL lets it read beside the writer thread)."""
         if self._reader is None:
-            path = self.record.path
-            self._reader = self.record if path == ":memory:" else Record(path, readonly=True)
+            self._reader = self.record.reader()
         return self._reader
 
     def _load_closed(self, host: RoomHost) -> None:
@@ -345,6 +451,9 @@ class Hub(Outages):
         self._due.pop(host.id, None)
         if st.phase == "closed":
             self._unloaded.add(host.id)
+        if self.leases is not None:
+            # a shared record: give the room back, so any server may fold it again
+            asyncio.get_running_loop().run_in_executor(None, self.leases.release, host.id)
 
     # --- the write path -----------------------------------------------------------
 
@@ -758,6 +867,12 @@ class Hub(Outages):
         body = _enc.encode({"code": code, "message": message})
         row = Row(room or GATEWAY_ROOM, None, self.clock.now(), actor.id if actor else None, "rejected",
                   "hello", None, None, body)
+        if room and self.shared and room not in self.rooms:
+            # a room this server does not hold: its chain is not ours to write, so
+            # the refusal goes under the gateway's pseudo-room, naming the room
+            body = _enc.encode({"code": code, "message": message, "room": room})
+            row = Row(GATEWAY_ROOM, None, row.at, row.actor, "rejected", "hello", None, None, body)
+            room = None
         host = self.room(room) if room else self._gateway_host()
         host.joining += 1
         self._pending.append(Batch(host, [row], [], fut))
@@ -778,7 +893,7 @@ class Hub(Outages):
 
     async def configure(self, room: str, cmd: Command) -> None:
         """Sets a room up as the server itself (scenario files, room files)."""
-        host = self.room(room)
+        host = await self.take(room, wait=True)
         cmd = _as_wire(cmd)
         emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), engine.SYSTEM, self.seal_key))
         await self._submit(host, emits, "system", None, self.clock.now())

@@ -125,6 +125,26 @@ class Devices:
         return self._current.get((room, person)) == _REVOKED
 
 
+def room_of(token: str) -> str | None:
+    """The room a token names, read without checking it: only for putting the room
+    in the websocket URL (`/?room=R`), so a proxy can route on it. The server
+    checks the token itself."""
+    try:
+        return msgspec.json.decode(_unb64(token.split(".")[0]), type=Claims).room
+    except Exception:       # noqa: BLE001 - not a token we can read: route without a room
+        return None
+
+
+def with_room(url: str, token: str | None) -> str:
+    """`url` with the token's room as its `room` query parameter (none if unreadable)."""
+    import urllib.parse
+    room = room_of(token) if token else None
+    if room is None or "room=" in url:
+        return url
+    base = url if urllib.parse.urlsplit(url).path else url.rstrip("/") + "/"
+    return base + ("&" if "?" in base else "?") + "room=" + urllib.parse.quote(room, safe="")
+
+
 def load_secret(path: str, create: bool = True) -> bytes:
     """Reads the server secret, creating it (mode 0600) on first use."""
     if os.path.exists(path):

@@ -126,6 +126,10 @@ class Record:
         last = self.db.execute("SELECT id, hash FROM log ORDER BY id DESC LIMIT 1").fetchone()
         self._last_id, self._last_hash = (last[0], last[1]) if last else (0, GENESIS)
 
+    def reader(self) -> "Record":
+        """A read-only connection of its own, for reads beside the writer (WAL allows it)."""
+        return self if self.path == ":memory:" else Record(self.path, readonly=True)
+
     def append(self, rows: list[Row], snapshots: list[tuple] = ()) -> None:
         """Writes rows in one transaction; returns once they are on disk.
 
@@ -213,6 +217,18 @@ class Record:
             return {}
         return {room: (seq, fp, body, mac) for room, seq, fp, body, mac in cur}
 
+    def snapshot(self, room: str) -> tuple[int, bytes, bytes, bytes] | None:
+        """One room's snapshot (seq, fingerprint, body, mac), if it has one."""
+        try:
+            row = self.db.execute("SELECT seq, fingerprint, body, mac FROM snapshots WHERE room = ?", (room,)).fetchone()
+        except Exception:        # noqa: BLE001 - a record from before snapshots
+            return None
+        return None if row is None else (row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
+
+    def last_seq(self, room: str) -> int:
+        row = self.db.execute("SELECT MAX(seq) FROM log WHERE room = ?", (room,)).fetchone()
+        return row[0] or 0
+
     def open_rooms(self) -> dict[str, int]:
         """room -> its last seq, for every room whose session has not closed."""
         closed = self.closed_rooms()
@@ -230,6 +246,14 @@ class Record:
             "SELECT actor, cmd, seq FROM log WHERE room=? AND seq > ? AND cmd IS NOT NULL ORDER BY seq",
             (room, after))
 
+    def structure(self) -> str:
+        """SQLite's own check of every page and index; empty when sound."""
+        try:
+            lines = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return "" if lines == ["ok"] else "; ".join(lines).replace("*** in database main ***\n", "").replace("\n", "; ")
+
     def last_at(self) -> float | None:
         """The instant of the newest row (rows are appended in time order, so the last id)."""
         row = self.db.execute("SELECT at FROM log ORDER BY id DESC LIMIT 1").fetchone()
@@ -238,10 +262,15 @@ class Record:
     def closed_rooms(self) -> set[str]:
         return {r for (r,) in self.db.execute("SELECT room FROM log WHERE type = 'session_closed'")}
 
-    def refusals(self) -> Iterator[tuple[str, str, str, str, bytes]]:
+    def refusals(self, room: str | None = None) -> Iterator[tuple[str, str, str, str, bytes]]:
         """(room, actor, cmd, type, body) of refused commands that carried an id."""
-        yield from self.db.execute(
-            "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL ORDER BY id")
+        if room is None:
+            yield from self.db.execute(
+                "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL ORDER BY id")
+        else:
+            yield from self.db.execute(
+                "SELECT room, actor, cmd, type, body FROM log WHERE room = ? AND seq IS NULL AND cmd IS NOT NULL "
+                "ORDER BY id", (room,))
 
     def rows(self, room: str | None = None) -> Iterator[tuple]:
         """Every row with its chain position, for exports and audits."""
@@ -252,6 +281,22 @@ class Record:
                 "SELECT id, room, seq, at, actor, kind, type, aud, cmd, body FROM log WHERE room=? ORDER BY id", (room,))
 
     def verify(self) -> VerifyResult:
+        # one read transaction for the whole walk: in WAL it is one snapshot, so rows a
+        # running server adds meanwhile are not mistaken for a changed head
+        began = False
+        try:
+            if not self.db.in_transaction:
+                self.db.execute("BEGIN")
+                began = True
+            return self._verify_rows()
+        finally:
+            if began:
+                try:
+                    self.db.execute("COMMIT")
+                except sqlite3.DatabaseError:
+                    pass        # a damaged file: what verify found is already in its answer
+
+    def _verify_rows(self) -> VerifyResult:
         h = GENESIS
         expected_id = 0
         n = 0

@@ -113,7 +113,7 @@ class Runner:
         server = EmbeddedServer(db, secrets.token_bytes(32), clock=clock)
         await server.start()
         try:
-            host = server.hub.room(sc.room)
+            host = await server.hub.take(sc.room, wait=True)   # a shared record: its lease first
             if host.state.seq != 0:
                 raise ScriptError(None, f"the record {db} already holds room {sc.room!r}; "
                                         "a scenario plays a new session: use another --db or room")

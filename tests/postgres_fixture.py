@@ -1,0 +1,23 @@
+"""A real PostgreSQL for the tests: Debian's binaries, a cluster in a temporary folder.
+
+`./run-tests` installs the `postgresql` package where it is missing; a
+machine without it fails these tests with the reason, rather than skipping
+them as if they had passed.
+"""
+from __future__ import annotations
+
+import pytest
+
+from server.record.pgserver import LocalPostgres, PostgresUnavailable
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    # in /tmp itself: pytest's own folders are closed to the postgres user
+    pg = LocalPostgres()
+    try:
+        pg.start()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL could not start: {exc}")
+    yield pg
+    pg.stop()

@@ -1,0 +1,123 @@
+"""Several servers on one PostgreSQL record: one owner per room, fenced; a room survives its server."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from protocol import commands as c
+from protocol.frames import Ack
+from server import tokens
+from server.client import SessionClient
+from server.leases import Fenced, Leases
+from server.record import Row, open_record
+from tests.conftest import ROOT
+from tests.postgres_fixture import postgres  # noqa: F401  (a fixture)
+
+
+def test_a_stale_owner_cannot_add_a_row(postgres):
+    """A server paused past its lease: another takes the room, and the first one's
+    next write is refused by the database, however its batch was decided."""
+    url = postgres.create_database()
+    rec_a, rec_b = open_record(url), open_record(url)
+    a = Leases(url, "ws://a", ttl=0.5)
+    b = Leases(url, "ws://b", ttl=0.5)
+    rec_a.leases, rec_b.leases = a, b
+    epoch, _, _ = a.acquire("r1")
+    assert epoch == 1
+    rec_a.append([Row("r1", 1, 1.0, "f1", "event", "x", "all", None, b"1")])
+    # b cannot take it while a's lease runs
+    assert b.acquire("r1")[:2] == (None, "ws://a")
+    time.sleep(0.7)                      # a is "paused": its lease lapses
+    assert b.acquire("r1")[0] == 2
+    with pytest.raises(Fenced):
+        rec_a.append([Row("r1", 2, 2.0, "f1", "event", "x", "all", None, b"stale")])
+    assert a.renew() == ["r1"]           # a learns it lost the room
+    rec_b.append([Row("r1", 2, 2.0, "f1", "event", "x", "all", None, b"2")])
+    assert [bytes(body) for *_x, body in rec_b.events("r1")] == [b"1", b"2"]
+    assert rec_b.verify().ok
+    # a write with no lease at all is refused too
+    with pytest.raises(Fenced):
+        rec_a.append([Row("r9", 1, 1.0, "f1", "event", "x", "all", None, b"1")])
+    for x in (a, b, rec_a, rec_b):
+        x.close()
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(url: str, secret_file: str, port: int) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-m", "server", "serve", "--db", url, "--port", str(port),
+                          "--secret-file", secret_file], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert "session server on" in line, (line, p.stderr.read() if p.poll() is not None else "")
+    return p
+
+
+def test_a_room_is_served_again_after_its_server_is_killed(postgres, tmp_path):
+    url = postgres.create_database()
+    secret_file = str(tmp_path / "secret")
+    secret = tokens.load_secret(secret_file)
+    pa, pb = _port(), _port()
+    a = _serve(url, secret_file, pa)
+    b = _serve(url, secret_file, pb)
+
+    def tok(role, pid, name):
+        return tokens.sign(secret, tokens.Claims(room="r1", role=role, id=pid, name=name, exp=time.time() + 3600))
+
+    async def story():
+        fa = SessionClient(f"ws://127.0.0.1:{pa}", tok("facilitator", "f1", "Dana"))
+        await fa.connect()
+        assert isinstance(await fa.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
+        assert isinstance(await fa.command(c.Open()), Ack)
+        # a participant who reaches the other server is relayed to the owner
+        p = SessionClient(f"ws://127.0.0.1:{pb}", tok("participant", "p1", "Alex"))
+        await p.connect()
+        assert isinstance(await fa.command(c.Admit(target="p1")), Ack)
+        await p.sync()
+        assert isinstance(await p.command(c.RaiseHand()), Ack)
+        await fa.sync()
+        assert fa.events[-1].ev.__struct_config__.tag == "hand_raised"
+        before = fa.last_seq
+        seen_before = [e.seq for e in fa.events]
+        a.send_signal(signal.SIGKILL)
+        a.wait()
+        t0 = time.monotonic()
+        await fa.closed.wait()
+        # the facilitator comes back through the survivor and resumes by seq
+        f2 = SessionClient(f"ws://127.0.0.1:{pb}", tok("facilitator", "f1", "Dana"))
+        f2.last_seq = before
+        w = await f2.connect(resume=before, timeout=10)
+        served_after = time.monotonic() - t0
+        assert w.resumed
+        # the server's death was a drop for the participant too (its relay ended): they
+        # come back within the grace, and so count as present throughout
+        await p.closed.wait()
+        await p.connect(resume=p.last_seq)
+        r = await f2.command(c.CallOn(target="p1"))
+        assert isinstance(r, Ack), r
+        await f2.sync()
+        seqs = seen_before + [e.seq for e in f2.events]
+        assert seqs == list(range(seqs[0], seqs[-1] + 1)), seqs     # no gap, no duplicate
+        await p.close()
+        await f2.close()
+        return served_after
+    try:
+        served_after = asyncio.run(story())
+    finally:
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(10)
+    assert served_after < 5.0, served_after
+    assert open_record(url, readonly=True).verify().ok
