@@ -145,6 +145,9 @@ class BreakoutsMove(Command, tag="breakouts_move"):
 
 class BreakoutsOpen(Command, tag="breakouts_open"):
     minutes: Annotated[float, Meta(gt=0, le=240)]
+    # A draft that breaks a keep-together or keep-apart rule is refused
+    # (`conflict`, naming the rule) unless the facilitator overrides it knowingly.
+    override: bool = False
 
 
 class BreakoutsBroadcast(Command, tag="breakouts_broadcast"):

@@ -166,6 +166,14 @@ class BreakoutMoved(Event, tag="breakout_moved"):
 class BreakoutsOpened(Event, tag="breakouts_opened"):
     rooms: list[list[str]]
     ends_at: float
+    # Which round this is (1, 2, ... in the session). Records made before rounds
+    # had a number say 0: the fold then counts the round itself.
+    round: int = 0
+    # The facilitator opened a draft that breaks these keep-together/keep-apart
+    # rules, knowingly: [kind, person id, person id] each. Staff only: the copy
+    # participants get has both fields cleared (the rules are clinical).
+    override: bool = False
+    overridden: list[list[str]] = []
 
 
 class BreakoutsWarning(Event, tag="breakouts_warning"):
@@ -175,6 +183,7 @@ class BreakoutsWarning(Event, tag="breakouts_warning"):
 class BreakoutsBroadcast(Event, tag="breakouts_broadcast"):
     text: str
     by: str
+    round: int = 0         # the round whose rooms it was sent to (0: recorded before rounds had numbers)
 
 
 class BreakoutsClosed(Event, tag="breakouts_closed"):
@@ -191,6 +200,7 @@ class HelpRequested(Event, tag="help_requested"):
     person: str
     room: int
     text: str = ""
+    round: int = 0         # with `room`: which round's room the call came from (0: the main room)
 
 
 class HelpAcknowledged(Event, tag="help_acknowledged"):
@@ -304,6 +314,7 @@ class ChatPosted(Event, tag="chat_posted"):
     to: str
     text: str
     room: int = 0
+    round: int = 0         # with `room`: the breakout round it was said in (0: the main room)
 
 
 class NoteAdded(Event, tag="note_added"):

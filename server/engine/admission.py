@@ -10,6 +10,7 @@ from __future__ import annotations
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Member, RoomState
+from server.engine import hearing
 from server.engine.base import LEADS, STAFF_ROLES, Actor, Ctx, Emit, Rejected, occupying, participant
 
 # --- connection-level requests (made by the gateway, not sent by clients) -----
@@ -222,6 +223,7 @@ def _closed(s: RoomState, ev, at: float) -> None:
             if m.status == "present":
                 m.status = "left"
             continue
+        hearing.leave(m, s.seq)
         if m.status == "present":
             _close_interval(m, at)
             m.last_left = at
@@ -258,6 +260,7 @@ def _waiting(s: RoomState, ev: e.ParticipantWaiting, at: float) -> None:
         m = s.members[ev.person] = Member(id=ev.person, name=ev.name)
     m.name = ev.name or m.name
     m.status = "waiting"
+    hearing.leave(m, s.seq)      # admitted before, back at the door of a full room: out until admitted
 
 
 def _waiting_left(s: RoomState, ev: e.WaitingLeft, at: float) -> None:
@@ -278,6 +281,7 @@ def _admitted(s: RoomState, ev: e.Admitted, at: float) -> None:
     m = s.members[ev.person]
     m.status = "present"
     m.present_since = at
+    hearing.enter(m, s.seq)
     if not m.admitted:
         m.admitted = True
         s.joins += 1
@@ -298,6 +302,7 @@ def _leaves(m: Member, s: RoomState, at: float, status: str) -> None:
         m.last_left = at
     m.status = status
     m.drop_at = None
+    hearing.leave(m, s.seq)
     m.hand_at = None
     if m.id in s.queue:
         s.queue.remove(m.id)
@@ -340,6 +345,7 @@ def _returned(s: RoomState, ev: e.Returned, at: float) -> None:
     if m.present_since is None:
         m.present_since = at
     m.status = "present"
+    hearing.enter(m, s.seq)      # after a drop the span never ended; after leaving, a new one
     m.drop_at = None
     m.drop_overdue = False
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Help, RoomState, Alert
+from server.engine import hearing
 from server.engine.base import Ctx, Emit, Rejected, participant, present_participants
 from server.engine.breakout_plan import PlanConflict, plan_breakouts
 
@@ -56,20 +57,29 @@ def open_rooms(state: RoomState, cmd: c.BreakoutsOpen, ctx: Ctx) -> list[Emit]:
     if state.breakouts != "draft":
         raise Rejected("conflict", "plan the breakouts first")
     rooms = [list(r) for r in state.rooms if r]
+    broken = broken_rules(state)
+    if broken and not cmd.override:
+        raise Rejected("conflict", f"this draft breaks a rule: {rule_words(state, broken)}."
+                                   " Move someone, or open anyway with override")
     out = []
     if state.speaker is not None:
         from server.engine.speaking import end_current_turn
         out.extend(end_current_turn(state, ctx.now))
     if state.go_around is not None:
         out.append(Emit("all", e.GoAroundEnded()))
-    out.append(Emit("all", e.BreakoutsOpened(rooms=rooms, ends_at=ctx.now + cmd.minutes * 60)))
+    # the record keeps that the rules were overridden, and which (ids, for the record's readers)
+    out.append(Emit("all", e.BreakoutsOpened(rooms=rooms, ends_at=ctx.now + cmd.minutes * 60,
+                                             round=state.round + 1, override=bool(broken),
+                                             overridden=[list(b) for b in broken])))
     return out
 
 
 def broadcast(state: RoomState, cmd: c.BreakoutsBroadcast, ctx: Ctx) -> list[Emit]:
     if state.breakouts != "open":
         raise Rejected("conflict", "breakouts are not open")
-    return [Emit("all", e.BreakoutsBroadcast(text=cmd.text, by=ctx.actor.id))]
+    # to every room of this round, not to the main room: what is said to the rooms stays with the round
+    return [Emit(hearing.breakout_aud(state.round, "*"),
+                 e.BreakoutsBroadcast(text=cmd.text, by=ctx.actor.id, round=state.round))]
 
 
 def close_rooms(state: RoomState, cmd: c.BreakoutsClose, ctx: Ctx) -> list[Emit]:
@@ -88,7 +98,7 @@ def help_request(state: RoomState, cmd: c.HelpRequest, ctx: Ctx) -> list[Emit]:
     m = participant(state, ctx.actor.id)
     room = m.breakout if state.breakouts == "open" and m.breakout else 0
     return [Emit(f"p:{m.id}", e.HelpRequested(help_id=state.help_count + 1, person=m.id,
-                                               room=room, text=cmd.text))]
+                                               room=room, text=cmd.text, round=state.round if room else 0))]
 
 
 def help_ack(state: RoomState, cmd: c.HelpAcknowledge, ctx: Ctx) -> list[Emit]:
@@ -141,16 +151,19 @@ def _moved(s: RoomState, ev: e.BreakoutMoved, at: float) -> None:
     s.rooms[ev.room - 1].append(ev.person)
     if s.breakouts == "open":
         s.members[ev.person].breakout = ev.room
+        hearing.stay(s.members[ev.person], s.round, ev.room, s.seq)
 
 
 def _opened(s: RoomState, ev: e.BreakoutsOpened, at: float) -> None:
     s.breakouts = "open"
+    s.round = ev.round or s.round + 1      # records from before rounds had numbers: count them
     s.rooms = [list(r) for r in ev.rooms]
     s.breakouts_ends = ev.ends_at
     s.breakouts_warned = ev.ends_at - at <= WARNING_BEFORE
     for i, r in enumerate(s.rooms, start=1):
         for pid in r:
             s.members[pid].breakout = i
+            hearing.stay(s.members[pid], s.round, i, s.seq)
 
 
 def _warned(s: RoomState, ev, at: float) -> None:
@@ -165,6 +178,7 @@ def _closed(s: RoomState, ev: e.BreakoutsClosed, at: float) -> None:
     for m in s.members.values():
         m.breakout = None
         m.listening = None
+        hearing.end_stay(m, s.seq)
 
 
 def _listened(s: RoomState, ev: e.ListenedIn, at: float) -> None:
@@ -173,7 +187,8 @@ def _listened(s: RoomState, ev: e.ListenedIn, at: float) -> None:
 
 def _help(s: RoomState, ev: e.HelpRequested, at: float) -> None:
     s.help_count = max(s.help_count, ev.help_id)
-    s.help[ev.help_id] = Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at)
+    s.help[ev.help_id] = Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at,
+                              round=ev.round)
     s.alerts.append(Alert(kind="help", person=ev.person, text=ev.text or "asked for help", at=at))
 
 
@@ -210,3 +225,12 @@ def broken_rules(state: RoomState) -> list[tuple[str, str, str]]:
                     seen.add(frozenset((m.id, other)))
                     out.append((kind, m.id, other))
     return out
+
+
+def rule_words(state: RoomState, broken: list[tuple[str, str, str]]) -> str:
+    """Broken rules by display names, never ids: "Casey and Drew must be kept apart"."""
+    def name(pid: str) -> str:
+        m = state.members.get(pid)
+        return m.name if m is not None and m.name else "a participant"
+    words = {"together": "should be kept together", "apart": "must be kept apart"}
+    return "; ".join(f"{name(a)} and {name(b)} {words[kind]}" for kind, a, b in broken)
