@@ -1,0 +1,243 @@
+"""Stories about breakout rounds and replay: what is said in a breakout room stays
+with that round's room, and what a participant gets on a reload or a resume is
+judged by who could hear it when it was recorded, never by where they are now.
+
+All on the real path: websockets on loopback, the real SQLite record."""
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from protocol import commands as c
+from protocol import events as e
+from protocol.frames import Ack, Error
+from server.record import Record
+
+pytestmark = pytest.mark.asyncio
+
+
+def said(events) -> list[str]:
+    return [x.ev.text for x in events if isinstance(x.ev, e.ChatPosted)]
+
+
+def broadcasts(events) -> list[str]:
+    return [x.ev.text for x in events if isinstance(x.ev, e.BreakoutsBroadcast)]
+
+
+async def ok(client, cmd):
+    r = await client.command(cmd)
+    assert isinstance(r, Ack), r
+    return r
+
+
+async def arrange(f, rooms: list[list[str]], minutes: float = 10, override: bool = False):
+    """Plans as many rooms as given, then moves everyone where the story wants them."""
+    await ok(f, c.BreakoutsPlan(rooms=len(rooms), seed=1))
+    for i, room in enumerate(rooms, start=1):
+        for pid in room:
+            await ok(f, c.BreakoutsMove(target=pid, room=i))
+    return await f.command(c.BreakoutsOpen(minutes=minutes, override=override))
+
+
+async def sync_all(group):
+    for cl in group.clients.values():
+        if cl.ws is not None and cl.close_code is None:
+            await cl.sync()
+
+
+async def two_rounds(group):
+    """Round 1: p1 and p2 in room 1, p3 and p4 in room 2. Round 2: p1 and p2 in
+    room 2, p3 and p4 in room 1. Each room talks, the rooms get a broadcast, p3
+    asks for help in round 1's room 2. Returns the facilitator and p1's seq
+    from before round 1."""
+    f = await group.start(participants=("p1", "p2", "p3", "p4"))
+    await group.admit("p1", "p2", "p3", "p4")
+    p = group.clients
+    before = p["p1"].last_seq
+    assert isinstance(await arrange(f, [["p1", "p2"], ["p3", "p4"]]), Ack)
+    await ok(p["p3"], c.Chat(text="round one, room two: my brother relapsed"))
+    await ok(p["p2"], c.Chat(text="round one, room one: hello"))
+    await ok(f, c.BreakoutsBroadcast(text="round one broadcast"))
+    await ok(p["p3"], c.HelpRequest(text="round one help"))
+    await ok(f, c.BreakoutsClose())
+    assert isinstance(await arrange(f, [["p3", "p4"], ["p1", "p2"]]), Ack)
+    await ok(p["p2"], c.Chat(text="round two, room two: hi again"))
+    await ok(f, c.BreakoutsBroadcast(text="round two broadcast"))
+    await sync_all(group)
+    return f, before
+
+
+async def test_breakout_audiences_name_the_round(group, server):
+    await two_rounds(group)
+    auds = {(t, a) for _s, _at, a, t, _b in Record(server.db, readonly=True).events("r1") if t in ("chat_posted", "breakouts_broadcast")}
+    assert ("chat_posted", "b:1:2") in auds and ("chat_posted", "b:2:2") in auds
+    assert ("breakouts_broadcast", "b:1:*") in auds and ("breakouts_broadcast", "b:2:*") in auds
+    staff = server.hub.rooms["r1"].visible
+    assert staff.round == 2
+    (h,) = staff.help.values()
+    assert (h.round, h.room) == (1, 2)
+
+
+async def test_live_each_room_hears_only_its_own_round(group):
+    await two_rounds(group)
+    p = group.clients
+    assert "round one, room two: my brother relapsed" not in said(p["p1"].events)
+    assert "round one, room two: my brother relapsed" in said(p["p4"].events)
+    assert "round two, room two: hi again" in said(p["p1"].events)
+    assert "round two, room two: hi again" not in said(p["p3"].events)
+
+
+async def test_a_reload_in_the_next_round_shows_no_earlier_round_of_the_same_room(group):
+    await two_rounds(group)
+    # p1 is in room 2 now; round one's room 2 was p3 and p4
+    again = group.client("p1")
+    w = await again.connect()
+    assert not w.resumed
+    texts = [line.text for line in w.state.chat]
+    assert "round one, room two: my brother relapsed" not in texts
+    assert "round one, room one: hello" in texts          # p1 was in that room then
+    assert "round two, room two: hi again" in texts
+    assert (w.state.my_room, w.state.round) == (2, 2)
+    # and p3, in room 1 now, sees round one's room 2 (theirs), not round one's room 1
+    p3 = group.client("p3")
+    w3 = await p3.connect()
+    t3 = [line.text for line in w3.state.chat]
+    assert "round one, room two: my brother relapsed" in t3 and "round one, room one: hello" not in t3
+    assert "round two, room two: hi again" not in t3
+    assert [h.round for h in w3.state.my_help] == [1]
+
+
+async def test_a_resume_in_the_next_round_replays_by_the_room_of_the_time(group):
+    f, before = await two_rounds(group)
+    again = group.client("p1")
+    w = await again.connect(resume=before)
+    await again.sync()
+    assert w.resumed
+    texts = said(again.events)
+    assert "round one, room two: my brother relapsed" not in texts
+    assert "round one, room one: hello" in texts
+    assert "round two, room two: hi again" in texts
+    # p1 was in a room of each round, so both broadcasts are theirs
+    assert broadcasts(again.events) == ["round one broadcast", "round two broadcast"]
+    assert not any(isinstance(x.ev, e.HelpRequested) for x in again.events)
+    # and p3, in room 1 of round two, gets its own round-one room, not round two's room 2
+    p3 = group.client("p3")
+    await p3.connect(resume=before)
+    await p3.sync()
+    t3 = said(p3.events)
+    assert "round one, room two: my brother relapsed" in t3 and "round two, room two: hi again" not in t3
+    assert [x.ev.text for x in p3.events if isinstance(x.ev, e.HelpRequested)] == ["round one help"]
+
+
+async def test_a_broadcast_goes_to_the_rooms_not_to_the_main_room(group):
+    f = await group.start(participants=("p1", "p2", "p3"))
+    await group.admit("p1", "p2")
+    assert isinstance(await arrange(f, [["p1"], ["p2"]]), Ack)
+    # admitted while the rooms are open: in the main room, in no breakout room
+    await group.admit("p3")
+    await ok(f, c.BreakoutsBroadcast(text="two minutes left"))
+    await sync_all(group)
+    assert broadcasts(group.clients["p1"].events) == ["two minutes left"]
+    assert broadcasts(group.clients["p3"].events) == []
+
+
+async def test_a_late_joiner_resuming_from_zero_gets_a_fresh_view_not_the_history(group):
+    f = await group.start(participants=("p1", "p2", "p9"))
+    await group.admit("p1", "p2")
+    await ok(group.clients["p1"], c.Chat(text="before you came: I was in hospital"))
+    await ok(f, c.Remove(target="p2", reason="intoxicated"))
+    await group.clients["p1"].drop()
+    # p9 waits, hears only their own waiting-room events, then is admitted
+    p9 = group.client("p9")
+    w = await p9.connect(resume=0)
+    await p9.sync()
+    assert w.resumed
+    assert {type(x.ev) for x in p9.events} <= {e.ParticipantWaiting}
+    assert all(x.aud == "p:p9" for x in p9.events)
+    waited = p9.last_seq
+    await ok(f, c.Admit(target="p9"))
+    await ok(f, c.Chat(text="welcome, everyone"))
+    await p9.sync()
+    # a reconnect from seq 0, or from the waiting room: a fresh view, no replay
+    for resume in (0, waited):
+        again = group.client("p9")
+        w = await again.connect(resume=resume)
+        await again.sync()
+        assert not w.resumed and w.state.status == "present"
+        assert again.events == []
+        texts = [line.text for line in w.state.chat]
+        assert texts == ["welcome, everyone"]
+        assert [pv.id for pv in w.state.present if pv.role == "participant"] == ["p9"]
+    # from after the admission, an ordinary resume: only what came after
+    again = group.client("p9")
+    w = await again.connect(resume=waited + 1)
+    await again.sync()
+    assert w.resumed
+    assert said(again.events) == ["welcome, everyone"]
+    assert not any(isinstance(x.ev, (e.Removed, e.Dropped)) for x in again.events)
+
+
+async def test_leaving_and_coming_back_does_not_bring_what_was_said_meanwhile(group):
+    f = await group.start(participants=("p1", "p2"))
+    await group.admit("p1", "p2")
+    p1 = group.clients["p1"]
+    await ok(p1, c.Chat(text="before I left"))
+    await p1.sync()
+    seen = p1.last_seq
+    await ok(p1, c.Leave())
+    await ok(group.clients["p2"], c.Chat(text="while p1 was gone"))
+    back = group.client("p1")
+    w = await back.connect(resume=seen)
+    await back.sync()
+    assert not w.resumed      # back through the door: a fresh picture, not the gap
+    texts = [line.text for line in w.state.chat]
+    assert "before I left" in texts and "while p1 was gone" not in texts
+    # a drop is not a departure: what was said during it is replayed
+    await back.sync()
+    seen = back.last_seq
+    await back.drop()
+    await ok(group.clients["p2"], c.Chat(text="while p1 was cut off"))
+    again = group.client("p1")
+    w = await again.connect(resume=seen)
+    await again.sync()
+    assert w.resumed and said(again.events) == ["while p1 was cut off"]
+
+
+async def test_opening_a_draft_that_breaks_a_rule_needs_override(group, server):
+    f = group.client("f1", "facilitator", "Dana")
+    await f.connect()
+    roster = [c.RosterEntry(id="p3", name="Casey", apart=["p4"]), c.RosterEntry(id="p4", name="Drew"),
+              c.RosterEntry(id="p1", name="Alex", together=["p2"]), c.RosterEntry(id="p2", name="Blake")]
+    await ok(f, c.Configure(title="t", roster=roster))
+    await ok(f, c.Open())
+    for pid, name in (("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"), ("p4", "Drew")):
+        await group.client(pid, name=name).connect()
+        await ok(f, c.Admit(target=pid))
+    r = await arrange(f, [["p1", "p3", "p4"], ["p2"], []])
+    assert isinstance(r, Error) and r.code == "conflict", r
+    assert "Casey and Drew must be kept apart" in r.message
+    assert "Alex and Blake should be kept together" in r.message
+    assert "p3" not in r.message and "p4" not in r.message      # names, never ids
+    assert server.hub.rooms["r1"].visible.breakouts == "draft"
+    r = await f.command(c.BreakoutsOpen(minutes=5, override=True))
+    assert isinstance(r, Ack), r
+    await sync_all(group)
+    # the record keeps the override and the rules it set aside
+    (body,) = [b for _s, _at, _a, t, b in Record(server.db, readonly=True).events("r1") if t == "breakouts_opened"]
+    opened = msgspec.msgpack.decode(body, type=e.BreakoutsOpened)
+    assert opened.override and opened.round == 1
+    assert sorted(tuple(x) for x in opened.overridden) == [("apart", "p3", "p4"), ("together", "p1", "p2")]
+    # staff see it; participants never learn who must be kept from whom
+    (staff_copy,) = [x.ev for x in f.events if isinstance(x.ev, e.BreakoutsOpened)]
+    assert staff_copy.override
+    (theirs,) = [x.ev for x in group.clients["p1"].events if isinstance(x.ev, e.BreakoutsOpened)]
+    assert not theirs.override and theirs.overridden == []
+
+
+async def test_a_draft_within_the_rules_opens_without_override(group, server):
+    f = await group.start(participants=("p1", "p2"))
+    await group.admit("p1", "p2")
+    assert isinstance(await arrange(f, [["p1"], ["p2"]]), Ack)
+    (body,) = [b for _s, _at, _a, t, b in Record(server.db, readonly=True).events("r1") if t == "breakouts_opened"]
+    opened = msgspec.msgpack.decode(body, type=e.BreakoutsOpened)
+    assert not opened.override and opened.overridden == []
