@@ -241,3 +241,35 @@ async def test_a_draft_within_the_rules_opens_without_override(group, server):
     (body,) = [b for _s, _at, _a, t, b in Record(server.db, readonly=True).events("r1") if t == "breakouts_opened"]
     opened = msgspec.msgpack.decode(body, type=e.BreakoutsOpened)
     assert not opened.override and opened.overridden == []
+
+
+async def test_the_terminal_mirror_keeps_no_earlier_rounds_broadcasts_after_a_fresh_welcome(group):
+    from facilitator.participant_mirror import Mirror
+    f = await group.start(participants=("p1", "p2"))
+    await group.admit("p1", "p2")
+    p1 = group.clients["p1"]
+    assert isinstance(await arrange(f, [["p1"], ["p2"]]), Ack)
+    await ok(f, c.BreakoutsBroadcast(text="round one broadcast"))
+    await p1.sync()
+    m = Mirror.from_welcome(p1.welcome)
+    for fr in p1.events:
+        if fr.seq > p1.welcome.seq:
+            m.apply(fr)
+    assert [b.text for b in m.broadcasts] == ["round one broadcast"] and m.view.round == 1
+    await p1.drop()
+    await ok(f, c.BreakoutsClose())
+    await ok(f, c.BreakoutsPlan(rooms=1))
+    await ok(f, c.BreakoutsMove(target="p1", room=2))     # dropped, and still placed
+    await ok(f, c.BreakoutsOpen(minutes=5))
+    again = group.client("p1")
+    w = await again.connect()
+    fresh = Mirror.from_welcome(w, m)
+    assert (fresh.view.breakouts, fresh.view.round, fresh.view.my_room) == ("open", 2, 2)
+    assert fresh.broadcasts == []
+    # within one round a fresh welcome keeps what this client was told
+    await ok(f, c.BreakoutsBroadcast(text="round two broadcast"))
+    await again.sync()
+    for fr in again.events:
+        fresh.apply(fr)
+    w = await group.client("p1").connect()
+    assert [b.text for b in Mirror.from_welcome(w, fresh).broadcasts] == ["round two broadcast"]
