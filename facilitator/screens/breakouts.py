@@ -5,8 +5,9 @@ move them to the room on the left or right, `+` into a new room. Once the
 rooms are open, `l` listens in to the highlighted room (again: back to the
 main room); the server tells the other staff, never the participants. The server
 plans and refuses plans that break a rule (`conflict`, shown here); moves by
-hand are not checked by the server, so the rules they would break are shown
-before anyone is sent anywhere.
+hand are not refused, so the rules they would break are shown, and opening
+such a draft asks first, naming each rule: the server opens it only with
+`override`, which the record keeps.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from facilitator.screens import steady_cursors
+from facilitator.screens.prompt import ConfirmScreen
 from facilitator.mirror import fmt_secs, name_of, plan_violations, present
 from protocol.commands import (
     BreakoutsBroadcast, BreakoutsClose, BreakoutsMove, BreakoutsOpen, BreakoutsPlan, ListenIn,
@@ -207,7 +209,19 @@ class BreakoutScreen(ModalScreen[None]):
             minutes = float(self.query_one("#minutes", Input).value or "10")
         except ValueError:
             minutes = 10.0
-        self._send(BreakoutsOpen(minutes=minutes))
+        s = self.app.room
+        broken = plan_violations(s) if s is not None and s.breakouts == "draft" else []
+        if not broken:
+            self._send(BreakoutsOpen(minutes=minutes))
+            return
+        # the server refuses a draft that breaks a rule unless told it is meant:
+        # ask here, naming each rule, and only a yes sends the override
+        question = "This plan breaks a rule:\n" + "\n".join(f"  {v}" for v in broken) + "\nOpen the rooms anyway?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(BreakoutsOpen(minutes=minutes, override=True))
+        self.app.push_screen(ConfirmScreen(question, "Open anyway"), answered)
 
     def action_close(self) -> None:
         self.dismiss(None)
