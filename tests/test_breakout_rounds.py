@@ -273,3 +273,60 @@ async def test_the_terminal_mirror_keeps_no_earlier_rounds_broadcasts_after_a_fr
         fresh.apply(fr)
     w = await group.client("p1").connect()
     assert [b.text for b in Mirror.from_welcome(w, fresh).broadcasts] == ["round two broadcast"]
+
+
+async def test_a_record_from_before_rounds_had_numbers_is_judged_the_same_way(tmp_path):
+    """Old records say `b:<n>` and carry no round: the fold counts the rounds, and a
+    resume or a fresh view in round two still leaves round one's room 2 out."""
+    import secrets
+    from server.app import EmbeddedServer
+    from server.record import Row
+
+    def old(ev: e.Event) -> bytes:
+        d = msgspec.to_builtins(ev)
+        for k in ("round", "override", "overridden"):
+            d.pop(k, None)          # the fields these events had before rounds had numbers
+        return msgspec.msgpack.encode(d)
+
+    people = ["p1", "p2", "p3", "p4"]
+    story: list[tuple[str, e.Event]] = [
+        ("staff", e.RoomConfigured(title="old", roster=[c.RosterEntry(id=p, name=p.upper()) for p in people])),
+        ("all", e.SessionOpened()),
+        *[(f"p:{p}", e.ParticipantWaiting(person=p, name=p.upper())) for p in people],
+        *[("all", e.Admitted(person=p, name=p.upper())) for p in people],
+        ("staff", e.BreakoutsPlanned(rooms=[["p1", "p2"], ["p3", "p4"]])),
+        ("all", e.BreakoutsOpened(rooms=[["p1", "p2"], ["p3", "p4"]], ends_at=1e12)),
+        ("b:2", e.ChatPosted(by="p3", name="P3", to="all", text="old round one, room two", room=2)),
+        ("all", e.BreakoutsClosed()),
+        ("staff", e.BreakoutsPlanned(rooms=[["p3", "p4"], ["p1", "p2"]])),
+        ("all", e.BreakoutsOpened(rooms=[["p3", "p4"], ["p1", "p2"]], ends_at=1e12)),
+        ("b:2", e.ChatPosted(by="p2", name="P2", to="all", text="old round two, room two", room=2)),
+    ]
+    db = str(tmp_path / "old.db")
+    rec = Record(db)
+    rec.append([Row("old", i, 1000.0 + i, None, "event", type(ev).__struct_config__.tag, aud, None, old(ev))
+                for i, (aud, ev) in enumerate(story, start=1)])
+    rec.close()
+    admitted = 2 + 2 * len(people)
+    srv = await EmbeddedServer(db, secrets.token_bytes(32)).start()
+    try:
+        host = srv.hub.room("old")
+        assert host.visible.round == 2
+        from server.client import SessionClient
+        fresh = SessionClient(srv.url, srv.token("old", "participant", "p1", "P1"))
+        w = await fresh.connect()
+        assert [line.text for line in w.state.chat] == ["old round two, room two"]
+        await fresh.close()
+        again = SessionClient(srv.url, srv.token("old", "participant", "p1", "P1"))
+        w = await again.connect(resume=admitted)
+        await again.sync()
+        assert w.resumed
+        assert said(again.events) == ["old round two, room two"]
+        await again.close()
+        p3 = SessionClient(srv.url, srv.token("old", "participant", "p3", "P3"))
+        await p3.connect(resume=admitted)
+        await p3.sync()
+        assert said(p3.events) == ["old round one, room two"]
+        await p3.close()
+    finally:
+        await srv.stop()
