@@ -330,3 +330,24 @@ async def test_a_record_from_before_rounds_had_numbers_is_judged_the_same_way(tm
         await p3.close()
     finally:
         await srv.stop()
+
+
+async def test_a_plan_that_cannot_keep_the_rules_names_them_by_display_names(group):
+    f = group.client("f1", "facilitator", "Dana")
+    await f.connect()
+    roster = [c.RosterEntry(id="p3", name="Casey", apart=["p4"]), c.RosterEntry(id="p4", name="Drew"),
+              c.RosterEntry(id="p1", name="Alex", together=["p2"]), c.RosterEntry(id="p2", name="Blake")]
+    await ok(f, c.Configure(title="t", roster=roster))
+    await ok(f, c.Open())
+    for pid, name in (("p1", "Alex"), ("p2", "Blake"), ("p3", "Casey"), ("p4", "Drew")):
+        await group.client(pid, name=name).connect()
+        await ok(f, c.Admit(target=pid))
+    r = await f.command(c.BreakoutsPlan(rooms=1))
+    assert isinstance(r, Error) and r.code == "conflict"
+    assert "Casey" in r.message and "Drew" in r.message and "p3" not in r.message, r.message
+    r = await f.command(c.BreakoutsPlan(rooms=2))
+    assert isinstance(r, Error) and r.code == "conflict"
+    assert r.message == "no assignment keeps every rule in rooms of sizes 2, 2: together Alex, Blake; apart Casey, Drew"
+    r = await f.command(c.BreakoutsPlan(rooms=2, apart=[["p1", "p3"]], together=[["p3", "p2"]]))
+    assert isinstance(r, Error) and r.message.startswith("cannot keep"), r.message
+    assert "p1" not in r.message and "p2" not in r.message and "p3" not in r.message, r.message

@@ -5,6 +5,8 @@ Room numbers are 1-based on the wire (as facilitators count them) and in
 """
 from __future__ import annotations
 
+import re
+
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Help, RoomState, Alert
@@ -33,7 +35,7 @@ def plan(state: RoomState, cmd: c.BreakoutsPlan, ctx: Ctx) -> list[Emit]:
                                together=together + [list(g) for g in cmd.together],
                                apart=apart + [list(g) for g in cmd.apart], seed=cmd.seed)
     except PlanConflict as exc:
-        raise Rejected("conflict", str(exc)) from None
+        raise Rejected("conflict", conflict_words(state, exc)) from None
     except ValueError as exc:
         raise Rejected("invalid", str(exc)) from None
     return [Emit("staff", e.BreakoutsPlanned(rooms=rooms))]
@@ -227,10 +229,30 @@ def broken_rules(state: RoomState) -> list[tuple[str, str, str]]:
     return out
 
 
+def _name(state: RoomState, pid: str) -> str:
+    m = state.members.get(pid)
+    return m.name if m is not None and m.name else "a participant"
+
+
 def rule_words(state: RoomState, broken: list[tuple[str, str, str]]) -> str:
     """Broken rules by display names, never ids: "Casey and Drew must be kept apart"."""
-    def name(pid: str) -> str:
-        m = state.members.get(pid)
-        return m.name if m is not None and m.name else "a participant"
     words = {"together": "should be kept together", "apart": "must be kept apart"}
-    return "; ".join(f"{name(a)} and {name(b)} {words[kind]}" for kind, a, b in broken)
+    return "; ".join(f"{_name(state, a)} and {_name(state, b)} {words[kind]}" for kind, a, b in broken)
+
+
+def conflict_words(state: RoomState, exc: PlanConflict) -> str:
+    """A plan that cannot be made, in the facilitator's words: the planner works on
+    ids and says which rules clash (`exc.rules`); the facilitator reads names."""
+    names = lambda ids: ", ".join(_name(state, p) for p in ids)  # noqa: E731
+    # the sizes are the one part of the planner's message that holds no id
+    sizes = re.search(r"of sizes (\d+(?:, \d+)*):|at most (\d+)$", str(exc))
+    sizes = (sizes.group(1) or sizes.group(2)) if sizes else "?"
+    if exc.kind == "contradiction":
+        (_, (a, b)), *chain = exc.rules
+        via = list(dict.fromkeys(p for _, ids in chain for p in ids if p not in (a, b)))
+        return (f"cannot keep {_name(state, a)} and {_name(state, b)} apart: they must be together"
+                + (f" (via {names(via)})" if via else ""))
+    if exc.kind == "too_big":
+        return f"cannot fit together {names(exc.rules[0][1])} in rooms of at most {sizes}"
+    rules = "; ".join(f"{k} {names(ids)}" for k, ids in exc.rules)
+    return f"no assignment keeps every rule in rooms of sizes {sizes}: {rules}"
