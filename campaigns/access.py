@@ -61,6 +61,7 @@ SPEC = {
     "next_speaker": LEAD, "call_on": LEAD, "end_turn": {F, C, P}, "move_in_queue": LEAD,
     "queue_mode": LEAD, "go_around": LEAD, "pass": {P}, "breakouts_plan": LEAD, "breakouts_move": LEAD,
     "breakouts_open": LEAD, "breakouts_broadcast": LEAD, "breakouts_close": LEAD, "help_request": {P},
+    "breakouts_rule": LEAD,     # a project addition (issue 14): rules set from the console
     "poll_create": LEAD, "poll_open": LEAD, "poll_close": LEAD, "poll_share": LEAD, "vote": {P},
     "timer_start": LEAD, "timer_pause": LEAD, "timer_resume": LEAD, "timer_cancel": LEAD,
     "timer_extend": LEAD, "agenda_next": LEAD, "chat": {F, C, P}, "note": LEAD, "flag": LEAD,
@@ -83,7 +84,8 @@ def sample(name: str, who: str) -> c.Command:
         "move_in_queue": dict(target="p1", position=1), "queue_mode": dict(mode="fair"),
         "go_around": dict(seconds=60), "breakouts_plan": dict(rooms=1), "breakouts_move": dict(target="p1", room=1),
         "breakouts_open": dict(minutes=5), "breakouts_broadcast": dict(text="pods: two minutes"),
-        "listen_in": dict(room=0), "help_request": dict(text=SECRET_TEXTS[4]), "help_ack": dict(help_id=1),
+        "listen_in": dict(room=0), "breakouts_rule": dict(kind="apart", target="p1", other="victim"),
+        "help_request": dict(text=SECRET_TEXTS[4]), "help_ack": dict(help_id=1),
         "poll_create": dict(id=f"poll-{who}", question="Mood?", kind="scale"),
         "poll_open": dict(id="poll-main"), "poll_close": dict(id="poll-main"), "poll_share": dict(id="poll-main"),
         "vote": dict(id="poll-main", value=5), "timer_start": dict(id=f"t-{who}", seconds=60),
@@ -468,7 +470,7 @@ class Access:
 
 STAFF_ONLY = (e.NoteAdded, e.Flagged, e.LocationCheckedIn, e.CheckInAlert, e.DropOverdue, e.Excused,
               e.BallotCast, e.RoomConfigured, e.PollCreated, e.BreakoutsPlanned, e.StaffEntered, e.StaffLeft,
-              e.ListenedIn)
+              e.ListenedIn, e.BreakoutRuleChanged)
 ABOUT_ONE = (e.ParticipantWaiting, e.WaitingLeft, e.AgreementAccepted, e.Denied, e.VoteCast, e.HelpRequested)
 
 

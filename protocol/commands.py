@@ -150,6 +150,14 @@ class BreakoutsOpen(Command, tag="breakouts_open"):
     override: bool = False
 
 
+class BreakoutsRule(Command, tag="breakouts_rule"):
+    """Keep two participants together (or apart) in breakouts, or drop that rule."""
+    kind: Literal["together", "apart"]
+    target: Id
+    other: Id
+    remove: bool = False
+
+
 class BreakoutsBroadcast(Command, tag="breakouts_broadcast"):
     text: Annotated[str, Meta(min_length=1, max_length=2000)]
 
@@ -258,7 +266,7 @@ AnyCommand = Union[
     Configure, Open, Close, AcceptAgreement, CheckIn, Admit, Deny, Remove, Excuse, Leave,
     RaiseHand, LowerHand, NextSpeaker, CallOn, EndTurn, MoveInQueue, QueueMode, GoAround, Pass,
     BreakoutsPlan, BreakoutsMove, BreakoutsOpen, BreakoutsBroadcast, BreakoutsClose, ListenIn,
-    HelpRequest, HelpAcknowledge,
+    BreakoutsRule, HelpRequest, HelpAcknowledge,
     PollCreate, PollOpen, PollClose, PollShare, Vote,
     TimerStart, TimerPause, TimerResume, TimerCancel, TimerExtend, AgendaNext,
     Chat, Note, Flag,

@@ -190,6 +190,14 @@ class BreakoutsClosed(Event, tag="breakouts_closed"):
     expired: bool = False
 
 
+class BreakoutRuleChanged(Event, tag="breakout_rule_changed"):
+    """A keep-together or keep-apart rule set (or dropped) during the session; staff only."""
+    kind: str          # together | apart
+    a: str
+    b: str
+    removed: bool = False
+
+
 class ListenedIn(Event, tag="listened_in"):
     person: str
     room: int
@@ -337,7 +345,7 @@ AnyEvent = Union[
     HandRaised, HandLowered, TurnStarted, TurnEnded, QueueMoved, QueueModeSet,
     GoAroundStarted, GoAroundEnded,
     BreakoutsPlanned, BreakoutMoved, BreakoutsOpened, BreakoutsWarning, BreakoutsBroadcast,
-    BreakoutsClosed, ListenedIn, HelpRequested, HelpAcknowledged,
+    BreakoutsClosed, ListenedIn, HelpRequested, HelpAcknowledged, BreakoutRuleChanged,
     PollCreated, PollOpened, VoteCast, BallotCast, PollClosed, PollShared, CheckInAlert,
     TimerStarted, TimerPaused, TimerResumed, TimerExtended, TimerCancelled, TimerWarning,
     TimerExpired, AgendaAdvanced,

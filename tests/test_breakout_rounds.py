@@ -351,3 +351,27 @@ async def test_a_plan_that_cannot_keep_the_rules_names_them_by_display_names(gro
     r = await f.command(c.BreakoutsPlan(rooms=2, apart=[["p1", "p3"]], together=[["p3", "p2"]]))
     assert isinstance(r, Error) and r.message.startswith("cannot keep"), r.message
     assert "p1" not in r.message and "p2" not in r.message and "p3" not in r.message, r.message
+
+
+async def test_rules_are_set_and_dropped_during_the_session_for_staff_only(group, server):
+    f = await group.start(participants=("p1", "p2", "p3"))
+    await group.admit("p1", "p2", "p3")
+    await ok(f, c.BreakoutsRule(kind="apart", target="p1", other="p2"))
+    st = server.hub.rooms["r1"].visible
+    assert st.members["p1"].apart == ["p2"] and st.members["p2"].apart == ["p1"]
+    r = await f.command(c.BreakoutsRule(kind="together", target="p2", other="p1"))
+    assert isinstance(r, Error) and r.code == "conflict" and "kept apart" in r.message, r
+    # the planner keeps the new rule
+    for seed in range(5):
+        await ok(f, c.BreakoutsPlan(rooms=2, seed=seed))
+        assert not any({"p1", "p2"} <= set(room) for room in st.rooms)
+    await ok(f, c.BreakoutsRule(kind="apart", target="p2", other="p1", remove=True))
+    assert st.members["p1"].apart == [] and st.members["p2"].apart == []
+    r = await f.command(c.BreakoutsRule(kind="apart", target="p2", other="p1", remove=True))
+    assert isinstance(r, Error) and r.code == "conflict"
+    r = await group.clients["p1"].command(c.BreakoutsRule(kind="apart", target="p1", other="p3"))
+    assert isinstance(r, Error) and r.code == "forbidden"
+    await sync_all(group)
+    for pid in ("p1", "p2", "p3"):
+        assert not any(isinstance(x.ev, e.BreakoutRuleChanged) for x in group.clients[pid].events)
+    assert sum(isinstance(x.ev, e.BreakoutRuleChanged) for x in f.events) == 2

@@ -90,6 +90,24 @@ def close_rooms(state: RoomState, cmd: c.BreakoutsClose, ctx: Ctx) -> list[Emit]
     return [Emit("all", e.BreakoutsClosed())]
 
 
+def rule(state: RoomState, cmd: c.BreakoutsRule, ctx: Ctx) -> list[Emit]:
+    a, b = participant(state, cmd.target), participant(state, cmd.other)
+    if a.id == b.id:
+        raise Rejected("invalid", "a rule needs two different people")
+    has = lambda kind: b.id in getattr(a, kind) or a.id in getattr(b, kind)  # noqa: E731
+    if cmd.remove:
+        if not has(cmd.kind):
+            raise Rejected("conflict", f"there is no such rule for {a.name} and {b.name}")
+    else:
+        other = "apart" if cmd.kind == "together" else "together"
+        if has(other):
+            raise Rejected("conflict", f"{a.name} and {b.name} are to be kept {other}: remove that rule first")
+        if has(cmd.kind):
+            raise Rejected("conflict", f"{a.name} and {b.name} are already to be kept {cmd.kind}")
+    # staff only: who must be kept from whom is clinical, never the participants'
+    return [Emit("staff", e.BreakoutRuleChanged(kind=cmd.kind, a=a.id, b=b.id, removed=cmd.remove))]
+
+
 def listen_in(state: RoomState, cmd: c.ListenIn, ctx: Ctx) -> list[Emit]:
     if cmd.room and (state.breakouts != "open" or cmd.room > len(state.rooms)):
         raise Rejected("not_found", f"there is no open breakout room {cmd.room}")
@@ -115,6 +133,7 @@ def help_ack(state: RoomState, cmd: c.HelpAcknowledge, ctx: Ctx) -> list[Emit]:
 DECIDERS = {
     c.BreakoutsPlan: plan, c.BreakoutsMove: move, c.BreakoutsOpen: open_rooms,
     c.BreakoutsBroadcast: broadcast, c.BreakoutsClose: close_rooms, c.ListenIn: listen_in,
+    c.BreakoutsRule: rule,
     c.HelpRequest: help_request, c.HelpAcknowledge: help_ack,
 }
 
@@ -183,6 +202,18 @@ def _closed(s: RoomState, ev: e.BreakoutsClosed, at: float) -> None:
         hearing.end_stay(m, s.seq)
 
 
+def _rule(s: RoomState, ev: e.BreakoutRuleChanged, at: float) -> None:
+    # both sides, so the rule reads the same from either person
+    for x, y in ((ev.a, ev.b), (ev.b, ev.a)):
+        m = s.members[x]
+        rules = m.together if ev.kind == "together" else m.apart
+        rules = [r for r in rules if r != y] + ([] if ev.removed else [y])
+        if ev.kind == "together":
+            m.together = rules
+        else:
+            m.apart = rules
+
+
 def _listened(s: RoomState, ev: e.ListenedIn, at: float) -> None:
     s.members[ev.person].listening = ev.room or None
 
@@ -202,7 +233,7 @@ EVOLVERS = {
     e.BreakoutsPlanned: _planned, e.BreakoutMoved: _moved, e.BreakoutsOpened: _opened,
     e.BreakoutsWarning: _warned, e.BreakoutsBroadcast: lambda s, ev, at: None,
     e.BreakoutsClosed: _closed, e.ListenedIn: _listened, e.HelpRequested: _help,
-    e.HelpAcknowledged: _help_ack,
+    e.HelpAcknowledged: _help_ack, e.BreakoutRuleChanged: _rule,
 }
 
 
