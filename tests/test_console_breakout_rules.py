@@ -58,3 +58,16 @@ async def test_a_rule_set_by_keys_is_kept_by_the_server_and_warned_about(room):
         await until(pilot, lambda: room.state().members["p5"].apart == [], what="the rule dropped")
         await pilot.press("ctrl+o")
         await until(pilot, lambda: room.state().breakouts == "open", what="open without a question")
+
+
+async def test_the_main_screen_counts_the_rooms_down(room):
+    app = ConsoleApp(url=room.url, token=room.token("facilitator", ("fac-1", "Dana")), backoff=(0.05, 0.2))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.conn == "online" and app.room is not None, what="online")
+        await room.participant("p5", "Emery")
+        await until(pilot, lambda: "p5" in app.room.members and app.room.members["p5"].status == "waiting")
+        await app.send(c.Admit(target="p5"))
+        await app.send(c.BreakoutsPlan(rooms=1))
+        await app.send(c.BreakoutsOpen(minutes=5))
+        await until(pilot, lambda: "rooms (round 1) back in 4:5" in screen_text(app)
+                    or "rooms (round 1) back in 5:00" in screen_text(app), what="the countdown")
