@@ -582,6 +582,27 @@ def inspect_frame(fig: Figures, sc, me: str, fr, view: RecordView, secrets_) -> 
         fig.fail(f"{where} received the reason for removing {ev.person}", "leak_reason")
     if isinstance(ev, e.ChatPosted):
         fig.check(ev.to == "all" or ev.to == me or ev.by == me, f"{where} received chat to {ev.to}")
+    if aud == "all" or aud.startswith("b:"):
+        # judged at the time, by a fold of the record of its own: where was this
+        # participant just before the event (issue 12: rounds, late joiners)?
+        try:
+            before = view.fold_to(sc.room, fr.seq - 1)
+        except (KeyError, ValueError):
+            before = None            # this stream went past it already (a fresh welcome)
+        if before is not None:
+            m = before.members.get(me)
+            inside = m is not None and m.status in ("present", "dropped")
+            if not inside:
+                fig.fail(f"{where} received {type(ev).__name__} (seq {fr.seq}) from a time they were not in the room",
+                         "leak_outside_their_time")
+            elif aud.startswith("b:"):
+                room = getattr(ev, "room", None)
+                here = (before.breakouts == "open" and m.breakout is not None
+                        and getattr(ev, "round", before.round) in (0, before.round)
+                        and (room is None or room == m.breakout))
+                if not here:
+                    fig.fail(f"{where} received {type(ev).__name__} of round {getattr(ev, 'round', '?')} room "
+                             f"{room} while in room {m.breakout}", "leak_other_round")
 
 
 def make_certificate(d: str) -> tuple[str, str]:
@@ -635,7 +656,8 @@ async def campaign(fig: Figures, quick: bool) -> None:
         await a.run()
         paths = sorted(glob.glob(os.path.join(ROOT, "tests", "scenarios", "*.toml")))
         if quick:
-            wanted = ("private_flag_and_help", "chat_audiences", "polls_named_and_anonymous", "waiting_room_capacity")
+            wanted = ("private_flag_and_help", "chat_audiences", "polls_named_and_anonymous", "waiting_room_capacity",
+                      "breakout_rounds")
             paths = [p for p in paths if any(w in p for w in wanted)] or paths[:4]
         # the log as `serve` configures it (INFO), plus everything the server's own loggers say at DEBUG
         cap = _Capture()

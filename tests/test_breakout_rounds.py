@@ -375,3 +375,42 @@ async def test_rules_are_set_and_dropped_during_the_session_for_staff_only(group
     for pid in ("p1", "p2", "p3"):
         assert not any(isinstance(x.ev, e.BreakoutRuleChanged) for x in group.clients[pid].events)
     assert sum(isinstance(x.ev, e.BreakoutRuleChanged) for x in f.events) == 2
+
+
+async def test_the_access_campaign_notices_another_rounds_room_and_a_time_before_admission(tmp_path):
+    """The campaign's own check (a fold of the record, not server/engine/hearing.py)
+    must catch both leaks, or its figures prove nothing."""
+    from campaigns.access import inspect_frame
+    from campaigns.common import Figures
+    from campaigns.recordview import RecordView
+    from protocol.frames import EventFrame
+    from server.record import Row
+    story = [
+        ("staff", e.RoomConfigured(roster=[c.RosterEntry(id=p, name=p) for p in ("p1", "p2", "p3")])),
+        ("all", e.SessionOpened()),
+        ("all", e.Admitted(person="p1", name="p1")), ("all", e.Admitted(person="p2", name="p2")),
+        ("all", e.BreakoutsOpened(rooms=[["p1"], ["p2"]], ends_at=1e12, round=1)),
+        ("b:1:2", e.ChatPosted(by="p2", name="p2", to="all", text="mine", room=2, round=1)),
+        ("all", e.BreakoutsClosed()),
+        ("all", e.Admitted(person="p3", name="p3")),
+    ]
+    db = str(tmp_path / "r.db")
+    rec = Record(db)
+    rec.append([Row("r", i, float(i), None, "event", type(ev).__struct_config__.tag, aud, None,
+                    msgspec.msgpack.encode(ev)) for i, (aud, ev) in enumerate(story, start=1)])
+    rec.close()
+
+    class Sc:
+        path, room = "fake.toml", "r"
+
+    def check(me: str, seq: int) -> list:
+        fig = Figures("access", 0, True)
+        view = RecordView(db)
+        view.refresh()
+        aud, ev = story[seq - 1]
+        inspect_frame(fig, Sc, me, EventFrame(seq=seq, at=float(seq), aud=aud, ev=ev), view, [])
+        return fig.failures
+    assert check("p2", 6) == []                 # p2 was in round 1's room 2
+    assert check("p1", 6)                       # p1 was in room 1
+    assert check("p3", 5)                       # p3 came in after it all
+    assert check("p1", 7) == []
