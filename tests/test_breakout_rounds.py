@@ -414,3 +414,25 @@ async def test_the_access_campaign_notices_another_rounds_room_and_a_time_before
     assert check("p1", 6)                       # p1 was in room 1
     assert check("p3", 5)                       # p3 came in after it all
     assert check("p1", 7) == []
+
+
+async def test_hearing_judges_each_seq_by_the_span_and_stay_it_falls_in():
+    """The history's edges, one by one: in after the event that let you in, out after
+    the one that took you out, a drop changes nothing, and moves end one stay."""
+    from protocol.state import Member
+    from server.engine.hearing import enter, hears, leave, stay, end_stay
+    m = Member(id="p1", name="A")
+    enter(m, 5)          # admitted at 5
+    stay(m, 1, 2, 10)    # round 1 opens at 10: room 2
+    stay(m, 1, 3, 14)    # moved at 14 to room 3
+    end_stay(m, 20)      # round 1 closes at 20
+    leave(m, 25)         # left at 25
+    enter(m, 30)         # came back at 30
+    h = lambda aud, seq: hears(aud, seq, "p1", "participant", m)  # noqa: E731
+    assert [h("all", s) for s in (4, 5, 6, 25, 26, 30, 31)] == [False, False, True, True, False, False, True]
+    assert [h("b:1:2", s) for s in (10, 11, 14, 15)] == [False, True, True, False]
+    assert [h("b:1:3", s) for s in (14, 15, 20, 21)] == [False, True, True, False]
+    assert h("b:1:*", 12) and not h("b:2:*", 12) and not h("b:2:2", 12)
+    assert h("b:2", 12) and h("b:3", 16) and not h("b:2", 16)       # records before rounds had numbers
+    assert h("p:p1", 1) and not h("p:p2", 12) and not h("staff", 12)
+    assert hears("staff", 1, "o1", "observer", None)

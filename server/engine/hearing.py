@@ -28,10 +28,6 @@ from protocol.state import Member
 from server.engine.base import STAFF_ROLES
 
 
-def _covers(after: int, through: int, seq: int) -> bool:
-    return after < seq and (through == 0 or seq <= through)
-
-
 def enter(m: Member, seq: int) -> None:
     if not m.inside or m.inside[-1][1] != 0:
         m.inside.append([seq, 0])
@@ -54,14 +50,20 @@ def end_stay(m: Member, seq: int) -> None:
 
 
 def inside_at(m: Member, seq: int) -> bool:
-    return any(_covers(a, t, seq) for a, t in reversed(m.inside))
+    # newest first: live delivery and recent resumes are answered by the open span at once
+    for a, t in reversed(m.inside):
+        if a < seq and (t == 0 or seq <= t):
+            return True
+        if a < seq:
+            return False      # spans do not overlap: an older one ends before this one began
+    return False
 
 
 def room_at(m: Member, seq: int) -> tuple[int, int] | None:
     """(round, room) of the breakout room the person was in at `seq`, if any."""
     for r, room, a, t in reversed(m.stays):
-        if _covers(a, t, seq):
-            return r, room
+        if a < seq:
+            return (r, room) if t == 0 or seq <= t else None
     return None
 
 
