@@ -52,9 +52,9 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     v.go_around = list(s.go_around) if s.go_around is not None else None
     v.breakouts = "open" if s.breakouts == "open" else "none"
     v.breakouts_ends = s.breakouts_ends if s.breakouts == "open" else None
+    v.round = s.round if s.breakouts == "open" else 0
     if s.breakouts == "open" and m.breakout:
         v.my_room = m.breakout
-        v.round = s.round
         v.room_members = list(s.rooms[m.breakout - 1])
     for p in s.polls.values():
         if p.state == "draft":
