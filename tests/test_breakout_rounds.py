@@ -16,6 +16,15 @@ from server.record import Record
 pytestmark = pytest.mark.asyncio
 
 
+def recorded(db: str, room: str = "r1") -> list[tuple]:
+    """(seq, at, aud, type, body) of a room's events, read from the SQLite file beside the server."""
+    rec = Record(db, readonly=True)
+    try:
+        return list(rec.events(room))
+    finally:
+        rec.close()
+
+
 def said(events) -> list[str]:
     return [x.ev.text for x in events if isinstance(x.ev, e.ChatPosted)]
 
@@ -69,7 +78,7 @@ async def two_rounds(group):
 
 async def test_breakout_audiences_name_the_round(group, server):
     await two_rounds(group)
-    auds = {(t, a) for _s, _at, a, t, _b in Record(server.db, readonly=True).events("r1") if t in ("chat_posted", "breakouts_broadcast")}
+    auds = {(t, a) for _s, _at, a, t, _b in recorded(server.db) if t in ("chat_posted", "breakouts_broadcast")}
     assert ("chat_posted", "b:1:2") in auds and ("chat_posted", "b:2:2") in auds
     assert ("breakouts_broadcast", "b:1:*") in auds and ("breakouts_broadcast", "b:2:*") in auds
     staff = server.hub.rooms["r1"].visible
@@ -223,7 +232,7 @@ async def test_opening_a_draft_that_breaks_a_rule_needs_override(group, server):
     assert isinstance(r, Ack), r
     await sync_all(group)
     # the record keeps the override and the rules it set aside
-    (body,) = [b for _s, _at, _a, t, b in Record(server.db, readonly=True).events("r1") if t == "breakouts_opened"]
+    (body,) = [b for _s, _at, _a, t, b in recorded(server.db) if t == "breakouts_opened"]
     opened = msgspec.msgpack.decode(body, type=e.BreakoutsOpened)
     assert opened.override and opened.round == 1
     assert sorted(tuple(x) for x in opened.overridden) == [("apart", "p3", "p4"), ("together", "p1", "p2")]
@@ -238,7 +247,7 @@ async def test_a_draft_within_the_rules_opens_without_override(group, server):
     f = await group.start(participants=("p1", "p2"))
     await group.admit("p1", "p2")
     assert isinstance(await arrange(f, [["p1"], ["p2"]]), Ack)
-    (body,) = [b for _s, _at, _a, t, b in Record(server.db, readonly=True).events("r1") if t == "breakouts_opened"]
+    (body,) = [b for _s, _at, _a, t, b in recorded(server.db) if t == "breakouts_opened"]
     opened = msgspec.msgpack.decode(body, type=e.BreakoutsOpened)
     assert not opened.override and opened.overridden == []
 
