@@ -83,6 +83,7 @@ class Poll(Struct, kw_only=True, gc=False):
     tally: dict[str, int] = {}
     ballots: int = 0
     seals: list[str] = []
+    closed_seq: int = 0                # the seq of its latest close: a fresh view shows it to those in the room then
 
 
 class Timer(Struct, kw_only=True, gc=False):

@@ -445,3 +445,22 @@ async def test_hearing_judges_each_seq_by_the_span_and_stay_it_falls_in():
     assert h("b:2", 12) and h("b:3", 16) and not h("b:2", 16)       # records before rounds had numbers
     assert h("p:p1", 1) and not h("p:p2", 12) and not h("staff", 12)
     assert hears("staff", 1, "o1", "observer", None)
+
+
+async def test_a_late_joiner_sees_the_polls_still_open_not_those_over_before_they_came(group):
+    f = await group.start(participants=("p1", "p9"))
+    await group.admit("p1")
+    await ok(f, c.PollCreate(id="used", question="Did you use this week?", options=["yes", "no"]))
+    await ok(f, c.PollOpen(id="used"))
+    await ok(group.clients["p1"], c.Vote(id="used", choice="yes"))
+    await ok(f, c.PollClose(id="used"))
+    await ok(f, c.PollShare(id="used"))
+    await ok(f, c.PollCreate(id="mood", question="Mood?", kind="scale", min=0, max=10))
+    await ok(f, c.PollOpen(id="mood"))
+    await group.admit("p9")
+    w = group.clients["p9"].welcome
+    assert [p.id for p in w.state.polls] == ["mood"]
+    # p1 was there when it closed: theirs still, on a reload too
+    again = group.client("p1")
+    w1 = await again.connect()
+    assert sorted(p.id for p in w1.state.polls) == ["mood", "used"]

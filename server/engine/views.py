@@ -59,6 +59,9 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     for p in s.polls.values():
         if p.state == "draft":
             continue
+        if p.state == "closed" and not hears("all", p.closed_seq, me, "participant", m):
+            continue        # over before they came in (or while they were away): not theirs to see
+
         pv = PollView(id=p.id, question=p.question, kind=p.kind, options=p.options, min=p.min,
                       max=p.max, anonymous=p.anonymous, state=p.state,
                       mine=list(p.answers.get(me, [])))
