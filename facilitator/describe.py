@@ -79,7 +79,12 @@ def describe(s: RoomState, ev: e.Event) -> str:
         case e.BreakoutMoved():
             return f"{n(ev.person)} moved to breakout room {ev.room}"
         case e.BreakoutsOpened():
-            return f"breakouts opened: {len(ev.rooms)} rooms"
+            rnd = f"round {ev.round}: " if ev.round else ""
+            # an override is the facilitator's knowing choice: the log says so, naming no rule here
+            return f"breakouts opened: {rnd}{len(ev.rooms)} rooms" + (" (rules overridden)" if ev.override else "")
+        case e.BreakoutRuleChanged():
+            words = "kept together" if ev.kind == "together" else "kept apart"
+            return f"rule {'dropped' if ev.removed else 'set'}: {n(ev.a)} and {n(ev.b)} {words}"
         case e.BreakoutsWarning():
             return "breakouts end in a minute"
         case e.BreakoutsBroadcast():

@@ -49,7 +49,9 @@ class Mirror:
             # what only this client knew survives a fresh picture of the room
             m.queue_mode = previous.queue_mode
             m.voted = dict(previous.voted)
-            if previous.view.breakouts == "open" and view.breakouts == "open":
+            # the same round's broadcasts only: another round's rooms are not this one's
+            if (previous.view.breakouts == "open" and view.breakouts == "open"
+                    and previous.view.round == view.round):
                 m.broadcasts = list(previous.broadcasts)
         return m
 
@@ -191,7 +193,7 @@ class Mirror:
 
     def _breakouts_opened(self, ev: e.BreakoutsOpened, at, seq):
         v = self.view
-        v.breakouts, v.breakouts_ends = "open", ev.ends_at
+        v.breakouts, v.breakouts_ends, v.round = "open", ev.ends_at, ev.round
         self.rooms = [list(r) for r in ev.rooms]
         v.my_room = next((i for i, r in enumerate(self.rooms, 1) if self.me in r), None)
         v.room_members = list(self.rooms[v.my_room - 1]) if v.my_room else []
@@ -222,13 +224,13 @@ class Mirror:
 
     def _breakouts_closed(self, ev, at, seq):
         v = self.view
-        v.breakouts, v.my_room, v.room_members, v.breakouts_ends = "none", None, [], None
+        v.breakouts, v.my_room, v.room_members, v.breakouts_ends, v.round = "none", None, [], None, 0
         self.rooms = None
 
     def _help_requested(self, ev: e.HelpRequested, at, seq):
         if ev.person == self.me and not any(h.help_id == ev.help_id for h in self.view.my_help):
             self.view.my_help.append(Help(help_id=ev.help_id, person=ev.person, room=ev.room,
-                                          text=ev.text, at=at))
+                                          text=ev.text, at=at, round=ev.round))
 
     def _help_acknowledged(self, ev, at, seq):
         for h in self.view.my_help:
@@ -259,7 +261,8 @@ class Mirror:
             p.results, p.total = dict(ev.counts), ev.total
 
     def _chat_posted(self, ev: e.ChatPosted, at, seq):
-        self.view.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at))
+        self.view.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at,
+                                       round=ev.round, seq=seq))
         if len(self.view.chat) > CHAT_KEPT:
             del self.view.chat[: len(self.view.chat) - CHAT_KEPT]
         if ev.name:

@@ -145,6 +145,17 @@ class BreakoutsMove(Command, tag="breakouts_move"):
 
 class BreakoutsOpen(Command, tag="breakouts_open"):
     minutes: Annotated[float, Meta(gt=0, le=240)]
+    # A draft that breaks a keep-together or keep-apart rule is refused
+    # (`conflict`, naming the rule) unless the facilitator overrides it knowingly.
+    override: bool = False
+
+
+class BreakoutsRule(Command, tag="breakouts_rule"):
+    """Keep two participants together (or apart) in breakouts, or drop that rule."""
+    kind: Literal["together", "apart"]
+    target: Id
+    other: Id
+    remove: bool = False
 
 
 class BreakoutsBroadcast(Command, tag="breakouts_broadcast"):
@@ -255,7 +266,7 @@ AnyCommand = Union[
     Configure, Open, Close, AcceptAgreement, CheckIn, Admit, Deny, Remove, Excuse, Leave,
     RaiseHand, LowerHand, NextSpeaker, CallOn, EndTurn, MoveInQueue, QueueMode, GoAround, Pass,
     BreakoutsPlan, BreakoutsMove, BreakoutsOpen, BreakoutsBroadcast, BreakoutsClose, ListenIn,
-    HelpRequest, HelpAcknowledge,
+    BreakoutsRule, HelpRequest, HelpAcknowledge,
     PollCreate, PollOpen, PollClose, PollShare, Vote,
     TimerStart, TimerPause, TimerResume, TimerCancel, TimerExtend, AgendaNext,
     Chat, Note, Flag,

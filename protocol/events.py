@@ -166,6 +166,14 @@ class BreakoutMoved(Event, tag="breakout_moved"):
 class BreakoutsOpened(Event, tag="breakouts_opened"):
     rooms: list[list[str]]
     ends_at: float
+    # Which round this is (1, 2, ... in the session). Records made before rounds
+    # had a number say 0: the fold then counts the round itself.
+    round: int = 0
+    # The facilitator opened a draft that breaks these keep-together/keep-apart
+    # rules, knowingly: [kind, person id, person id] each. Staff only: the copy
+    # participants get has both fields cleared (the rules are clinical).
+    override: bool = False
+    overridden: list[list[str]] = []
 
 
 class BreakoutsWarning(Event, tag="breakouts_warning"):
@@ -175,10 +183,19 @@ class BreakoutsWarning(Event, tag="breakouts_warning"):
 class BreakoutsBroadcast(Event, tag="breakouts_broadcast"):
     text: str
     by: str
+    round: int = 0         # the round whose rooms it was sent to (0: recorded before rounds had numbers)
 
 
 class BreakoutsClosed(Event, tag="breakouts_closed"):
     expired: bool = False
+
+
+class BreakoutRuleChanged(Event, tag="breakout_rule_changed"):
+    """A keep-together or keep-apart rule set (or dropped) during the session; staff only."""
+    kind: str          # together | apart
+    a: str
+    b: str
+    removed: bool = False
 
 
 class ListenedIn(Event, tag="listened_in"):
@@ -191,6 +208,7 @@ class HelpRequested(Event, tag="help_requested"):
     person: str
     room: int
     text: str = ""
+    round: int = 0         # with `room`: which round's room the call came from (0: the main room)
 
 
 class HelpAcknowledged(Event, tag="help_acknowledged"):
@@ -304,6 +322,7 @@ class ChatPosted(Event, tag="chat_posted"):
     to: str
     text: str
     room: int = 0
+    round: int = 0         # with `room`: the breakout round it was said in (0: the main room)
 
 
 class NoteAdded(Event, tag="note_added"):
@@ -326,7 +345,7 @@ AnyEvent = Union[
     HandRaised, HandLowered, TurnStarted, TurnEnded, QueueMoved, QueueModeSet,
     GoAroundStarted, GoAroundEnded,
     BreakoutsPlanned, BreakoutMoved, BreakoutsOpened, BreakoutsWarning, BreakoutsBroadcast,
-    BreakoutsClosed, ListenedIn, HelpRequested, HelpAcknowledged,
+    BreakoutsClosed, ListenedIn, HelpRequested, HelpAcknowledged, BreakoutRuleChanged,
     PollCreated, PollOpened, VoteCast, BallotCast, PollClosed, PollShared, CheckInAlert,
     TimerStarted, TimerPaused, TimerResumed, TimerExtended, TimerCancelled, TimerWarning,
     TimerExpired, AgendaAdvanced,

@@ -65,6 +65,11 @@ class Member(Struct, kw_only=True, gc=False):
     breakout: int | None = None
     listening: int | None = None       # staff listening in to a breakout room
     flags: list[FlagMark] = []
+    # Who could hear what, by seq (see server/engine/hearing.py): the spans in
+    # which a participant was in the room, [after seq, through seq] (0: still
+    # open), and their breakout stays, [round, room, after seq, through seq].
+    inside: list[list[int]] = []
+    stays: list[list[int]] = []
 
 
 class Poll(Struct, kw_only=True, gc=False):
@@ -84,6 +89,7 @@ class Poll(Struct, kw_only=True, gc=False):
     tally: dict[str, int] = {}
     ballots: int = 0
     seals: list[str] = []
+    closed_seq: int = 0                # the seq of its latest close: a fresh view shows it to those in the room then
 
 
 class Timer(Struct, kw_only=True, gc=False):
@@ -104,6 +110,7 @@ class Help(Struct, kw_only=True, gc=False):
     text: str
     at: float
     acknowledged_by: str | None = None
+    round: int = 0      # the breakout round of `room` (0 for the main room)
 
 
 class ChatLine(Struct, kw_only=True, gc=False):
@@ -113,6 +120,8 @@ class ChatLine(Struct, kw_only=True, gc=False):
     text: str
     room: int
     at: float
+    round: int = 0      # the breakout round of `room` (0 for the main room)
+    seq: int = 0        # the event's seq: a fresh view shows a line only to those who could hear it then
 
 
 class Alert(Struct, kw_only=True, gc=False):
@@ -149,6 +158,7 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     rooms: list[list[str]] = []
     breakouts_ends: float | None = None
     breakouts_warned: bool = False
+    round: int = 0                     # breakout rounds opened so far; the open one while open
     polls: dict[str, Poll] = {}
     timers: dict[str, Timer] = {}
     agenda_index: int | None = None
@@ -200,6 +210,7 @@ class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True,
     go_around: list[str] | None = None
     breakouts: str = "none"
     my_room: int | None = None
+    round: int = 0                     # the open breakout round (0 while none is open)
     room_members: list[str] = []
     breakouts_ends: float | None = None
     polls: list[PollView] = []

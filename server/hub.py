@@ -36,7 +36,8 @@ from server import engine, snapshots, stops
 from server.health import BACKOFF_FIRST, BACKOFF_MAX, Health, Unavailable
 from server.outage import Outages
 from server.engine import Actor, Ctx, Emit, Rejected
-from server.engine.views import for_participants, participant_view, receives
+from server.engine.hearing import entered_at, hears
+from server.engine.views import for_participants, participant_view
 from server.record import Record, Row  # noqa: F401  (Record: the interface's name)
 
 log = logging.getLogger("session_server.hub")
@@ -608,8 +609,7 @@ class Hub(Outages):
                 staff = conn.role != "participant"
                 if m is None and not staff:
                     continue
-                status = m.status if m is not None else "present"
-                if receives(it.aud, pid, conn.role, status, m.breakout if m else None):
+                if hears(it.aud, it.seq, pid, conn.role, m):
                     conn.send(it.frame(conn.binary, not staff))
             engine.evolve(vis, it.event, it.at, it.seq)
             host.recent.append(it)
@@ -792,14 +792,20 @@ class Hub(Outages):
         # From here to registering, nothing awaits: the welcome, the resumed events
         # and the live stream join without a gap or an overlap.
         vis = host.visible
+        m = vis.members.get(actor.id)
+        staff = conn.role != "participant"
+        since = entered_at(m) if not staff else None
+        if since is not None and resume is not None and resume < since:
+            # they saw the room last from outside it (the waiting room, before
+            # leaving, or a late joiner's seq 0): what happened meanwhile was not
+            # theirs to hear, and the way in is the picture an admission gives
+            resume = None
         missed = self._missed(host, resume)
         if missed is not None:
             conn.send(self.welcome(host, conn, resumed=True))
-            m = vis.members.get(actor.id)
-            staff = conn.role != "participant"
             for it in missed:
-                if receives(it.aud, actor.id, conn.role, m.status if m else "absent",
-                            m.breakout if m else None):
+                # each judged by who could hear it when it was recorded, not by where they are now
+                if hears(it.aud, it.seq, actor.id, conn.role, m):
                     conn.send(it.frame(conn.binary, not staff))
         else:
             conn.send(self.welcome(host, conn, resumed=False))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 
+import msgspec
 import pytest
 
 from facilitator.app import ConsoleApp
@@ -16,6 +17,8 @@ from facilitator.components.roster import Roster
 from facilitator.components.waiting import WaitingRoom
 from facilitator.harness import Room, screen_text, until
 from protocol import commands as c
+from protocol import events as e
+from server.record import Record
 
 
 @pytest.fixture
@@ -224,8 +227,23 @@ async def test_breakouts_conflict_shown_then_plan_move_open_close(room):
         await pilot.press("right_square_bracket" if casey_room == 1 else "left_square_bracket")
         await until(pilot, lambda: any("p3" in r and "p4" in r for r in app.room.rooms), what="the move")
         await until(pilot, lambda: "must be apart" in screen_text(app), what="the warning")
+        # opening asks first, naming the rule; No leaves the draft as it is
         await pilot.click("#open")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen", what="the question")
+        assert "Casey and Drew must be apart" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is scr, what="back to the plan")
+        await pilot.pause(0.2)
+        assert room.state().breakouts == "draft"
+        # Yes sends the override, and the record keeps it
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen", what="the question again")
+        await pilot.press("y")
         await until(pilot, lambda: app.room.breakouts == "open", what="open rooms")
+        (body,) = [b for _s, _at, _a, t, b in Record(room.db, readonly=True).events(room.room)
+                   if t == "breakouts_opened"]
+        opened = msgspec.msgpack.decode(body, type=e.BreakoutsOpened)
+        assert opened.override and sorted(opened.overridden[0][1:]) == ["p3", "p4"]
         await until(pilot, lambda: "back in" in screen_text(app))
         await pilot.click("#close-rooms")
         await until(pilot, lambda: app.room.breakouts == "none", what="everyone back")

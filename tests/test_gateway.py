@@ -120,6 +120,7 @@ def _sample_args():
         "breakouts_plan": c.BreakoutsPlan(rooms=1), "breakouts_move": c.BreakoutsMove(target="p1", room=1),
         "breakouts_open": c.BreakoutsOpen(minutes=5), "breakouts_broadcast": c.BreakoutsBroadcast(text="hi"),
         "breakouts_close": c.BreakoutsClose(), "listen_in": c.ListenIn(room=0),
+        "breakouts_rule": c.BreakoutsRule(kind="apart", target="p1", other="p2"),
         "help_request": c.HelpRequest(), "help_ack": c.HelpAcknowledge(help_id=1),
         "poll_create": c.PollCreate(id="q", question="?", kind="scale"), "poll_open": c.PollOpen(id="q"),
         "poll_close": c.PollClose(id="q"), "poll_share": c.PollShare(id="q"), "vote": c.Vote(id="q", value=3),

@@ -96,4 +96,6 @@ async def test_open_breakouts_rejects_a_plan_that_cannot_keep_the_rules(group):
     f = await group.start(participants=("p1", "p2", "p3"))
     await group.admit("p1", "p2", "p3")
     r = await f.command(c.BreakoutsPlan(rooms=3, together=[["p1", "p2"]]))
-    assert isinstance(r, Error) and r.code == "conflict" and "p1" in r.message and "p2" in r.message
+    # the rule is named by display names (the tokens call p1 "P1"), never by ids
+    assert isinstance(r, Error) and r.code == "conflict" and "P1" in r.message and "P2" in r.message
+    assert "p1" not in r.message and "p2" not in r.message

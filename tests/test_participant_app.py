@@ -154,8 +154,8 @@ async def test_a_participant_joins_in_the_terminal_and_takes_part(server):
         theirs = msgspec.to_builtins(participant_view(host.visible, "p1"))
         for key in ("status", "queue", "speaker", "breakouts", "my_room", "timers", "agenda_index", "polls"):
             assert mine[key] == theirs[key], key
-        assert [x["text"] for x in mine["chat"] if x["room"] == 0 or x["by"] == "p1"] == \
-            [x["text"] for x in theirs["chat"]]
+        # the same lines, with the same rounds and seqs: the mirror folds live what the view judges afresh
+        assert mine["chat"] == theirs["chat"]
 
         # go-around: pass on one's own turn
         await ok(fac, c.GoAround(seconds=60, order=["p1", "p2"]))

@@ -49,6 +49,12 @@ class SessionClock(Static):
                 t.append(f" {fmt_secs(left)} left", "yellow" if left < 120 else "")
             else:
                 t.append(f" over {fmt_secs(-left)}", "bold red")
+        if s.breakouts == "open" and s.breakouts_ends is not None:
+            # the rooms' countdown on the main screen too: everyone is warned a minute before
+            back = s.breakouts_ends - now
+            t.append("  ◫ ", "dim")
+            t.append(f"rooms{f' (round {s.round})' if s.round else ''} back in {fmt_secs(max(0.0, back))}",
+                     "bold yellow" if back <= 60 else "")
         update_if_changed(self, t)
 
 

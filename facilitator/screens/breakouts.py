@@ -5,8 +5,10 @@ move them to the room on the left or right, `+` into a new room. Once the
 rooms are open, `l` listens in to the highlighted room (again: back to the
 main room); the server tells the other staff, never the participants. The server
 plans and refuses plans that break a rule (`conflict`, shown here); moves by
-hand are not checked by the server, so the rules they would break are shown
-before anyone is sent anywhere.
+hand are not refused, so the rules they would break are shown, and opening
+such a draft asks first, naming each rule: the server opens it only with
+`override`, which the record keeps. `t` and `x` set (or drop) a keep-together
+or keep-apart rule between the highlighted person and another.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from facilitator.screens import steady_cursors
+from facilitator.screens.prompt import ConfirmScreen
+from facilitator.screens.rules import RulePicker
 from facilitator.mirror import fmt_secs, name_of, plan_violations, present
 from protocol.commands import (
     BreakoutsBroadcast, BreakoutsClose, BreakoutsMove, BreakoutsOpen, BreakoutsPlan, ListenIn,
@@ -50,6 +54,8 @@ class BreakoutScreen(ModalScreen[None]):
         Binding("plus", "move_new", "New room"),
         Binding("ctrl+o", "open", "Open"),
         Binding("l", "listen", "Listen in"),
+        Binding("t", "rule('together')", "Keep together with…"),
+        Binding("x", "rule('apart')", "Keep apart from…"),
     ]
 
     HINT_PLAN = ("←/→ room · ↑/↓ person · [ ] move · + new room · ctrl+o open · Esc back    "
@@ -100,7 +106,8 @@ class BreakoutScreen(ModalScreen[None]):
         self.query_one("#plan-row").display = s.breakouts != "open"
         self.query_one("#open-row").display = s.breakouts == "open"
         sig = (s.breakouts, tuple(tuple(r) for r in s.rooms),
-               tuple((m.id, m.status) for m in s.members.values()), self._listening())
+               tuple((m.id, m.status, tuple(m.together), tuple(m.apart)) for m in s.members.values()),
+               self._listening())
         if sig != self._sig:
             self._sig = sig
             self.call_later(self._rebuild)
@@ -198,6 +205,14 @@ class BreakoutScreen(ModalScreen[None]):
         # the server says whether the rooms are open; its answer shows here and as a notification
         self._send(ListenIn(room=0 if self._listening() == col.number else col.number))
 
+    def action_rule(self, kind: str) -> None:
+        """A keep-together or keep-apart rule between the highlighted person and another."""
+        col = self.focused if isinstance(self.focused, RoomColumn) else None
+        s = self.app.room
+        if col is None or col.selected is None or s is None:
+            return
+        self.app.push_screen(RulePicker(s, col.selected, kind), lambda cmd: cmd is not None and self._send(cmd))
+
     def _send_move(self, pid: str, room: int) -> None:
         self.follow = (pid, room)
         self._send(BreakoutsMove(target=pid, room=room))
@@ -207,7 +222,19 @@ class BreakoutScreen(ModalScreen[None]):
             minutes = float(self.query_one("#minutes", Input).value or "10")
         except ValueError:
             minutes = 10.0
-        self._send(BreakoutsOpen(minutes=minutes))
+        s = self.app.room
+        broken = plan_violations(s) if s is not None and s.breakouts == "draft" else []
+        if not broken:
+            self._send(BreakoutsOpen(minutes=minutes))
+            return
+        # the server refuses a draft that breaks a rule unless told it is meant:
+        # ask here, naming each rule, and only a yes sends the override
+        question = "This plan breaks a rule:\n" + "\n".join(f"  {v}" for v in broken) + "\nOpen the rooms anyway?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(BreakoutsOpen(minutes=minutes, override=True))
+        self.app.push_screen(ConfirmScreen(question, "Open anyway"), answered)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Member, RoomState
+from server.engine import hearing
 from server.engine.base import LEADS, STAFF_ROLES, Actor, Ctx, Emit, Rejected, occupying, participant
 
 # --- connection-level requests (made by the gateway, not sent by clients) -----
@@ -234,6 +235,7 @@ def _closed(s: RoomState, ev, at: float) -> None:
             if m.status == "present":
                 m.status = "left"
             continue
+        hearing.leave(m, s.seq)
         if m.status == "present":
             _close_interval(m, at)
             m.last_left = at
@@ -274,6 +276,7 @@ def _waiting(s: RoomState, ev: e.ParticipantWaiting, at: float) -> None:
     if m.status != "waiting" or m.waiting_since is None:
         m.waiting_since = at
     m.status = "waiting"
+    hearing.leave(m, s.seq)      # admitted before, back at the door of a full room: out until admitted
 
 
 def _waiting_left(s: RoomState, ev: e.WaitingLeft, at: float) -> None:
@@ -297,6 +300,7 @@ def _admitted(s: RoomState, ev: e.Admitted, at: float) -> None:
     _arrives(m, at)
     m.status = "present"
     m.present_since = at
+    hearing.enter(m, s.seq)
     if not m.admitted:
         m.admitted = True
         s.joins += 1
@@ -320,6 +324,7 @@ def _leaves(m: Member, s: RoomState, at: float, status: str) -> None:
     _stop_waiting(m, at)
     m.status = status
     m.drop_at = None
+    hearing.leave(m, s.seq)
     m.hand_at = None
     if m.id in s.queue:
         s.queue.remove(m.id)
@@ -365,6 +370,7 @@ def _returned(s: RoomState, ev: e.Returned, at: float) -> None:
         m.present_since = at
     _stop_waiting(m, at)        # back from a full room's waiting room
     m.status = "present"
+    hearing.enter(m, s.seq)      # after a drop the span never ended; after leaving, a new one
     m.drop_at = None
     m.drop_overdue = False
 

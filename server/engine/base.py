@@ -46,7 +46,10 @@ class Emit:
 
     Audiences: "all" (everyone admitted, and staff), "staff" (facilitators,
     co-facilitators, observers), "p:<id>" (that person and staff),
-    "b:<n>" (breakout room n and staff).
+    "b:<round>:<n>" (breakout room n of that round, and staff), "b:<round>:*"
+    (every breakout room of that round, and staff); records made before
+    rounds had numbers say "b:<n>". Who hears which is judged in
+    `server.engine.hearing`, by the seq at which it was recorded.
     """
     aud: str
     event: Event
@@ -85,5 +88,5 @@ def occupying(state: RoomState) -> int:
 def member_aud(m: Member, state: RoomState) -> str:
     """Where a participant's own speech goes: their breakout room while open, else everyone."""
     if state.breakouts == "open" and m.breakout is not None:
-        return f"b:{m.breakout}"
+        return f"b:{state.round}:{m.breakout}"     # numbers come round again: the round makes it this room
     return "all"

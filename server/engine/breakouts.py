@@ -5,9 +5,12 @@ Room numbers are 1-based on the wire (as facilitators count them) and in
 """
 from __future__ import annotations
 
+import re
+
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Help, RoomState, Alert
+from server.engine import hearing
 from server.engine.base import Ctx, Emit, Rejected, participant, present_participants
 from server.engine.breakout_plan import PlanConflict, plan_breakouts
 
@@ -32,7 +35,7 @@ def plan(state: RoomState, cmd: c.BreakoutsPlan, ctx: Ctx) -> list[Emit]:
                                together=together + [list(g) for g in cmd.together],
                                apart=apart + [list(g) for g in cmd.apart], seed=cmd.seed)
     except PlanConflict as exc:
-        raise Rejected("conflict", str(exc)) from None
+        raise Rejected("conflict", conflict_words(state, exc)) from None
     except ValueError as exc:
         raise Rejected("invalid", str(exc)) from None
     return [Emit("staff", e.BreakoutsPlanned(rooms=rooms))]
@@ -56,26 +59,53 @@ def open_rooms(state: RoomState, cmd: c.BreakoutsOpen, ctx: Ctx) -> list[Emit]:
     if state.breakouts != "draft":
         raise Rejected("conflict", "plan the breakouts first")
     rooms = [list(r) for r in state.rooms if r]
+    broken = broken_rules(state)
+    if broken and not cmd.override:
+        raise Rejected("conflict", f"this draft breaks a rule: {rule_words(state, broken)}."
+                                   " Move someone, or open anyway with override")
     out = []
     if state.speaker is not None:
         from server.engine.speaking import end_current_turn
         out.extend(end_current_turn(state, ctx.now))
     if state.go_around is not None:
         out.append(Emit("all", e.GoAroundEnded()))
-    out.append(Emit("all", e.BreakoutsOpened(rooms=rooms, ends_at=ctx.now + cmd.minutes * 60)))
+    # the record keeps that the rules were overridden, and which (ids, for the record's readers)
+    out.append(Emit("all", e.BreakoutsOpened(rooms=rooms, ends_at=ctx.now + cmd.minutes * 60,
+                                             round=state.round + 1, override=bool(broken),
+                                             overridden=[list(b) for b in broken])))
     return out
 
 
 def broadcast(state: RoomState, cmd: c.BreakoutsBroadcast, ctx: Ctx) -> list[Emit]:
     if state.breakouts != "open":
         raise Rejected("conflict", "breakouts are not open")
-    return [Emit("all", e.BreakoutsBroadcast(text=cmd.text, by=ctx.actor.id))]
+    # to every room of this round, not to the main room: what is said to the rooms stays with the round
+    return [Emit(hearing.breakout_aud(state.round, "*"),
+                 e.BreakoutsBroadcast(text=cmd.text, by=ctx.actor.id, round=state.round))]
 
 
 def close_rooms(state: RoomState, cmd: c.BreakoutsClose, ctx: Ctx) -> list[Emit]:
     if state.breakouts != "open":
         raise Rejected("conflict", "breakouts are not open")
     return [Emit("all", e.BreakoutsClosed())]
+
+
+def rule(state: RoomState, cmd: c.BreakoutsRule, ctx: Ctx) -> list[Emit]:
+    a, b = participant(state, cmd.target), participant(state, cmd.other)
+    if a.id == b.id:
+        raise Rejected("invalid", "a rule needs two different people")
+    has = lambda kind: b.id in getattr(a, kind) or a.id in getattr(b, kind)  # noqa: E731
+    if cmd.remove:
+        if not has(cmd.kind):
+            raise Rejected("conflict", f"there is no such rule for {a.name} and {b.name}")
+    else:
+        other = "apart" if cmd.kind == "together" else "together"
+        if has(other):
+            raise Rejected("conflict", f"{a.name} and {b.name} are to be kept {other}: remove that rule first")
+        if has(cmd.kind):
+            raise Rejected("conflict", f"{a.name} and {b.name} are already to be kept {cmd.kind}")
+    # staff only: who must be kept from whom is clinical, never the participants'
+    return [Emit("staff", e.BreakoutRuleChanged(kind=cmd.kind, a=a.id, b=b.id, removed=cmd.remove))]
 
 
 def listen_in(state: RoomState, cmd: c.ListenIn, ctx: Ctx) -> list[Emit]:
@@ -88,7 +118,7 @@ def help_request(state: RoomState, cmd: c.HelpRequest, ctx: Ctx) -> list[Emit]:
     m = participant(state, ctx.actor.id)
     room = m.breakout if state.breakouts == "open" and m.breakout else 0
     return [Emit(f"p:{m.id}", e.HelpRequested(help_id=state.help_count + 1, person=m.id,
-                                               room=room, text=cmd.text))]
+                                               room=room, text=cmd.text, round=state.round if room else 0))]
 
 
 def help_ack(state: RoomState, cmd: c.HelpAcknowledge, ctx: Ctx) -> list[Emit]:
@@ -103,6 +133,7 @@ def help_ack(state: RoomState, cmd: c.HelpAcknowledge, ctx: Ctx) -> list[Emit]:
 DECIDERS = {
     c.BreakoutsPlan: plan, c.BreakoutsMove: move, c.BreakoutsOpen: open_rooms,
     c.BreakoutsBroadcast: broadcast, c.BreakoutsClose: close_rooms, c.ListenIn: listen_in,
+    c.BreakoutsRule: rule,
     c.HelpRequest: help_request, c.HelpAcknowledge: help_ack,
 }
 
@@ -141,16 +172,19 @@ def _moved(s: RoomState, ev: e.BreakoutMoved, at: float) -> None:
     s.rooms[ev.room - 1].append(ev.person)
     if s.breakouts == "open":
         s.members[ev.person].breakout = ev.room
+        hearing.stay(s.members[ev.person], s.round, ev.room, s.seq)
 
 
 def _opened(s: RoomState, ev: e.BreakoutsOpened, at: float) -> None:
     s.breakouts = "open"
+    s.round = ev.round or s.round + 1      # records from before rounds had numbers: count them
     s.rooms = [list(r) for r in ev.rooms]
     s.breakouts_ends = ev.ends_at
     s.breakouts_warned = ev.ends_at - at <= WARNING_BEFORE
     for i, r in enumerate(s.rooms, start=1):
         for pid in r:
             s.members[pid].breakout = i
+            hearing.stay(s.members[pid], s.round, i, s.seq)
 
 
 def _warned(s: RoomState, ev, at: float) -> None:
@@ -165,6 +199,19 @@ def _closed(s: RoomState, ev: e.BreakoutsClosed, at: float) -> None:
     for m in s.members.values():
         m.breakout = None
         m.listening = None
+        hearing.end_stay(m, s.seq)
+
+
+def _rule(s: RoomState, ev: e.BreakoutRuleChanged, at: float) -> None:
+    # both sides, so the rule reads the same from either person
+    for x, y in ((ev.a, ev.b), (ev.b, ev.a)):
+        m = s.members[x]
+        rules = m.together if ev.kind == "together" else m.apart
+        rules = [r for r in rules if r != y] + ([] if ev.removed else [y])
+        if ev.kind == "together":
+            m.together = rules
+        else:
+            m.apart = rules
 
 
 def _listened(s: RoomState, ev: e.ListenedIn, at: float) -> None:
@@ -173,7 +220,8 @@ def _listened(s: RoomState, ev: e.ListenedIn, at: float) -> None:
 
 def _help(s: RoomState, ev: e.HelpRequested, at: float) -> None:
     s.help_count = max(s.help_count, ev.help_id)
-    s.help[ev.help_id] = Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at)
+    s.help[ev.help_id] = Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at,
+                              round=ev.round)
     s.alerts.append(Alert(kind="help", person=ev.person, text=ev.text or "asked for help", at=at))
 
 
@@ -185,7 +233,7 @@ EVOLVERS = {
     e.BreakoutsPlanned: _planned, e.BreakoutMoved: _moved, e.BreakoutsOpened: _opened,
     e.BreakoutsWarning: _warned, e.BreakoutsBroadcast: lambda s, ev, at: None,
     e.BreakoutsClosed: _closed, e.ListenedIn: _listened, e.HelpRequested: _help,
-    e.HelpAcknowledged: _help_ack,
+    e.HelpAcknowledged: _help_ack, e.BreakoutRuleChanged: _rule,
 }
 
 
@@ -210,3 +258,32 @@ def broken_rules(state: RoomState) -> list[tuple[str, str, str]]:
                     seen.add(frozenset((m.id, other)))
                     out.append((kind, m.id, other))
     return out
+
+
+def _name(state: RoomState, pid: str) -> str:
+    m = state.members.get(pid)
+    return m.name if m is not None and m.name else "a participant"
+
+
+def rule_words(state: RoomState, broken: list[tuple[str, str, str]]) -> str:
+    """Broken rules by display names, never ids: "Casey and Drew must be kept apart"."""
+    words = {"together": "should be kept together", "apart": "must be kept apart"}
+    return "; ".join(f"{_name(state, a)} and {_name(state, b)} {words[kind]}" for kind, a, b in broken)
+
+
+def conflict_words(state: RoomState, exc: PlanConflict) -> str:
+    """A plan that cannot be made, in the facilitator's words: the planner works on
+    ids and says which rules clash (`exc.rules`); the facilitator reads names."""
+    names = lambda ids: ", ".join(_name(state, p) for p in ids)  # noqa: E731
+    # the sizes are the one part of the planner's message that holds no id
+    sizes = re.search(r"of sizes (\d+(?:, \d+)*):|at most (\d+)$", str(exc))
+    sizes = (sizes.group(1) or sizes.group(2)) if sizes else "?"
+    if exc.kind == "contradiction":
+        (_, (a, b)), *chain = exc.rules
+        via = list(dict.fromkeys(p for _, ids in chain for p in ids if p not in (a, b)))
+        return (f"cannot keep {_name(state, a)} and {_name(state, b)} apart: they must be together"
+                + (f" (via {names(via)})" if via else ""))
+    if exc.kind == "too_big":
+        return f"cannot fit together {names(exc.rules[0][1])} in rooms of at most {sizes}"
+    rules = "; ".join(f"{k} {names(ids)}" for k, ids in exc.rules)
+    return f"no assignment keeps every rule in rooms of sizes {sizes}: {rules}"

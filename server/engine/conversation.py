@@ -26,7 +26,8 @@ def chat(state: RoomState, cmd: c.Chat, ctx: Ctx) -> list[Emit]:
             raise Rejected("forbidden", "only facilitators write to one person")
         participant(state, cmd.to)
         aud = f"p:{cmd.to}"
-    return [Emit(aud, e.ChatPosted(by=ctx.actor.id, name=name, to=cmd.to, text=cmd.text, room=room or 0))]
+    return [Emit(aud, e.ChatPosted(by=ctx.actor.id, name=name, to=cmd.to, text=cmd.text, room=room or 0,
+                                    round=state.round if room else 0))]
 
 
 def note(state: RoomState, cmd: c.Note, ctx: Ctx) -> list[Emit]:
@@ -43,7 +44,10 @@ DECIDERS = {c.Chat: chat, c.Note: note, c.Flag: flag}
 
 
 def _chat(s: RoomState, ev: e.ChatPosted, at: float) -> None:
-    s.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at))
+    # a line of a breakout room from before rounds had numbers belongs to the round open then
+    round_ = ev.round or (s.round if ev.room else 0)
+    s.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at,
+                           round=round_, seq=s.seq))
     if len(s.chat) > CHAT_KEPT:
         del s.chat[: len(s.chat) - CHAT_KEPT]
 

@@ -80,10 +80,11 @@ def stop_drops(state: RoomState, at: float) -> list[Emit]:
 
 
 def evolve(state: RoomState, event: e.Event, at: float, seq: int | None = None) -> RoomState:
+    if seq is not None:
+        # first: the folds stamp who could hear what by the event's own seq
+        state.seq = seq
     _EVOLVERS[type(event)](state, event, at)
     state.at = at
-    if seq is not None:
-        state.seq = seq
     return state
 
 

@@ -25,7 +25,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "move_in_queue": LEAD, "queue_mode": LEAD, "go_around": LEAD,
     "pass": frozenset({P}),
     "breakouts_plan": LEAD, "breakouts_move": LEAD, "breakouts_open": LEAD,
-    "breakouts_broadcast": LEAD, "breakouts_close": LEAD, "listen_in": LEAD,
+    "breakouts_broadcast": LEAD, "breakouts_close": LEAD, "listen_in": LEAD, "breakouts_rule": LEAD,
     "help_request": frozenset({P}), "help_ack": LEAD,
     "poll_create": LEAD, "poll_open": LEAD, "poll_close": LEAD, "poll_share": LEAD,
     "vote": frozenset({P}),

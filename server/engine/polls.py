@@ -186,6 +186,7 @@ def _ballot(s: RoomState, ev: e.BallotCast, at: float) -> None:
 
 def _closed(s: RoomState, ev: e.PollClosed, at: float) -> None:
     s.polls[ev.id].state = "closed"
+    s.polls[ev.id].closed_seq = s.seq
 
 
 def _shared(s: RoomState, ev: e.PollShared, at: float) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import msgspec
 
 from protocol import events as e
-from protocol.state import ParticipantView, PersonView, PollView, RoomState
+from protocol.state import ChatLine, ParticipantView, PersonView, PollView, RoomState
 from server.engine.base import STAFF_ROLES
+from server.engine.hearing import breakout_aud, hears
 from server.engine.polls import tally
 
 
@@ -19,27 +20,19 @@ def is_staff(role: str) -> bool:
     return role in STAFF_ROLES
 
 
-def receives(aud: str, person: str, role: str, status: str, breakout: int | None) -> bool:
-    """Whether a connected person receives an event addressed to `aud`."""
-    if role in STAFF_ROLES:
-        return True
-    if aud == "staff":
-        return False
-    if aud.startswith("p:"):
-        return aud[2:] == person
-    if status != "present":
-        return False          # the waiting room hears nothing of the room
-    if aud == "all":
-        return True
-    if aud.startswith("b:"):
-        return breakout is not None and aud[2:] == str(breakout)
-    return False
+def _line_aud(line: ChatLine) -> str:
+    if not line.room:
+        return "all"
+    return breakout_aud(line.round, line.room) if line.round else f"b:{line.room}"
 
 
 def for_participants(event: e.Event) -> e.Event:
     """The copy of an `all` event that participants get: reasons stay with staff."""
     if isinstance(event, e.Removed) and event.reason:
         return msgspec.structs.replace(event, reason="")
+    if isinstance(event, e.BreakoutsOpened) and (event.override or event.overridden):
+        # who must be kept apart or together is clinical: participants never learn the rules
+        return msgspec.structs.replace(event, override=False, overridden=[])
     return event
 
 
@@ -59,12 +52,16 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     v.go_around = list(s.go_around) if s.go_around is not None else None
     v.breakouts = "open" if s.breakouts == "open" else "none"
     v.breakouts_ends = s.breakouts_ends if s.breakouts == "open" else None
+    v.round = s.round if s.breakouts == "open" else 0
     if s.breakouts == "open" and m.breakout:
         v.my_room = m.breakout
         v.room_members = list(s.rooms[m.breakout - 1])
     for p in s.polls.values():
         if p.state == "draft":
             continue
+        if p.state == "closed" and not hears("all", p.closed_seq, me, "participant", m):
+            continue        # over before they came in (or while they were away): not theirs to see
+
         pv = PollView(id=p.id, question=p.question, kind=p.kind, options=p.options, min=p.min,
                       max=p.max, anonymous=p.anonymous, state=p.state,
                       mine=list(p.answers.get(me, [])))
@@ -73,7 +70,9 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
         v.polls.append(pv)
     v.timers = {k: t for k, t in s.timers.items()}
     v.agenda, v.agenda_index, v.agenda_started = list(s.agenda), s.agenda_index, s.agenda_started
-    v.chat = [c for c in s.chat if c.to == "all" and (c.room == 0 or c.room == m.breakout)
-              or c.to == me or (c.by == me)]
+    # each line judged by who could hear it when it was said, never by where the
+    # person is now: room numbers come round again, and a late joiner was not there
+    v.chat = [c for c in s.chat if c.to == me or c.by == me
+              or c.to == "all" and hears(_line_aud(c), c.seq, me, "participant", m)]
     v.my_help = [h for h in s.help.values() if h.person == me]
     return v

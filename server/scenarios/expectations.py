@@ -24,9 +24,19 @@ def _room_of(s: RoomState, pid: str) -> int | None:
     return None
 
 
-def check(step: Step, outcome, s: RoomState, now: float, seen: dict[str, list]):
-    """Yields (key, expected, OK or what was seen) for each expectation."""
+def check(step: Step, outcome, s: RoomState, now: float, seen: dict[str, list],
+          heard: dict[str, set[str]] | None = None):
+    """Yields (key, expected, OK or what was seen) for each expectation.
+
+    `heard`: per person, every chat, broadcast and help text they have been
+    given so far, as events (live or replayed) or in the chat of their latest
+    fresh view."""
     for key, want in step.expect.items():
+        if key == "never_heard":
+            got = {pid: [t for t in texts if t in (heard or {}).get(pid, set())] for pid, texts in want.items()}
+            got = {pid: t for pid, t in got.items() if t}
+            yield key, want, OK if not got else {"heard": got}
+            continue
         got = _seen(key, want, step, outcome, s, now, seen)
         yield key, want, got
 

@@ -53,6 +53,15 @@ def _show(v) -> str:
     return msgspec.json.encode(v).decode() if not isinstance(v, Exception) else str(v)
 
 
+def _heard(cl: SessionClient) -> set[str]:
+    """Every chat, broadcast and help text a person was given: the events they got
+    on any of their connections, and the chat of their latest fresh view."""
+    out = {f.ev.text for f in cl.events if isinstance(getattr(f.ev, "text", None), str)}
+    view = cl.welcome.state if cl.welcome is not None else None
+    out.update(line.text for line in getattr(view, "chat", ()) or ())
+    return out
+
+
 @dataclass
 class RunResult:
     path: str
@@ -153,7 +162,8 @@ class Runner:
         await hub.flush()
         await self._barrier()
         seen = {pid: pl.client.events[marks[pid]:] for pid, pl in self.players.items()}
-        for key, expected, actual in expectations.check(step, outcome, host.visible, hub.clock.now(), seen):
+        heard = {pid: _heard(pl.client) for pid, pl in self.players.items()} if "never_heard" in step.expect else None
+        for key, expected, actual in expectations.check(step, outcome, host.visible, hub.clock.now(), seen, heard):
             result.checks += 1
             if actual is not expectations.OK:
                 result.failures.append(Failure(step.number, step.at_text, step.line, key, expected, actual))

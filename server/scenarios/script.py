@@ -22,7 +22,7 @@ EXPECT_KEYS = {
     "error": str, "speaker": str, "queue": list, "present": list, "waiting": list,
     "in_breakouts": bool, "room_sizes": list, "same_room": list, "apart": list, "poll": dict,
     "timer": dict, "agenda": str, "attended": dict, "talk_time": dict, "seen_by": list,
-    "not_seen_by": list, "late": dict, "waited": dict, "attendance": dict,
+    "not_seen_by": list, "late": dict, "waited": dict, "attendance": dict, "never_heard": dict,
 }
 ATTENDANCE_STATUSES = {"attended", "removed", "absent", "excused"}
 ERROR_CODES = {"forbidden", "invalid", "not_found", "conflict", "full", "not_admitted", "closed",
@@ -293,6 +293,12 @@ def parse(data: dict, text: str, path: str = "<scenario>") -> Scenario:
                 for pid in v:
                     if pid not in people:
                         fail("expect", f"expect.{k} names unknown person {pid!r}")
+            if k == "never_heard":
+                for pid, texts in v.items():
+                    if pid not in people:
+                        fail("expect", f"expect.{k} names unknown person {pid!r}")
+                    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                        fail("expect", f"expect.{k}.{pid} must be a list of texts")
             if k == "attendance":
                 for pid, tv in v.items():
                     if pid not in people:

@@ -218,7 +218,10 @@ function onWelcome(w) {
     state = fromView(w.state, w.you);
     if (old) {
       // what only this page knew survives a fresh picture of the room
-      if (old.breakouts === "open" && state.breakouts === "open") state.broadcasts = old.broadcasts;
+      // the same round's broadcasts only: another round's rooms are not this one's
+      if (old.breakouts === "open" && state.breakouts === "open" && old.round === state.round) {
+        state.broadcasts = old.broadcasts;
+      }
       state.queue_mode = old.queue_mode;
     }
   }

@@ -101,6 +101,7 @@ const FOLD = {
     s.breakouts = "open";
     s.rooms = ev.rooms.map((r) => [...r]);
     s.breakouts_ends = ev.ends_at;
+    s.round = ev.round || 0;
     s.my_room = myRoomFrom(s, s.rooms);
     s.room_members = s.my_room ? [...s.rooms[s.my_room - 1]] : [];
     s.broadcasts = [];
@@ -124,11 +125,13 @@ const FOLD = {
   breakouts_broadcast(s, ev, at, seq) { s.broadcasts.push({ text: ev.text, at, seq }); },
   breakouts_closed(s) {
     s.breakouts = "none"; s.rooms = null; s.my_room = null; s.room_members = []; s.breakouts_ends = null;
+    s.round = 0;
   },
   help_requested(s, ev, at) {
     if (ev.person !== s.me) return;
     if (!s.my_help.some((h) => h.help_id === ev.help_id)) {
-      s.my_help.push({ help_id: ev.help_id, person: ev.person, room: ev.room, text: ev.text || "", at, acknowledged_by: null });
+      s.my_help.push({ help_id: ev.help_id, person: ev.person, room: ev.room, text: ev.text || "", at,
+                       acknowledged_by: null, round: ev.round || 0 });
     }
   },
   help_acknowledged(s, ev) {
@@ -185,8 +188,10 @@ const FOLD = {
   },
   agenda_advanced(s, ev, at) { s.agenda_index = ev.index; s.agenda_started = at; },
 
-  chat_posted(s, ev, at) {
-    s.chat.push({ by: ev.by, name: ev.name, to: ev.to, text: ev.text, room: ev.room || 0, at });
+  chat_posted(s, ev, at, seq) {
+    // round and seq as the server's view keeps them: a fresh view judges each line by them
+    s.chat.push({ by: ev.by, name: ev.name, to: ev.to, text: ev.text, room: ev.room || 0, at,
+                  round: ev.round || 0, seq });
     if (s.chat.length > CHAT_KEPT) s.chat.splice(0, s.chat.length - CHAT_KEPT);
     if (ev.name) s.names[ev.by] = ev.name;
   },
