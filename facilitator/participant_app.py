@@ -28,12 +28,14 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import (
-    Button, Checkbox, ContentSwitcher, Footer, Input, Label, RadioButton, RadioSet, RichLog,
+    Button, Checkbox, ContentSwitcher, Footer, Input, Label, RadioButton, RadioSet,
     SelectionList, Static,
 )
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from facilitator.participant_chat import ChatLog
 from facilitator.participant_mirror import Mirror, clock, ordinal, timer_left
 from protocol import commands as c
 from protocol.frames import Ack, Error, EventFrame, Pong, Welcome
@@ -198,22 +200,22 @@ class PollBox(Vertical):
     def compose(self) -> ComposeResult:
         p = self.first
         q = QUESTIONNAIRE_INTRO if p.kind in ("phq2", "gad2") else p.question
-        yield Label(q, classes="question")
+        yield Label(q, classes="question", markup=False)
         if p.anonymous:
             yield Static("Anonymous: nobody, not even the facilitators, can see your answer.", classes="small")
         if p.kind == "single":
-            yield RadioSet(*[RadioButton(o) for o in p.options], classes="answer")
+            yield RadioSet(*[RadioButton(Content(o)) for o in p.options], classes="answer")
         elif p.kind == "multi":
-            yield SelectionList(*[(o, o) for o in p.options], classes="answer")
+            yield SelectionList(*[(Content(o), o) for o in p.options], classes="answer")
         elif p.kind == "scale":
             yield RadioSet(*[RadioButton(str(v)) for v in range(p.min, p.max + 1)], classes="answer scale")
         else:
             for i, item in enumerate(questionnaire_items(p)):
-                yield Label(f"{i + 1}. {item[0].upper()}{item[1:]}", classes="item")
-                yield RadioSet(*[RadioButton(o) for o in p.options], classes=f"answer item-{i}")
+                yield Label(f"{i + 1}. {item[0].upper()}{item[1:]}", classes="item", markup=False)
+                yield RadioSet(*[RadioButton(Content(o)) for o in p.options], classes=f"answer item-{i}")
         yield Button("Send my answer", classes="send", variant="primary")
-        yield Static("", classes="status")
-        yield Static("", classes="results")
+        yield Static("", markup=False, classes="status")
+        yield Static("", markup=False, classes="results")
 
     def read(self, p: PollView) -> tuple[c.Vote, list[str]] | str:
         if p.kind in ("single", "scale"):
@@ -280,6 +282,7 @@ def results_text(p: PollView) -> str:
 class ParticipantApp(App):
     CSS_PATH = "participant_app.tcss"
     TITLE = "Group session"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
     BINDINGS = [
         Binding("f2", "hand", "Raise/lower hand"),
         Binding("f3", "pass_turn", "Pass"),
@@ -293,7 +296,6 @@ class ParticipantApp(App):
         self.link = Link(url, token, on_change=self._changed, on_status=self._status)
         self.location_sent = False
         self.polls: dict[str, PollBox] = {}
-        self.chat_keys: list[tuple] = []
         self.announced: set[str] = set()
 
     @property
@@ -302,7 +304,7 @@ class ParticipantApp(App):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
-            yield Static("Group session", id="title")
+            yield Static("Group session", id="title", markup=False)
             yield Static("Connecting…", id="conn")
         with ContentSwitcher(initial="start", id="stages"):
             with Vertical(id="start", classes="stage"):
@@ -310,7 +312,7 @@ class ParticipantApp(App):
                 yield Static("One moment, please.", id="start-msg")
             with Vertical(id="agreement", classes="stage"):
                 yield Label("Before you join: our group agreement", classes="h")
-                yield Static("", id="agreement-text")
+                yield Static("", markup=False, id="agreement-text")
                 yield Checkbox("I have read the group agreement and I accept it.", id="agree-box")
                 yield Button("Accept and continue", id="agree-btn", variant="primary")
             with Vertical(id="location", classes="stage"):
@@ -329,27 +331,27 @@ class ParticipantApp(App):
                 with VerticalScroll(id="left"):
                     with Vertical(id="speaking", classes="card"):
                         yield Label("Speaking", classes="h3")
-                        yield Static("Nobody is speaking right now.", id="speaker")
-                        yield Static("", id="turn-clock")
+                        yield Static("Nobody is speaking right now.", id="speaker", markup=False)
+                        yield Static("", markup=False, id="turn-clock")
                         with Horizontal(classes="buttons"):
                             yield Button("Raise my hand", id="hand-btn", variant="primary")
                             yield Button("Pass my turn", id="pass-btn")
-                        yield Static("", id="queue")
+                        yield Static("", markup=False, id="queue")
                     with Vertical(id="breakout", classes="card"):
                         yield Label("Breakout room", id="breakout-h", classes="h3")
-                        yield Static("", id="breakout-info")
-                        yield Static("", id="broadcasts")
+                        yield Static("", markup=False, id="breakout-info")
+                        yield Static("", markup=False, id="broadcasts")
                     with Vertical(id="polls-card", classes="card"):
                         yield Label("Questions for you", classes="h3")
                         yield Vertical(id="polls")
                     with Vertical(id="agenda-card", classes="card"):
                         yield Label("Today's plan and timers", classes="h3")
-                        yield Static("", id="agenda")
-                        yield Static("", id="timers")
+                        yield Static("", markup=False, id="agenda")
+                        yield Static("", markup=False, id="timers")
                 with VerticalScroll(id="right"):
                     with Vertical(id="chat-card", classes="card"):
                         yield Label("Chat", classes="h3")
-                        yield RichLog(id="chat-log", wrap=True, markup=False, highlight=False)
+                        yield ChatLog(id="chat-log")
                         yield Input(placeholder="Message to everyone", id="chat-input", max_length=2000)
                         yield Checkbox("Only to the facilitators", id="chat-private")
                     with Vertical(id="help-card", classes="card"):
@@ -359,14 +361,14 @@ class ParticipantApp(App):
                                      "local emergency number.", classes="small")
                         yield Input(placeholder="What is going on? (optional)", id="help-input", max_length=2000)
                         yield Button("I need help", id="help-btn", variant="warning")
-                        yield Static("", id="help-status")
+                        yield Static("", markup=False, id="help-status")
                     with Vertical(id="people-card", classes="card"):
                         yield Label("In the room", classes="h3")
-                        yield Static("", id="people")
+                        yield Static("", markup=False, id="people")
                         yield Button("Leave the session", id="leave-btn")
             with Vertical(id="end", classes="stage"):
                 yield Label("The session has ended", id="end-h", classes="h")
-                yield Static("", id="end-msg")
+                yield Static("", markup=False, id="end-msg")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -392,11 +394,12 @@ class ParticipantApp(App):
     def _changed(self, what: str) -> None:
         m = self.mirror
         if m is not None and what == "turn_started" and m.view.speaker == m.me:
-            self.notify("It is your turn." + (" You can share, or pass (F3)." if m.view.go_around is not None else ""))
+            share = " You can share, or pass (F3)." if m.view.go_around is not None else ""
+            self.notify("It is your turn." + share, markup=False)
         elif m is not None and what == "breakouts_opened" and m.view.my_room:
-            self.notify(f"You are now in breakout room {m.view.my_room}.")
+            self.notify(f"You are now in breakout room {m.view.my_room}.", markup=False)
         elif m is not None and what == "breakouts_broadcast" and m.broadcasts:
-            self.notify(f"From the facilitators: {m.broadcasts[-1].text}")
+            self.notify(f"From the facilitators: {m.broadcasts[-1].text}", markup=False)
         self.refresh_view()
 
     def wanted_stage(self) -> str:
@@ -523,19 +526,15 @@ class ParticipantApp(App):
 
     def _render_chat(self) -> None:
         m = self.mirror
-        log = self.query_one("#chat-log", RichLog)
-        keys = [(x.at, x.by, x.to, x.text) for x in m.view.chat]
-        if keys[: len(self.chat_keys)] != self.chat_keys:
-            log.clear()
-            self.chat_keys = []
-        for line in m.view.chat[len(self.chat_keys):]:
+        lines = []
+        for line in m.view.chat:
             who = "You" if line.by == m.me else line.name or "Someone"
             tag = (" (to the facilitators only)" if line.to == "facilitators" else
                    " (private, from a facilitator)" if line.to == m.me else
                    f" (breakout room {line.room})" if line.room else "")
             stamp = time.strftime("%H:%M", time.localtime(line.at))
-            log.write(f"{stamp} {who}{tag}: {line.text}")
-        self.chat_keys = keys
+            lines.append(((line.at, line.by, line.to, line.text), f"{stamp} {who}{tag}: {line.text}"))
+        self.query_one("#chat-log", ChatLog).show(lines)
 
     def tick(self) -> None:
         m = self.mirror
@@ -574,23 +573,23 @@ class ParticipantApp(App):
             if left <= at and k not in self.announced:
                 self.announced.add(k)
                 if left > at - 5:
-                    self.notify(say)
+                    self.notify(say, markup=False)
 
     # --- actions ---------------------------------------------------------------------
 
     async def _send(self, cmd: c.Command, ok_text: str = "") -> bool:
         r = await self.link.send(cmd)
         if isinstance(r, Error):
-            self.notify(r.message[:1].upper() + r.message[1:] + ".", severity="warning")
+            self.notify(r.message[:1].upper() + r.message[1:] + ".", severity="warning", markup=False)
             return False
         if ok_text:
-            self.notify(ok_text)
+            self.notify(ok_text, markup=False)
         return True
 
     @on(Button.Pressed, "#agree-btn")
     async def accept(self) -> None:
         if not self.query_one("#agree-box", Checkbox).value:
-            self.notify("Please tick the box to accept the agreement.", severity="warning")
+            self.notify("Please tick the box to accept the agreement.", severity="warning", markup=False)
             self.query_one("#agree-box").focus()
             return
         if await self._send(c.AcceptAgreement()):
@@ -651,7 +650,7 @@ class ParticipantApp(App):
         inp = self.query_one("#help-input", Input)
         if await self._send(c.HelpRequest(text=inp.value.strip())):
             inp.value = ""
-            self.notify("Your request for help was sent privately to the facilitators.")
+            self.notify("Your request for help was sent privately to the facilitators.", markup=False)
             self.refresh_view()
 
     @on(Button.Pressed, "#leave-btn")
