@@ -23,6 +23,7 @@ import secrets
 import sys
 import time
 from typing import Callable
+from urllib.parse import urlsplit
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -39,13 +40,16 @@ from facilitator.participant_chat import ChatLog
 from facilitator.participant_mirror import Mirror, clock, ordinal, timer_left
 from protocol import commands as c
 from protocol.frames import Ack, Error, EventFrame, Pong, Welcome
-from protocol.state import PollView
+from protocol.state import ParticipantView, PollView
 from server.client import ClientError, SessionClient
 from server.web.links import token_from_link, websocket_url
 
 BACKOFF = (0.5, 1, 2, 4, 8, 15)
 PING_EVERY = 15.0
 PONG_WITHIN = 8.0
+# A connection shorter than this does not count as "back": the backoff keeps growing, so
+# a server that accepts and then drops at once is not asked again five times a second.
+STEADY_AFTER = 5.0
 FINAL_CODES = {"unauthorized", "forbidden", "version"}
 FINAL_REASONS = {"the session has ended": "ended", "removed": "removed", "denied": "denied",
                  "left": "left", "unauthorized": "unauthorized", "forbidden": "forbidden"}
@@ -60,7 +64,14 @@ ENDINGS = {
     "forbidden": ("You cannot join this session", "Please contact your program."),
     "version": ("Please update", "This client speaks another protocol version than the server."),
     "replaced": ("This session is open somewhere else", "You joined from another window or device."),
+    "staff": ("This link is for staff",
+              "It opens the facilitator console, not a participant's view: run "
+              "`facilitator URL --token-file F` with it. To join as a participant, ask for a participant link."),
 }
+# Who is in the room with them, as participants read it: an observer watches and is named so.
+ROLE_LABELS = {"facilitator": "facilitator", "cofacilitator": "co-facilitator", "observer": "observer"}
+# Endings that are refusals of this link, not the natural end of a session.
+REFUSED = {"unauthorized", "forbidden", "version", "staff"}
 QUESTIONNAIRE_INTRO = "Over the last 2 weeks, how often have you been bothered by the following?"
 ITEMS = {
     "phq2": ["Little interest or pleasure in doing things", "Feeling down, depressed or hopeless"],
@@ -93,7 +104,14 @@ class Link:
         return time.time() + self.offset
 
     def _frame(self, f) -> None:
+        if self.final is not None:
+            return
         if isinstance(f, Welcome):
+            if f.you.role != "participant" or not (f.resumed or isinstance(f.state, ParticipantView)):
+                # a staff token: the server welcomes it with the whole room, which this client
+                # must not show, and every retry would be welcomed the same way
+                self._finish("staff", "")
+                return
             self.offset = f.server_time - time.time()
             self.welcomes.append((f.seq, f.resumed))
             if not f.resumed and f.state is not None:
@@ -119,20 +137,27 @@ class Link:
                 await self.client.connect(resume=self.last_seq)
             except ClientError as exc:
                 code, message = (exc.args + ("", ""))[:2]
-                if code in FINAL_CODES or (code == "closed" and "ended" in message):
-                    self._finish("ended" if code == "closed" else code, message)
+                final = refusal(code, message)
+                if final is not None:
+                    self._finish(final, message)
                     return
                 self.on_status("not-open" if code == "closed" else "reconnecting", message)
             except (OSError, asyncio.TimeoutError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-                self.on_status("reconnecting", type(exc).__name__)
+                # never connected yet: say that the server cannot be reached, not that we are "back soon"
+                self.on_status("unreachable" if self.last_seq is None else "reconnecting", type(exc).__name__)
             else:
-                attempt = 0
+                if self.final is not None:          # the welcome itself was final (a staff token)
+                    await self.client.close()
+                    return
+                began = time.monotonic()
                 self.connected.set()
                 self.on_status("online", "")
                 pinger = asyncio.create_task(self._pings())
                 await self.client.closed.wait()
                 pinger.cancel()
                 self.connected.clear()
+                if self.final is not None:
+                    return
                 ws = self.client.ws
                 reason = ws.close_reason if ws is not None and ws.close_reason else ""
                 if self.client.close_code == 4000:
@@ -141,6 +166,8 @@ class Link:
                 if reason in FINAL_REASONS:
                     self._finish(FINAL_REASONS[reason], reason)
                     return
+                if time.monotonic() - began >= STEADY_AFTER:
+                    attempt = 0
                 self.on_status("reconnecting", "")
             delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
             attempt += 1
@@ -173,6 +200,17 @@ class Link:
     async def close(self) -> None:
         self.final = self.final or "closing"
         await self.client.close()
+
+
+def refusal(code: str, message: str) -> str | None:
+    """The ending for a refused hello that no retry can change, or None to keep trying."""
+    if code == "forbidden" and "removed" in message:
+        return "removed"
+    if code in FINAL_CODES:
+        return code
+    if code == "closed" and "ended" in message:
+        return "ended"
+    return None
 
 
 # --- polls -------------------------------------------------------------------------
@@ -294,6 +332,7 @@ class ParticipantApp(App):
     def __init__(self, url: str, token: str):
         super().__init__()
         self.link = Link(url, token, on_change=self._changed, on_status=self._status)
+        self.where = urlsplit(url).netloc or url        # host and port: a URL carries no token
         self.location_sent = False
         self.polls: dict[str, PollBox] = {}
         self.announced: set[str] = set()
@@ -381,8 +420,11 @@ class ParticipantApp(App):
     # --- reacting to the room ----------------------------------------------------
 
     def _status(self, kind: str, detail: str) -> None:
+        if not self.is_running:
+            return          # shutting down: the screen is gone, frames may still arrive
         text = {"connecting": "Connecting…", "online": "● Connected",
                 "reconnecting": "Reconnecting… you will not miss anything",
+                "unreachable": "Offline: the server cannot be reached",
                 "not-open": "Waiting for the session to open…"}.get(kind, kind)
         conn = self.query_one("#conn", Static)
         conn.update(text)
@@ -390,8 +432,14 @@ class ParticipantApp(App):
         if kind == "not-open" and self.mirror is None:
             self.query_one("#start-msg", Static).update(
                 "The session has not started yet. This connects by itself as soon as it opens.")
+        elif kind == "unreachable" and self.mirror is None:
+            self.query_one("#start-msg", Static).update(
+                f"The group's server at {self.where} cannot be reached: it may not be running yet, or "
+                "your network may be down. This keeps trying by itself; Ctrl+Q quits.")
 
     def _changed(self, what: str) -> None:
+        if not self.is_running:
+            return
         m = self.mirror
         if m is not None and what == "turn_started" and m.view.speaker == m.me:
             share = " You can share, or pass (F3)." if m.view.go_around is not None else ""
@@ -437,6 +485,9 @@ class ParticipantApp(App):
                 self.query_one(focus).focus()
 
     def _render_end(self) -> None:
+        conn = self.query_one("#conn", Static)
+        conn.update("Not connected")
+        conn.set_class(True, "down")
         v = self.mirror.view if self.mirror else None
         if v is not None and v.phase == "closed":
             kind = "ended"
@@ -493,7 +544,7 @@ class ParticipantApp(App):
 
         ppl = sorted(v.present, key=lambda p: p.role == "participant")
         self.query_one("#people", Static).update(", ".join(
-            (f"{p.name} (you)" if p.id == me else p.name) + ("" if p.role == "participant" else " (facilitator)")
+            (f"{p.name} (you)" if p.id == me else p.name) + (f" ({ROLE_LABELS[p.role]})" if p.role in ROLE_LABELS else "")
             for p in ppl))
 
         self._render_polls()
@@ -709,7 +760,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ws_url = websocket_url(args.url)
         token = read_token(args, args.url)
-    except (ValueError, OSError, InvalidURI) as exc:
+    except FileNotFoundError:
+        print(f"facilitator join: there is no token file at {args.token_file} "
+              "(save your join link in a file and give that file)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"facilitator join: cannot read the token file {args.token_file}: "
+              f"{(exc.strerror or type(exc).__name__).lower()}", file=sys.stderr)
+        return 2
+    except (ValueError, InvalidURI) as exc:
         print(f"facilitator join: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, EOFError):
@@ -717,7 +776,13 @@ def main(argv: list[str] | None = None) -> int:
     if not token:
         print("facilitator join: a token is needed", file=sys.stderr)
         return 2
-    ParticipantApp(ws_url, token).run()
+    app = ParticipantApp(ws_url, token)
+    app.run()
+    if app.link.final in REFUSED:
+        # the screen said it; the shell keeps one line of it, and scripts see a failure
+        title, msg = ENDINGS[app.link.final]
+        print(f"facilitator join: {title.lower()}. {msg}", file=sys.stderr)
+        return 1
     return 0
 
 

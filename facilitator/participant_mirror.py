@@ -154,7 +154,13 @@ class Mirror:
         if ev.person == self.me:
             self.view.status = "dropped"
 
-    def _staff_entered(self, ev, at, seq): self.names[ev.person] = ev.name
+    def _staff_entered(self, ev: e.StaffEntered, at, seq):
+        # staff arrivals reach participants so that they know who is watching
+        self.names[ev.person] = ev.name
+        self._drop(ev.person)
+        self.view.present.append(PersonView(id=ev.person, name=ev.name, role=ev.role))
+
+    def _staff_left(self, ev, at, seq): self._drop(ev.person)
 
     def _hand_raised(self, ev, at, seq):
         # the event says where the hand went (by talk time in "fair" mode)
