@@ -109,6 +109,12 @@ class ChatLine(Struct, kw_only=True, gc=False):
     at: float
 
 
+class BroadcastLine(Struct, kw_only=True, gc=False):
+    """A message from the facilitators to every breakout room, kept while the rooms are open."""
+    text: str
+    at: float
+
+
 class Alert(Struct, kw_only=True, gc=False):
     """An item in the facilitators' feed."""
     kind: str      # help | check_in | flag | drop_overdue
@@ -143,6 +149,7 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     rooms: list[list[str]] = []
     breakouts_ends: float | None = None
     breakouts_warned: bool = False
+    broadcasts: list[BroadcastLine] = []
     polls: dict[str, Poll] = {}
     timers: dict[str, Timer] = {}
     agenda_index: int | None = None
@@ -187,15 +194,20 @@ class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True,
     status: str = "absent"
     agreed: bool = False
     checked_in: bool = False
-    present: list[PersonView] = []
+    present: list[PersonView] = []    # in `person_order` (server/engine/view_fold.py)
     queue: list[str] = []
+    queue_mode: str = "fifo"
     speaker: str | None = None
     turn_ends: float | None = None
     go_around: list[str] | None = None
     breakouts: str = "none"
     my_room: int | None = None
     room_members: list[str] = []
+    # every breakout room while they are open, as `breakouts_opened` tells everyone: a move
+    # into another room brings its members without the room being sent again
+    rooms: list[list[str]] = []
     breakouts_ends: float | None = None
+    broadcasts: list[BroadcastLine] = []
     polls: list[PollView] = []
     timers: dict[str, Timer] = {}
     agenda: list[AgendaItem] = []
