@@ -150,12 +150,12 @@ async def test_a_participant_joins_in_the_terminal_and_takes_part(server):
         texts = [l.text for l in app.mirror.view.chat]
         assert texts.count("while you were away") == 1
         assert "Break" in text(app, "#timers")
+        # after a drop and a resume, the whole view is the server's (the engine's one fold)
+        await fac.sync()
         mine = msgspec.to_builtins(app.mirror.view)
         theirs = msgspec.to_builtins(participant_view(host.visible, "p1"))
-        for key in ("status", "queue", "speaker", "breakouts", "my_room", "timers", "agenda_index", "polls"):
-            assert mine[key] == theirs[key], key
-        assert [x["text"] for x in mine["chat"] if x["room"] == 0 or x["by"] == "p1"] == \
-            [x["text"] for x in theirs["chat"]]
+        assert mine.pop("seq") <= theirs.pop("seq")
+        assert mine == theirs
 
         # go-around: pass on one's own turn
         await ok(fac, c.GoAround(seconds=60, order=["p1", "p2"]))

@@ -6,7 +6,7 @@ Each scenario is played on a real server (the runner), and its record read back.
 stream each participant gets is rebuilt the way the hub sends it: an event reaches them
 when `receives` says so, judged on the room as it was before the event; a fresh welcome
 follows their knock, their admission and their return; a drop, a leaving, a removal, a
-denial and the close end their connection. Every view crosses the wire (encoded and
+denial and the close end their connection, after it; a drop before it. Every view crosses the wire (encoded and
 decoded) as it would."""
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ EVENT = msgspec.msgpack.Decoder(e.AnyEvent)
 
 # what opens a fresh welcome for the person named in the event, and what ends their connection
 WELCOMES = (e.ParticipantWaiting, e.Admitted, e.Returned)
-HANG_UP = (e.Dropped, e.Left, e.Removed, e.Denied, e.WaitingLeft)
+HANG_UP = (e.Left, e.Removed, e.Denied)        # received, then the server closes the connection
+GONE = (e.Dropped, e.WaitingLeft)               # recorded after the connection has gone
 
 
 def wire(view: ParticipantView) -> ParticipantView:
@@ -45,6 +46,9 @@ def streams(history, room: str, participants: list[str]):
     state = engine.new_room(room)
     views: dict[str, ParticipantView | None] = {p: None for p in participants}
     for at, seq, aud, ev in history:
+        person = getattr(ev, "person", None)
+        if isinstance(ev, GONE) and person in views:
+            views[person] = None        # the connection ended first: this is the server noticing
         for pid, v in views.items():
             if v is None:
                 continue
@@ -52,7 +56,6 @@ def streams(history, room: str, participants: list[str]):
             if receives(aud, pid, "participant", m.status if m else "absent", m.breakout if m else None):
                 views[pid] = evolve_view(v, EVENT.decode(WIRE.encode(for_participants(ev))), at, seq)
         engine.evolve(state, ev, at, seq)
-        person = getattr(ev, "person", None)
         if isinstance(ev, e.LocationCheckedIn) and views.get(person) is not None:
             # the event goes to staff only; the client knows from the ack of its own command
             views[person].checked_in = True

@@ -54,9 +54,15 @@ def evolve_view(view: ParticipantView, event: e.Event, at: float, seq: int | Non
     fn = _FOLD.get(type(event))
     if fn is not None:
         fn(view, event, at)
-    if view.status != "present" and (view.present or view.chat or view.polls or view.timers or view.agenda):
+    if view.status not in INSIDE and (view.present or view.chat or view.polls or view.timers or view.agenda):
         return outside(view)
     return view
+
+
+# A dropped participant keeps the room's picture: nobody is connected to see it while
+# dropped, and a resume brings the events missed, their own `dropped` and `returned`
+# among them, to fold on top of it.
+INSIDE = ("present", "dropped")
 
 
 # --- who is here --------------------------------------------------------------------
