@@ -11,8 +11,10 @@ import msgspec
 import pytest
 from textual.widgets import Checkbox, Input, RadioSet, Static
 
-from facilitator import participant_app as pa
-from facilitator.participant_app import ParticipantApp, PollBox, read_token
+from facilitator.participant import cli as pa
+from facilitator.participant.app import ParticipantApp
+from facilitator.participant.cli import read_token
+from facilitator.participant.polls import PollBox
 from protocol import commands as c
 from server.client import SessionClient
 from server.engine.views import participant_view

@@ -13,7 +13,7 @@ import time
 import pytest
 from textual.widgets import Input
 
-from facilitator.participant_app import ParticipantApp
+from facilitator.participant.app import ParticipantApp
 from protocol import commands as c
 from server.client import SessionClient
 

@@ -5,7 +5,7 @@ import time
 
 from textual.widgets import Input, Static
 
-from facilitator.participant_app import ParticipantApp
+from facilitator.participant.app import ParticipantApp
 from protocol import commands as c
 from server.client import SessionClient
 from server.engine.views import participant_view

@@ -14,8 +14,8 @@ import uuid
 import pytest
 from textual.widgets import Static
 
-from facilitator import participant_app as pa
-from facilitator.participant_app import ParticipantApp
+from facilitator.participant import cli as pa
+from facilitator.participant.app import ParticipantApp
 from protocol import commands as c
 from server import tokens
 from server.client import SessionClient
