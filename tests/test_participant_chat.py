@@ -151,3 +151,29 @@ async def test_brackets_in_names_broadcasts_agreements_and_polls_are_shown_as_ty
 
 def screen(app) -> str:
     return "\n".join(s.text for s in app.screen._compositor.render_strips())
+
+
+async def test_a_long_poll_option_keeps_every_word_on_a_narrow_terminal(server):
+    fac = SessionClient(server.url, server.token(ROOM, "facilitator", "f1", "Dana"), name="fac")
+    await fac.connect()
+    await fac.command(c.Configure(title="Options"))
+    await fac.command(c.Open())
+    app = ParticipantApp(server.url, server.token(ROOM, "participant", "p1", "Alex"))
+    options = ["Calling a sponsor or a friend from the group before it gets worse", "A walk", "Other"]
+    async with app.run_test(size=(40, 60)) as pilot:
+        stages = app.query_one("#stages")
+        await until(pilot, lambda: stages.current == "location", "the location")
+        app.query_one("#loc-input", Input).value = "Home"
+        await pilot.press("enter")
+        await until(pilot, lambda: stages.current == "waiting", "the waiting room")
+        await fac.command(c.Admit(target="p1"))
+        await until(pilot, lambda: stages.current == "room", "the room")
+        await fac.command(c.PollCreate(id="help", question="What helped most this week?", options=options))
+        await fac.command(c.PollOpen(id="help"))
+        await until(pilot, lambda: app.query("#poll-help"), "the poll")
+        deadline = time.monotonic() + 5
+        # one column at 40: the rows of the poll card, without their borders, read as one text
+        while compact(options[0]) not in re.sub("[│▊▎]", "", compact(screen(app))):
+            assert time.monotonic() < deadline, screen(app)
+            await pilot.pause(0.1)
+    await fac.close()

@@ -289,7 +289,7 @@ class ParticipantApp(App):
 
     def tick(self) -> None:
         m = self.mirror
-        if m is None or self.wanted_stage() != "room":
+        if m is None or not self.is_running or self.wanted_stage() != "room":
             return
         v = m.view
         now = self.link.now()

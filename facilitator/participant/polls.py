@@ -18,6 +18,15 @@ ITEMS = {
 }
 
 
+class Choice(RadioButton):
+    """A radio button whose label wraps. Textual's keeps one line and ends a long option
+    with "…" ("Calling a sponsor or a …" at 40 columns): every word of an option shows here."""
+    DEFAULT_CSS = "Choice { width: 100%; height: auto; text-wrap: wrap; text-overflow: fold; }"
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return max(1, self.render().get_height(self.styles, width))
+
+
 def _wid(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", text)
 
@@ -45,7 +54,7 @@ class PollBox(Vertical):
         if p.anonymous:
             yield Static("Anonymous: nobody, not even the facilitators, can see your answer.", classes="small")
         if p.kind == "single":
-            yield RadioSet(*[RadioButton(Content(o)) for o in p.options], classes="answer")
+            yield RadioSet(*[Choice(Content(o)) for o in p.options], classes="answer")
         elif p.kind == "multi":
             yield SelectionList(*[(Content(o), o) for o in p.options], classes="answer")
         elif p.kind == "scale":
@@ -53,7 +62,7 @@ class PollBox(Vertical):
         else:
             for i, item in enumerate(questionnaire_items(p)):
                 yield Label(f"{i + 1}. {item[0].upper()}{item[1:]}", classes="item", markup=False)
-                yield RadioSet(*[RadioButton(Content(o)) for o in p.options], classes=f"answer item-{i}")
+                yield RadioSet(*[Choice(Content(o)) for o in p.options], classes=f"answer item-{i}")
         yield Button("Send my answer", classes="send", variant="primary")
         yield Static("", markup=False, classes="status")
         yield Static("", markup=False, classes="results")
