@@ -190,3 +190,20 @@ async def test_in_a_real_terminal_a_facilitator_token_stops_and_the_chat_keeps_e
     finally:
         tmux("kill-server", capture_output=True)
         await fac.close()
+
+
+async def test_a_denied_participant_is_told_and_not_retried(server):
+    fac = await opened(server)
+    hellos = counting_hellos(server)
+    app = ParticipantApp(server.url, server.token(ROOM, "participant", "p8", "Noa"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        host = server.hub.rooms[ROOM]
+        await until(pilot, lambda: getattr(host.visible.members.get("p8"), "status", "") == "waiting", "knocking")
+        r = await fac.command(c.Deny(target="p8"))
+        assert type(r).__name__ == "Ack", r
+        await until(pilot, lambda: app.query_one("#stages").current == "end", "the end")
+        assert "not admitted" in str(app.query_one("#end-h").render())
+        assert "contact your program" in shown(app, "#end-msg")
+        await pilot.pause(1.0)
+        assert hellos == ["participant"], hellos
+    await fac.close()
