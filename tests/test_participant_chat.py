@@ -176,4 +176,19 @@ async def test_a_long_poll_option_keeps_every_word_on_a_narrow_terminal(server):
         while compact(options[0]) not in re.sub("[│▊▎]", "", compact(screen(app))):
             assert time.monotonic() < deadline, screen(app)
             await pilot.pause(0.1)
+        await fac.command(c.PollClose(id="help"))
+        # "choose all that apply": the same long option, as a box to tick
+        await fac.command(c.PollCreate(id="all", kind="multi", question="And which of these?", options=options))
+        await fac.command(c.PollOpen(id="all"))
+        await until(pilot, lambda: app.query("#poll-all Tick") and not app.query("#poll-help"), "the second poll alone")
+        deadline = time.monotonic() + 5
+        while compact(options[0]) not in re.sub("[│▊▎]", "", compact(screen(app))):
+            assert time.monotonic() < deadline, screen(app)
+            await pilot.pause(0.1)
+        ticks = list(app.query("#poll-all Tick"))
+        ticks[0].value = True
+        ticks[2].value = True
+        await pilot.click("#poll-all .send")
+        host = server.hub.rooms[ROOM]
+        await until(pilot, lambda: host.visible.polls["all"].answers.get("p1") == [options[0], "Other"], "the answer")
     await fac.close()

@@ -6,7 +6,7 @@ import re
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Button, Label, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Static
 
 from protocol import commands as c
 from protocol.state import PollView
@@ -22,6 +22,19 @@ class Choice(RadioButton):
     """A radio button whose label wraps. Textual's keeps one line and ends a long option
     with "…" ("Calling a sponsor or a …" at 40 columns): every word of an option shows here."""
     DEFAULT_CSS = "Choice { width: 100%; height: auto; text-wrap: wrap; text-overflow: fold; }"
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return max(1, self.render().get_height(self.styles, width))
+
+
+class Tick(Checkbox):
+    """A checkbox whose label wraps, for "choose all that apply" (a SelectionList keeps one
+    line per option and ends a long one with "…")."""
+    DEFAULT_CSS = "Tick { width: 100%; height: auto; text-wrap: wrap; text-overflow: fold; }"
+
+    def __init__(self, label: Content, value: str):
+        super().__init__(label, classes="tick")
+        self.option = value
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return max(1, self.render().get_height(self.styles, width))
@@ -56,7 +69,9 @@ class PollBox(Vertical):
         if p.kind == "single":
             yield RadioSet(*[Choice(Content(o)) for o in p.options], classes="answer")
         elif p.kind == "multi":
-            yield SelectionList(*[(Content(o), o) for o in p.options], classes="answer")
+            with Vertical(classes="answer ticks"):
+                for o in p.options:
+                    yield Tick(Content(o), o)
         elif p.kind == "scale":
             yield RadioSet(*[RadioButton(str(v)) for v in range(p.min, p.max + 1)], classes="answer scale")
         else:
@@ -77,7 +92,7 @@ class PollBox(Vertical):
                 return c.Vote(id=p.id, choice=p.options[i]), [p.options[i]]
             return c.Vote(id=p.id, value=p.min + i), [str(p.min + i)]
         if p.kind == "multi":
-            chosen = list(self.query_one(SelectionList).selected)
+            chosen = [t.option for t in self.query(Tick) if t.value]
             if not chosen:
                 return "Please choose at least one answer."
             return c.Vote(id=p.id, choices=chosen), chosen
