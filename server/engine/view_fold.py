@@ -4,9 +4,9 @@
 room; `evolve_view(view, event, at, seq)` folds one event that participant received
 into that picture, without the room. Folding a participant's stream from any welcome
 gives exactly `participant_view` of the server's state at that seq
-(tests/test_view_fold.py checks it over every scenario and every participant). Every
-participant client runs this one fold: the terminal client calls it, and the page's
-JavaScript fold is tested against it.
+(tests/test_view_fold.py checks it over every scenario and every participant). The
+terminal client calls it; the page's JavaScript fold (server/web/static/js/mirror.js)
+is to be tested against it, on the whole view (issue 13, section 1).
 
 The room's own fold (`evolve`) cannot serve here: it needs the whole room (waiting
 room, talk times, other people's answers) that a participant never receives. Where
@@ -54,12 +54,13 @@ def evolve_view(view: ParticipantView, event: e.Event, at: float, seq: int | Non
     fn = _FOLD.get(type(event))
     if fn is not None:
         fn(view, event, at)
-    if view.status not in INSIDE and (view.present or view.chat or view.polls or view.timers or view.agenda):
+    if view.status not in INSIDE:
         return outside(view)
     return view
 
 
-# A dropped participant keeps the room's picture: nobody is connected to see it while
+# Not in the room, one sees only one's own status. A dropped participant keeps the
+# room's picture: nobody is connected to see it while
 # dropped, and a resume brings the events missed, their own `dropped` and `returned`
 # among them, to fold on top of it.
 INSIDE = ("present", "dropped")
