@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "join":
         try:
-            from facilitator import participant_app
+            from facilitator.participant import cli as participant_cli
         except ImportError as exc:
             sys.stderr.write(f"facilitator: the participant client is not installed ({exc})\n")
             return 2
-        return participant_app.main(argv[1:]) or 0
+        return participant_cli.main(argv[1:]) or 0
 
     args = parser().parse_args(argv)
     _setup_logging(args.log_file)

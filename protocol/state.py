@@ -124,6 +124,12 @@ class ChatLine(Struct, kw_only=True, gc=False):
     seq: int = 0        # the event's seq: a fresh view shows a line only to those who could hear it then
 
 
+class BroadcastLine(Struct, kw_only=True, gc=False):
+    """A message from the facilitators to every breakout room, kept while the rooms are open."""
+    text: str
+    at: float
+
+
 class Alert(Struct, kw_only=True, gc=False):
     """An item in the facilitators' feed."""
     kind: str      # help | check_in | flag | drop_overdue
@@ -159,6 +165,7 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     breakouts_ends: float | None = None
     breakouts_warned: bool = False
     round: int = 0                     # breakout rounds opened so far; the open one while open
+    broadcasts: list[BroadcastLine] = []
     polls: dict[str, Poll] = {}
     timers: dict[str, Timer] = {}
     agenda_index: int | None = None
@@ -203,8 +210,9 @@ class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True,
     status: str = "absent"
     agreed: bool = False
     checked_in: bool = False
-    present: list[PersonView] = []
+    present: list[PersonView] = []    # in `person_order` (server/engine/view_fold.py)
     queue: list[str] = []
+    queue_mode: str = "fifo"
     speaker: str | None = None
     turn_ends: float | None = None
     go_around: list[str] | None = None
@@ -212,7 +220,11 @@ class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True,
     my_room: int | None = None
     round: int = 0                     # the open breakout round (0 while none is open)
     room_members: list[str] = []
+    # every breakout room while they are open, as `breakouts_opened` tells everyone: a move
+    # into another room brings its members without the room being sent again
+    rooms: list[list[str]] = []
     breakouts_ends: float | None = None
+    broadcasts: list[BroadcastLine] = []
     polls: list[PollView] = []
     timers: dict[str, Timer] = {}
     agenda: list[AgendaItem] = []

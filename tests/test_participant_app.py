@@ -11,8 +11,10 @@ import msgspec
 import pytest
 from textual.widgets import Checkbox, Input, RadioSet, Static
 
-from facilitator import participant_app as pa
-from facilitator.participant_app import ParticipantApp, PollBox, read_token
+from facilitator.participant import cli as pa
+from facilitator.participant.app import ParticipantApp
+from facilitator.participant.cli import read_token
+from facilitator.participant.polls import PollBox
 from protocol import commands as c
 from server.client import SessionClient
 from server.engine.views import participant_view
@@ -150,12 +152,12 @@ async def test_a_participant_joins_in_the_terminal_and_takes_part(server):
         texts = [l.text for l in app.mirror.view.chat]
         assert texts.count("while you were away") == 1
         assert "Break" in text(app, "#timers")
+        # after a drop and a resume, the whole view is the server's (the engine's one fold)
+        await fac.sync()
         mine = msgspec.to_builtins(app.mirror.view)
         theirs = msgspec.to_builtins(participant_view(host.visible, "p1"))
-        for key in ("status", "queue", "speaker", "breakouts", "my_room", "timers", "agenda_index", "polls"):
-            assert mine[key] == theirs[key], key
-        # the same lines, with the same rounds and seqs: the mirror folds live what the view judges afresh
-        assert mine["chat"] == theirs["chat"]
+        assert mine.pop("seq") <= theirs.pop("seq")
+        assert mine == theirs
 
         # go-around: pass on one's own turn
         await ok(fac, c.GoAround(seconds=60, order=["p1", "p2"]))

@@ -27,7 +27,8 @@ class Disconnect:
 def connect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     m = state.members.get(actor.id)
     if actor.role in STAFF_ROLES:
-        return [Emit("staff", e.StaffEntered(person=actor.id, name=actor.name, role=actor.role))]
+        # "all": participants see who is in the room with them, observers included
+        return [Emit("all", e.StaffEntered(person=actor.id, name=actor.name, role=actor.role))]
     if state.phase == "setup":
         raise Rejected("closed", "the session has not opened yet")
     if state.phase == "closed":
@@ -62,7 +63,7 @@ def disconnect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     if m is None:
         return []
     if m.role in STAFF_ROLES:
-        return [Emit("staff", e.StaffLeft(person=actor.id, dropped=True))] if m.status == "present" else []
+        return [Emit("all", e.StaffLeft(person=actor.id, dropped=True))] if m.status == "present" else []
     out: list[Emit] = []
     if m.status == "waiting":
         out.append(Emit(f"p:{m.id}", e.WaitingLeft(person=m.id)))
@@ -172,7 +173,7 @@ def leave(state: RoomState, cmd: c.Leave, ctx: Ctx) -> list[Emit]:
     if m is None:
         raise Rejected("not_found", "you are not in this room")
     if m.role in STAFF_ROLES:
-        return [Emit("staff", e.StaffLeft(person=m.id))]
+        return [Emit("all", e.StaffLeft(person=m.id))]
     if m.status == "waiting":
         return [Emit(f"p:{m.id}", e.WaitingLeft(person=m.id))]
     if m.status != "present":

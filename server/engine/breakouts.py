@@ -9,7 +9,7 @@ import re
 
 from protocol import commands as c
 from protocol import events as e
-from protocol.state import Help, RoomState, Alert
+from protocol.state import Alert, BroadcastLine, Help, RoomState
 from server.engine import hearing
 from server.engine.base import Ctx, Emit, Rejected, participant, present_participants
 from server.engine.breakout_plan import PlanConflict, plan_breakouts
@@ -178,6 +178,7 @@ def _moved(s: RoomState, ev: e.BreakoutMoved, at: float) -> None:
 def _opened(s: RoomState, ev: e.BreakoutsOpened, at: float) -> None:
     s.breakouts = "open"
     s.round = ev.round or s.round + 1      # records from before rounds had numbers: count them
+    s.broadcasts = []
     s.rooms = [list(r) for r in ev.rooms]
     s.breakouts_ends = ev.ends_at
     s.breakouts_warned = ev.ends_at - at <= WARNING_BEFORE
@@ -191,8 +192,15 @@ def _warned(s: RoomState, ev, at: float) -> None:
     s.breakouts_warned = True
 
 
+def _broadcast(s: RoomState, ev: e.BreakoutsBroadcast, at: float) -> None:
+    # kept while the rooms are open, so that a participant's view has them after a reconnect
+    if s.breakouts == "open":
+        s.broadcasts.append(BroadcastLine(text=ev.text, at=at))
+
+
 def _closed(s: RoomState, ev: e.BreakoutsClosed, at: float) -> None:
     s.breakouts = "none"
+    s.broadcasts = []
     s.rooms = []
     s.breakouts_ends = None
     s.breakouts_warned = False
@@ -231,7 +239,7 @@ def _help_ack(s: RoomState, ev: e.HelpAcknowledged, at: float) -> None:
 
 EVOLVERS = {
     e.BreakoutsPlanned: _planned, e.BreakoutMoved: _moved, e.BreakoutsOpened: _opened,
-    e.BreakoutsWarning: _warned, e.BreakoutsBroadcast: lambda s, ev, at: None,
+    e.BreakoutsWarning: _warned, e.BreakoutsBroadcast: _broadcast,
     e.BreakoutsClosed: _closed, e.ListenedIn: _listened, e.HelpRequested: _help,
     e.HelpAcknowledged: _help_ack, e.BreakoutRuleChanged: _rule,
 }

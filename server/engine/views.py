@@ -14,6 +14,7 @@ from protocol.state import ChatLine, ParticipantView, PersonView, PollView, Room
 from server.engine.base import STAFF_ROLES
 from server.engine.hearing import breakout_aud, hears
 from server.engine.polls import tally
+from server.engine.view_fold import person_order
 
 
 def is_staff(role: str) -> bool:
@@ -45,9 +46,9 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
                         checked_in=bool(m and m.location))
     if not inside:
         return v
-    v.present = [PersonView(id=x.id, name=x.name, role=x.role) for x in s.members.values()
-                 if x.status == "present"]
-    v.queue = list(s.queue)
+    v.present = sorted((PersonView(id=x.id, name=x.name, role=x.role) for x in s.members.values()
+                        if x.status == "present"), key=person_order)
+    v.queue, v.queue_mode = list(s.queue), s.queue_mode
     v.speaker, v.turn_ends = s.speaker, s.turn_ends
     v.go_around = list(s.go_around) if s.go_around is not None else None
     v.breakouts = "open" if s.breakouts == "open" else "none"
@@ -56,6 +57,9 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     if s.breakouts == "open" and m.breakout:
         v.my_room = m.breakout
         v.room_members = list(s.rooms[m.breakout - 1])
+    if s.breakouts == "open":
+        v.rooms = [list(r) for r in s.rooms]
+        v.broadcasts = list(s.broadcasts)
     for p in s.polls.values():
         if p.state == "draft":
             continue

@@ -191,6 +191,9 @@ function renderHelp() {
   setText($("wait-help-status"), text);
 }
 
+// Who is in the room, as participants read it: an observer watches and is named so (issue 14, item 2).
+const ROLE_LABELS = { facilitator: "facilitator", cofacilitator: "co-facilitator", observer: "observer" };
+
 function renderPeople() {
   const s = state;
   const ul = $("people");
@@ -200,7 +203,7 @@ function renderPeople() {
   ul.dataset.sig = sig;
   ul.replaceChildren(...people.map((p) => el("li", {},
     p.id === s.me ? `${p.name} (you)` : p.name,
-    p.role !== "participant" ? el("span", { class: "role", text: ` ${p.role === "observer" ? "observer" : "facilitator"}` }) : null)));
+    p.role !== "participant" ? el("span", { class: "role", text: ` ${ROLE_LABELS[p.role] || "staff"}` }) : null)));
 }
 
 // --- clocks: drawn locally from deadlines and the server's clock offset ----------

@@ -1,285 +1,26 @@
-"""`facilitator join URL`: a participant's view of the group, in the terminal.
-
-The same abilities as the participant page: accept the group agreement,
-confirm one's location, wait to be admitted, then see who is speaking and
-one's place in the queue, raise and lower a hand, pass in a go-around,
-answer polls and questionnaires, see shared results, the agenda and timers,
-one's breakout room and the messages sent to it, chat, and a private call
-for help. It reconnects by itself and resumes where it left off.
-
-The token never has to be on the command line (where other users of the
-machine can see it): it comes from --token-file, FACILITATOR_TOKEN, or a
-prompt, each of which also takes a whole join link.
-"""
+"""The participant's Textual app: the stages (agreement, location, waiting room, the room, the end)."""
 from __future__ import annotations
 
-import argparse
-import asyncio
-import getpass
-import itertools
-import os
-import re
-import secrets
-import sys
 import time
-from typing import Callable
+from urllib.parse import urlsplit
 
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import (
-    Button, Checkbox, ContentSwitcher, Footer, Input, Label, RadioButton, RadioSet, RichLog,
-    SelectionList, Static,
-)
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from textual.widgets import Button, Checkbox, ContentSwitcher, Footer, Input, Label, Static
 
-from facilitator.participant_mirror import Mirror, clock, ordinal, timer_left
+from facilitator.participant.chat import ChatLog
+from facilitator.participant.link import ENDINGS, ROLE_LABELS, Link
+from facilitator.participant.mirror import Mirror, clock, ordinal, timer_left
+from facilitator.participant.polls import PollBox
 from protocol import commands as c
-from protocol.frames import Ack, Error, EventFrame, Pong, Welcome
-from protocol.state import PollView
-from server.client import ClientError, SessionClient
-from server.web.links import token_from_link, websocket_url
-
-BACKOFF = (0.5, 1, 2, 4, 8, 15)
-PING_EVERY = 15.0
-PONG_WITHIN = 8.0
-FINAL_CODES = {"unauthorized", "forbidden", "version"}
-FINAL_REASONS = {"the session has ended": "ended", "removed": "removed", "denied": "denied",
-                 "left": "left", "unauthorized": "unauthorized", "forbidden": "forbidden"}
-ENDINGS = {
-    "ended": ("The session has ended", "Thank you for being here today."),
-    "left": ("You have left the session", "Take care."),
-    "removed": ("You are no longer in this session",
-                "A facilitator has removed you from this session. Please contact your program if you need support."),
-    "denied": ("You were not admitted",
-               "A facilitator did not admit you to this session. If you think this is a mistake, please contact your program."),
-    "unauthorized": ("This link cannot be used", "The token is not valid or has expired. Ask your facilitator for a new link."),
-    "forbidden": ("You cannot join this session", "Please contact your program."),
-    "version": ("Please update", "This client speaks another protocol version than the server."),
-    "replaced": ("This session is open somewhere else", "You joined from another window or device."),
-}
-QUESTIONNAIRE_INTRO = "Over the last 2 weeks, how often have you been bothered by the following?"
-ITEMS = {
-    "phq2": ["Little interest or pleasure in doing things", "Feeling down, depressed or hopeless"],
-    "gad2": ["Feeling nervous, anxious or on edge", "Not being able to stop or control worrying"],
-}
-
-
-# --- the link to the server: connect, resume, retry -------------------------------
-
-class Link:
-    """Keeps one participant connected: resumes after every drop, retries commands
-    with the same id (the server applies an id once), and dedupes events by seq."""
-
-    def __init__(self, url: str, token: str, *, on_change: Callable[[str], None],
-                 on_status: Callable[[str, str], None]):
-        self.client = SessionClient(url, token, name="join", on_frame=self._frame)
-        self.on_change = on_change
-        self.on_status = on_status
-        self.mirror: Mirror | None = None
-        self.last_seq: int | None = None
-        self.offset = 0.0                  # server clock minus ours
-        self.connected = asyncio.Event()
-        self.final: str | None = None
-        self.final_message = ""
-        self.prefix = secrets.token_hex(3)
-        self._ids = itertools.count(1)
-        self.welcomes: list[tuple[int, bool]] = []
-
-    def now(self) -> float:
-        return time.time() + self.offset
-
-    def _frame(self, f) -> None:
-        if isinstance(f, Welcome):
-            self.offset = f.server_time - time.time()
-            self.welcomes.append((f.seq, f.resumed))
-            if not f.resumed and f.state is not None:
-                self.mirror = Mirror.from_welcome(f, self.mirror)
-                self.last_seq = f.seq
-            self.on_change("welcome")
-        elif isinstance(f, EventFrame):
-            if self.mirror is None or (self.last_seq is not None and f.seq <= self.last_seq):
-                return      # a repeat
-            self.last_seq = f.seq
-            self.mirror.apply(f)
-            self.on_change(type(f.ev).__struct_config__.tag)
-        elif isinstance(f, Pong):
-            self.offset = f.server_time - time.time()
-            if self.last_seq is not None and f.seq > self.last_seq:
-                self.last_seq = f.seq
-
-    async def run(self) -> None:
-        attempt = 0
-        while self.final is None:
-            self.on_status("connecting" if self.last_seq is None else "reconnecting", "")
-            try:
-                await self.client.connect(resume=self.last_seq)
-            except ClientError as exc:
-                code, message = (exc.args + ("", ""))[:2]
-                if code in FINAL_CODES or (code == "closed" and "ended" in message):
-                    self._finish("ended" if code == "closed" else code, message)
-                    return
-                self.on_status("not-open" if code == "closed" else "reconnecting", message)
-            except (OSError, asyncio.TimeoutError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-                self.on_status("reconnecting", type(exc).__name__)
-            else:
-                attempt = 0
-                self.connected.set()
-                self.on_status("online", "")
-                pinger = asyncio.create_task(self._pings())
-                await self.client.closed.wait()
-                pinger.cancel()
-                self.connected.clear()
-                ws = self.client.ws
-                reason = ws.close_reason if ws is not None and ws.close_reason else ""
-                if self.client.close_code == 4000:
-                    self._finish("replaced", reason)
-                    return
-                if reason in FINAL_REASONS:
-                    self._finish(FINAL_REASONS[reason], reason)
-                    return
-                self.on_status("reconnecting", "")
-            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-            attempt += 1
-            await asyncio.sleep(delay / 2 + secrets.randbelow(1000) / 1000 * delay / 2)
-
-    async def _pings(self) -> None:
-        try:
-            while True:
-                await self.client.sync(timeout=PONG_WITHIN)
-                await asyncio.sleep(PING_EVERY)
-        except (ClientError, asyncio.TimeoutError, TimeoutError, ConnectionClosed):
-            await self.client.drop()     # no answer: the network is gone even if the socket has not noticed
-        except asyncio.CancelledError:
-            pass
-
-    def _finish(self, kind: str, message: str) -> None:
-        self.final, self.final_message = kind, message
-        self.on_change("final")
-
-    async def send(self, cmd: c.Command) -> Ack | Error:
-        cid = f"{self.prefix}-{next(self._ids)}"
-        while self.final is None:
-            await self.connected.wait()
-            try:
-                return await self.client.command(cmd, cid, timeout=15)
-            except (ClientError, ConnectionClosed, asyncio.TimeoutError, TimeoutError):
-                await asyncio.sleep(0.2)     # sent again, with the same id, once back
-        return Error(id=cid, code="closed", message="the session is over")
-
-    async def close(self) -> None:
-        self.final = self.final or "closing"
-        await self.client.close()
-
-
-# --- polls -------------------------------------------------------------------------
-
-def _wid(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
-
-
-def questionnaire_items(p: PollView) -> list[str]:
-    m = re.search(r"\(1\)\s*(.+?);?\s*\(2\)\s*(.+)$", p.question or "")
-    if m:
-        return [m.group(1).rstrip(";"), m.group(2)]
-    return ITEMS.get(p.kind, ["Item 1", "Item 2"])
-
-
-class PollBox(Vertical):
-    """One question: built once, then only updated, so a choice in progress survives."""
-
-    def __init__(self, poll: PollView):
-        super().__init__(id=f"poll-{_wid(poll.id)}", classes="poll")
-        self.poll_id = poll.id
-        self.kind = poll.kind
-        self.first = poll
-
-    def compose(self) -> ComposeResult:
-        p = self.first
-        q = QUESTIONNAIRE_INTRO if p.kind in ("phq2", "gad2") else p.question
-        yield Label(q, classes="question")
-        if p.anonymous:
-            yield Static("Anonymous: nobody, not even the facilitators, can see your answer.", classes="small")
-        if p.kind == "single":
-            yield RadioSet(*[RadioButton(o) for o in p.options], classes="answer")
-        elif p.kind == "multi":
-            yield SelectionList(*[(o, o) for o in p.options], classes="answer")
-        elif p.kind == "scale":
-            yield RadioSet(*[RadioButton(str(v)) for v in range(p.min, p.max + 1)], classes="answer scale")
-        else:
-            for i, item in enumerate(questionnaire_items(p)):
-                yield Label(f"{i + 1}. {item[0].upper()}{item[1:]}", classes="item")
-                yield RadioSet(*[RadioButton(o) for o in p.options], classes=f"answer item-{i}")
-        yield Button("Send my answer", classes="send", variant="primary")
-        yield Static("", classes="status")
-        yield Static("", classes="results")
-
-    def read(self, p: PollView) -> tuple[c.Vote, list[str]] | str:
-        if p.kind in ("single", "scale"):
-            rs = self.query_one(RadioSet)
-            i = rs.pressed_index
-            if i < 0:
-                return "Please choose an answer."
-            if p.kind == "single":
-                return c.Vote(id=p.id, choice=p.options[i]), [p.options[i]]
-            return c.Vote(id=p.id, value=p.min + i), [str(p.min + i)]
-        if p.kind == "multi":
-            chosen = list(self.query_one(SelectionList).selected)
-            if not chosen:
-                return "Please choose at least one answer."
-            return c.Vote(id=p.id, choices=chosen), chosen
-        answers = [rs.pressed_index for rs in self.query(RadioSet)]
-        if len(answers) != 2 or min(answers) < 0:
-            return "Please answer both questions."
-        return c.Vote(id=p.id, answers=answers), [str(sum(answers))]
-
-    def update_from(self, p: PollView, mine: list[str]) -> None:
-        open_ = p.state == "open"
-        final = p.anonymous and bool(mine)
-        for w in self.query(".answer"):
-            w.disabled = not open_ or final
-        send = self.query_one(".send", Button)
-        send.display = open_ and not final
-        send.label = "Change my answer" if mine else "Send my answer"
-        if p.kind in ("phq2", "gad2") and mine:
-            status = "Thank you, your answers were sent to the facilitators."
-        elif mine and p.anonymous:
-            status = "Your anonymous answer is in. Anonymous answers cannot be changed."
-        elif mine:
-            status = f"Your answer: {', '.join(mine)}." + (" You can change it while the question is open." if open_ else "")
-        else:
-            status = "" if open_ else "This question is closed."
-        self.query_one(".status", Static).update(status)
-        res = self.query_one(".results", Static)
-        res.display = p.results is not None
-        if p.results is not None:
-            res.update(results_text(p))
-
-
-def results_text(p: PollView) -> str:
-    total = p.total or 0
-    if p.kind == "scale":
-        keys = [str(v) for v in range(p.min, p.max + 1)]
-    elif p.kind in ("single", "multi"):
-        keys = list(p.options)
-    else:
-        keys = sorted(p.results, key=lambda k: int(k) if k.isdigit() else 0)
-    width = max((len(k) for k in keys), default=1)
-    lines = [f"Shared results ({total} {'answer' if total == 1 else 'answers'})"]
-    for k in keys:
-        n = p.results.get(k, 0)
-        bar = "█" * round(20 * n / total) if total else ""
-        pct = round(100 * n / total) if total else 0
-        lines.append(f"{k:<{width}}  {bar:<20} {n} ({pct}%)")
-    return "\n".join(lines)
-
-
-# --- the app -------------------------------------------------------------------------
+from protocol.frames import Ack, Error
 
 class ParticipantApp(App):
-    CSS_PATH = "participant_app.tcss"
+    CSS_PATH = "app.tcss"
     TITLE = "Group session"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
     BINDINGS = [
         Binding("f2", "hand", "Raise/lower hand"),
         Binding("f3", "pass_turn", "Pass"),
@@ -291,9 +32,9 @@ class ParticipantApp(App):
     def __init__(self, url: str, token: str):
         super().__init__()
         self.link = Link(url, token, on_change=self._changed, on_status=self._status)
+        self.where = urlsplit(url).netloc or url        # host and port: a URL carries no token
         self.location_sent = False
         self.polls: dict[str, PollBox] = {}
-        self.chat_keys: list[tuple] = []
         self.announced: set[str] = set()
 
     @property
@@ -302,7 +43,7 @@ class ParticipantApp(App):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
-            yield Static("Group session", id="title")
+            yield Static("Group session", id="title", markup=False)
             yield Static("Connecting…", id="conn")
         with ContentSwitcher(initial="start", id="stages"):
             with Vertical(id="start", classes="stage"):
@@ -310,7 +51,7 @@ class ParticipantApp(App):
                 yield Static("One moment, please.", id="start-msg")
             with Vertical(id="agreement", classes="stage"):
                 yield Label("Before you join: our group agreement", classes="h")
-                yield Static("", id="agreement-text")
+                yield Static("", markup=False, id="agreement-text")
                 yield Checkbox("I have read the group agreement and I accept it.", id="agree-box")
                 yield Button("Accept and continue", id="agree-btn", variant="primary")
             with Vertical(id="location", classes="stage"):
@@ -329,27 +70,27 @@ class ParticipantApp(App):
                 with VerticalScroll(id="left"):
                     with Vertical(id="speaking", classes="card"):
                         yield Label("Speaking", classes="h3")
-                        yield Static("Nobody is speaking right now.", id="speaker")
-                        yield Static("", id="turn-clock")
+                        yield Static("Nobody is speaking right now.", id="speaker", markup=False)
+                        yield Static("", markup=False, id="turn-clock")
                         with Horizontal(classes="buttons"):
                             yield Button("Raise my hand", id="hand-btn", variant="primary")
                             yield Button("Pass my turn", id="pass-btn")
-                        yield Static("", id="queue")
+                        yield Static("", markup=False, id="queue")
                     with Vertical(id="breakout", classes="card"):
                         yield Label("Breakout room", id="breakout-h", classes="h3")
-                        yield Static("", id="breakout-info")
-                        yield Static("", id="broadcasts")
+                        yield Static("", markup=False, id="breakout-info")
+                        yield Static("", markup=False, id="broadcasts")
                     with Vertical(id="polls-card", classes="card"):
                         yield Label("Questions for you", classes="h3")
                         yield Vertical(id="polls")
                     with Vertical(id="agenda-card", classes="card"):
                         yield Label("Today's plan and timers", classes="h3")
-                        yield Static("", id="agenda")
-                        yield Static("", id="timers")
+                        yield Static("", markup=False, id="agenda")
+                        yield Static("", markup=False, id="timers")
                 with VerticalScroll(id="right"):
                     with Vertical(id="chat-card", classes="card"):
                         yield Label("Chat", classes="h3")
-                        yield RichLog(id="chat-log", wrap=True, markup=False, highlight=False)
+                        yield ChatLog(id="chat-log")
                         yield Input(placeholder="Message to everyone", id="chat-input", max_length=2000)
                         yield Checkbox("Only to the facilitators", id="chat-private")
                     with Vertical(id="help-card", classes="card"):
@@ -359,14 +100,14 @@ class ParticipantApp(App):
                                      "local emergency number.", classes="small")
                         yield Input(placeholder="What is going on? (optional)", id="help-input", max_length=2000)
                         yield Button("I need help", id="help-btn", variant="warning")
-                        yield Static("", id="help-status")
+                        yield Static("", markup=False, id="help-status")
                     with Vertical(id="people-card", classes="card"):
                         yield Label("In the room", classes="h3")
-                        yield Static("", id="people")
+                        yield Static("", markup=False, id="people")
                         yield Button("Leave the session", id="leave-btn")
             with Vertical(id="end", classes="stage"):
                 yield Label("The session has ended", id="end-h", classes="h")
-                yield Static("", id="end-msg")
+                yield Static("", markup=False, id="end-msg")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -379,8 +120,11 @@ class ParticipantApp(App):
     # --- reacting to the room ----------------------------------------------------
 
     def _status(self, kind: str, detail: str) -> None:
+        if not self.is_running:
+            return          # shutting down: the screen is gone, frames may still arrive
         text = {"connecting": "Connecting…", "online": "● Connected",
                 "reconnecting": "Reconnecting… you will not miss anything",
+                "unreachable": "Offline: the server cannot be reached",
                 "not-open": "Waiting for the session to open…"}.get(kind, kind)
         conn = self.query_one("#conn", Static)
         conn.update(text)
@@ -388,15 +132,22 @@ class ParticipantApp(App):
         if kind == "not-open" and self.mirror is None:
             self.query_one("#start-msg", Static).update(
                 "The session has not started yet. This connects by itself as soon as it opens.")
+        elif kind == "unreachable" and self.mirror is None:
+            self.query_one("#start-msg", Static).update(
+                f"The group's server at {self.where} cannot be reached: it may not be running yet, or "
+                "your network may be down. This keeps trying by itself; Ctrl+Q quits.")
 
     def _changed(self, what: str) -> None:
+        if not self.is_running:
+            return
         m = self.mirror
         if m is not None and what == "turn_started" and m.view.speaker == m.me:
-            self.notify("It is your turn." + (" You can share, or pass (F3)." if m.view.go_around is not None else ""))
+            share = " You can share, or pass (F3)." if m.view.go_around is not None else ""
+            self.notify("It is your turn." + share, markup=False)
         elif m is not None and what == "breakouts_opened" and m.view.my_room:
-            self.notify(f"You are now in breakout room {m.view.my_room}.")
+            self.notify(f"You are now in breakout room {m.view.my_room}.", markup=False)
         elif m is not None and what == "breakouts_broadcast" and m.broadcasts:
-            self.notify(f"From the facilitators: {m.broadcasts[-1].text}")
+            self.notify(f"From the facilitators: {m.broadcasts[-1].text}", markup=False)
         self.refresh_view()
 
     def wanted_stage(self) -> str:
@@ -434,6 +185,9 @@ class ParticipantApp(App):
                 self.query_one(focus).focus()
 
     def _render_end(self) -> None:
+        conn = self.query_one("#conn", Static)
+        conn.update("Not connected")
+        conn.set_class(True, "down")
         v = self.mirror.view if self.mirror else None
         if v is not None and v.phase == "closed":
             kind = "ended"
@@ -490,7 +244,7 @@ class ParticipantApp(App):
 
         ppl = sorted(v.present, key=lambda p: p.role == "participant")
         self.query_one("#people", Static).update(", ".join(
-            (f"{p.name} (you)" if p.id == me else p.name) + ("" if p.role == "participant" else " (facilitator)")
+            (f"{p.name} (you)" if p.id == me else p.name) + (f" ({ROLE_LABELS[p.role]})" if p.role in ROLE_LABELS else "")
             for p in ppl))
 
         self._render_polls()
@@ -523,23 +277,19 @@ class ParticipantApp(App):
 
     def _render_chat(self) -> None:
         m = self.mirror
-        log = self.query_one("#chat-log", RichLog)
-        keys = [(x.at, x.by, x.to, x.text) for x in m.view.chat]
-        if keys[: len(self.chat_keys)] != self.chat_keys:
-            log.clear()
-            self.chat_keys = []
-        for line in m.view.chat[len(self.chat_keys):]:
+        lines = []
+        for line in m.view.chat:
             who = "You" if line.by == m.me else line.name or "Someone"
             tag = (" (to the facilitators only)" if line.to == "facilitators" else
                    " (private, from a facilitator)" if line.to == m.me else
                    f" (breakout room {line.room})" if line.room else "")
             stamp = time.strftime("%H:%M", time.localtime(line.at))
-            log.write(f"{stamp} {who}{tag}: {line.text}")
-        self.chat_keys = keys
+            lines.append(((line.at, line.by, line.to, line.text), f"{stamp} {who}{tag}: {line.text}"))
+        self.query_one("#chat-log", ChatLog).show(lines)
 
     def tick(self) -> None:
         m = self.mirror
-        if m is None or self.wanted_stage() != "room":
+        if m is None or not self.is_running or self.wanted_stage() != "room":
             return
         v = m.view
         now = self.link.now()
@@ -574,23 +324,23 @@ class ParticipantApp(App):
             if left <= at and k not in self.announced:
                 self.announced.add(k)
                 if left > at - 5:
-                    self.notify(say)
+                    self.notify(say, markup=False)
 
     # --- actions ---------------------------------------------------------------------
 
     async def _send(self, cmd: c.Command, ok_text: str = "") -> bool:
         r = await self.link.send(cmd)
         if isinstance(r, Error):
-            self.notify(r.message[:1].upper() + r.message[1:] + ".", severity="warning")
+            self.notify(r.message[:1].upper() + r.message[1:] + ".", severity="warning", markup=False)
             return False
         if ok_text:
-            self.notify(ok_text)
+            self.notify(ok_text, markup=False)
         return True
 
     @on(Button.Pressed, "#agree-btn")
     async def accept(self) -> None:
         if not self.query_one("#agree-box", Checkbox).value:
-            self.notify("Please tick the box to accept the agreement.", severity="warning")
+            self.notify("Please tick the box to accept the agreement.", severity="warning", markup=False)
             self.query_one("#agree-box").focus()
             return
         if await self._send(c.AcceptAgreement()):
@@ -651,7 +401,7 @@ class ParticipantApp(App):
         inp = self.query_one("#help-input", Input)
         if await self._send(c.HelpRequest(text=inp.value.strip())):
             inp.value = ""
-            self.notify("Your request for help was sent privately to the facilitators.")
+            self.notify("Your request for help was sent privately to the facilitators.", markup=False)
             self.refresh_view()
 
     @on(Button.Pressed, "#leave-btn")
@@ -681,46 +431,3 @@ class ParticipantApp(App):
             box.update_from(p, m.mine(p))
         else:
             status.update(f"Not sent: {r.message}")
-
-
-# --- the command line -----------------------------------------------------------------
-
-def read_token(args, url: str, env=os.environ, prompt=getpass.getpass) -> str:
-    """The token from a file, the environment or a prompt (each may hold a whole join link).
-    A token inside the URL argument works too, with a warning: command lines are visible."""
-    if args.token_file:
-        with open(args.token_file, encoding="utf-8") as f:
-            return token_from_link(f.read())
-    if env.get("FACILITATOR_TOKEN"):
-        return token_from_link(env["FACILITATOR_TOKEN"])
-    if "#t=" in url:
-        print("warning: a token on the command line can be seen by other users of this machine; "
-              "prefer --token-file or FACILITATOR_TOKEN", file=sys.stderr)
-        return token_from_link(url)
-    return token_from_link(prompt("Paste your join link or token (hidden): "))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="facilitator join",
-        description="Join a group session as a participant, in the terminal.")
-    parser.add_argument("url", metavar="URL", help="the session server, e.g. http://host:8765 or ws://host:8765")
-    parser.add_argument("--token-file", metavar="F", help="a file holding your token or join link")
-    args = parser.parse_args(argv)
-    try:
-        ws_url = websocket_url(args.url)
-        token = read_token(args, args.url)
-    except (ValueError, OSError, InvalidURI) as exc:
-        print(f"facilitator join: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, EOFError):
-        return 130
-    if not token:
-        print("facilitator join: a token is needed", file=sys.stderr)
-        return 2
-    ParticipantApp(ws_url, token).run()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
