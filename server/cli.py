@@ -158,6 +158,11 @@ def _write_private(path: str, text: str) -> None:
 
 def cmd_export(a) -> int:
     from server import export
+    if a.list or a.program or a.format not in (None, "jsonl", "attendance-csv", "absences"):
+        from server.programs.cli import cmd_export as program_export, run
+        return run(program_export, a, lambda text: _write_private(a.out, text) if a.out else sys.stdout.write(text))
+    if not a.format:
+        _die("export needs --format (or --list)")
     rec = _record(a.db)
     try:
         if a.format == "absences":
@@ -277,9 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="export from the record")
     x.add_argument("--db", required=True)
     x.add_argument("--room")
-    x.add_argument("--format", required=True, choices=["jsonl", "attendance-csv", "absences"])
+    x.add_argument("--format", choices=["jsonl", "attendance-csv", "absences", "hours", "followup", "note",
+                                        "member", "fhir"])
     x.add_argument("--out", help="write to this file (mode 0600) instead of standard output")
     x.set_defaults(fn=cmd_export)
+    from server.programs.cli import add_export_arguments, add_parser as add_program_parser
+    add_export_arguments(x)
+    add_program_parser(sub)
 
     v = sub.add_parser("verify", help="check the record's hash chain")
     v.add_argument("--db", required=True)

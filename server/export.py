@@ -32,12 +32,21 @@ def jsonl(record: Record, room: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _zone(record: Record, program: str):
+    """A program's session gives local times in its program's zone; a lone room, UTC."""
+    if not program:
+        return None
+    from server.programs.store import load_program, zone
+    p = load_program(record, program)
+    return zone(p) if p is not None else None
+
+
 def attendance_csv(record: Record, room: str) -> str:
     state, now, _ = fold_until(record, room)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADER)
-    w.writerows(csv_lines(attendance_rows(state, now)))
+    w.writerows(csv_lines(attendance_rows(state, now), _zone(record, state.program)))
     return buf.getvalue()
 
 

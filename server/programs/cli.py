@@ -1,0 +1,379 @@
+"""`session-server program import|show|list|enrol|discharge|makeup`, and the program exports.
+
+Every bad input ends in one line on stderr and exit status 2; a missing
+program, member or session in an otherwise good record is status 1.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import sqlite3
+import sys
+
+from server.programs import store
+from server.programs.model import MemberDischarged, MemberEnrolled
+from server.programs.spec import ProgramError, check_id, load as load_spec, parse_date
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+FORMATS = ("absences", "hours", "followup", "note", "member", "fhir")
+
+
+class _Fail(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _read(path: str):
+    from server.record import Record
+    if not os.path.exists(path):
+        raise _Fail(f"no such record: {path}")
+    try:
+        rec = Record(path, readonly=True)
+        rec.rooms()
+        return rec
+    except sqlite3.DatabaseError as exc:
+        raise _Fail(f"{path} is not a readable record: {exc}") from None
+
+
+def _write(path: str, create: bool = False):
+    from server.record import Record
+    if not create and not os.path.exists(path):
+        raise _Fail(f"no such record: {path}")
+    if os.path.isdir(path):
+        raise _Fail(f"{path} is a directory, not a record")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise _Fail(f"no such directory for the record: {parent}")
+    try:
+        return Record(path)
+    except sqlite3.DatabaseError as exc:
+        raise _Fail(f"{path} is not a writable record: {exc}") from None
+    except OSError as exc:
+        raise _Fail(f"cannot open {path} for writing: {exc.strerror or exc}") from None
+
+
+def _program(rec, pid: str):
+    p = store.load_program(rec, pid)
+    if p is None:
+        known = ", ".join(store.program_ids(rec)) or "none"
+        raise _Fail(f"the record holds no program {pid!r} (programs in it: {known})", EXIT_FAIL)
+    return p
+
+
+def _date(text: str, flag: str) -> dt.date:
+    try:
+        return parse_date(text, flag)
+    except ProgramError as exc:
+        raise _Fail(exc.message) from None
+
+
+def _ids(text: str | None, flag: str) -> list[str]:
+    if not text:
+        return []
+    out = [x.strip() for x in text.split(",") if x.strip()]
+    for x in out:
+        try:
+            check_id(x, flag)
+        except ProgramError as exc:
+            raise _Fail(exc.message) from None
+    return out
+
+
+def cmd_import(a) -> int:
+    try:
+        spec = load_spec(a.file)
+    except ProgramError as exc:
+        raise _Fail(f"{a.file}: {exc}") from None
+    rec = _write(a.db, create=True)
+    try:
+        current = store.load_program(rec, spec.defined.id)
+        events = store.import_events(current, spec)
+        p = current or store.Program(id=spec.defined.id)
+        store.append(rec, p, events)
+    finally:
+        rec.close()
+    missing = sorted(set(p.members) - {m.id for m in spec.members})
+    verb = "imported" if current is None else "updated"
+    print(f"program {spec.defined.id}: {verb}, {len(events)} change(s) recorded" if events
+          else f"program {spec.defined.id}: unchanged, nothing recorded")
+    if missing:
+        print(f"note: {len(missing)} member(s) in the record but not in the file are kept as recorded "
+              f"(discharge them instead): {', '.join(missing)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def describe(rec, p) -> dict:
+    """The program as plain data (also what a console's program screen needs)."""
+    held = store.sessions(rec, p.id)
+    return {
+        "id": p.id, "title": p.title, "timezone": p.timezone, "capacity": p.capacity,
+        "agreement": p.agreement, "weekly_hours_target": p.weekly_hours_target,
+        "agenda": [{"title": x.title, "minutes": x.minutes} for x in p.agenda],
+        "schedule": [{"weekday": s.weekday, "start": s.start, "minutes": s.minutes} for s in p.schedule],
+        "staff": [{"id": s.id, "name": s.name, "role": s.role} for s in p.staff],
+        "members": [{"id": m.id, "name": m.name, "enrolled": m.enrolled, "discharged": m.discharged,
+                     "together": m.together, "apart": m.apart} for m in p.members.values()],
+        "makeups": [{"member": m.member, "missed": m.missed, "made_up_in": m.made_up_in} for m in p.makeups],
+        "sessions": [{"room": s.room, "date": s.date, "title": s.title} for s in held],
+        "changes": p.changes,
+    }
+
+
+def cmd_show(a) -> int:
+    rec = _read(a.db)
+    d = describe(rec, _program(rec, a.program))
+    if a.json:
+        print(json.dumps(d))
+        return EXIT_OK
+    out = [f"{d['title'] or d['id']}  ({d['id']}, {d['timezone']}, cap {d['capacity']}, "
+           f"{d['weekly_hours_target']:g} h a week; {d['changes']} recorded change(s))"]
+    out.append("schedule: " + (", ".join(f"{s['weekday']} {s['start']} for {s['minutes']} min"
+                                         for s in d["schedule"]) or "none"))
+    if d["agenda"]:
+        out.append("agenda: " + ", ".join(f"{x['title']} ({x['minutes']:g} min)" for x in d["agenda"]))
+    out.append("staff: " + (", ".join(f"{s['name']} ({s['id']}, {s['role']})" for s in d["staff"]) or "none"))
+    out.append(f"members ({len(d['members'])}):")
+    for m in d["members"]:
+        rules = "".join([f"  together: {', '.join(m['together'])}" if m["together"] else "",
+                         f"  apart: {', '.join(m['apart'])}" if m["apart"] else ""])
+        out.append(f"  {m['id']:<12} {m['name'][:20]:<20} enrolled {m['enrolled']}"
+                   + (f", discharged {m['discharged']}" if m["discharged"] else "") + rules)
+    for mk in d["makeups"]:
+        out.append(f"make-up: {mk['member']} missed {mk['missed']}, made up in {mk['made_up_in']}")
+    out.append(f"sessions in the record: {len(d['sessions'])}")
+    print("\n".join(out))
+    return EXIT_OK
+
+
+def cmd_list(a) -> int:
+    rec = _read(a.db)
+    ps = store.programs(rec)
+    if a.json:
+        print(json.dumps([{"id": p.id, "title": p.title, "timezone": p.timezone,
+                           "members": len(p.members)} for p in ps]))
+        return EXIT_OK
+    if not ps:
+        print("no programs in this record")
+    for p in ps:
+        sched = ", ".join(f"{s.weekday} {s.start}" for s in p.schedule)
+        print(f"{p.id}\t{p.title}\t{p.timezone}\t{sched}\t{len(p.members)} member(s)")
+    return EXIT_OK
+
+
+def cmd_enrol(a) -> int:
+    try:
+        check_id(a.member, "--member")
+    except ProgramError as exc:
+        raise _Fail(exc.message) from None
+    day = _date(a.date, "--date")
+    together, apart = _ids(a.together, "--together"), _ids(a.apart, "--apart")
+    rec = _write(a.db)
+    try:
+        p = _program(rec, a.program)
+        if any(s.id == a.member for s in p.staff):
+            raise _Fail(f"{a.member!r} is on the program's staff, not a member")
+        old = p.members.get(a.member)
+        for other in together + apart:
+            if other not in p.members or other == a.member:
+                raise _Fail(f"--together/--apart name {other!r}, who is not another member of {p.id!r}",
+                            EXIT_FAIL)
+        name = a.name or (old.name if old else None)
+        if not name:
+            raise _Fail("a new member needs --name")
+        ev = MemberEnrolled(member=a.member, name=name, enrolled=day.isoformat(),
+                            together=together if a.together is not None else (old.together if old else []),
+                            apart=apart if a.apart is not None else (old.apart if old else []))
+        store.append(rec, p, [ev])
+    finally:
+        rec.close()
+    print(f"{a.member} enrolled in {a.program} from {day.isoformat()}")
+    return EXIT_OK
+
+
+def cmd_discharge(a) -> int:
+    day = _date(a.date, "--date")
+    rec = _write(a.db)
+    try:
+        p = _program(rec, a.program)
+        m = p.members.get(a.member)
+        if m is None:
+            raise _Fail(f"program {p.id!r} has no member {a.member!r}", EXIT_FAIL)
+        if day.isoformat() < m.enrolled:
+            raise _Fail(f"--date {day.isoformat()} comes before {a.member}'s enrolment on {m.enrolled}")
+        store.append(rec, p, [MemberDischarged(member=a.member, date=day.isoformat())])
+    finally:
+        rec.close()
+    print(f"{a.member} discharged from {a.program}; last date {day.isoformat()}")
+    return EXIT_OK
+
+
+def cmd_makeup(a) -> int:
+    rec = _write(a.db)
+    try:
+        p = _program(rec, a.program)
+        if a.member not in p.members:
+            raise _Fail(f"program {p.id!r} has no member {a.member!r}", EXIT_FAIL)
+        from server.programs.reports import held
+        missed = store.session_info(rec, a.missed)
+        if missed is None or missed.program != p.id:
+            raise _Fail(f"--missed {a.missed!r} is not a session of program {p.id!r} in the record", EXIT_FAIL)
+        h = held(rec, a.missed, p)
+        r = h.rows.get(a.member) if h else None
+        if r is None or not r.expected or r.status not in ("absent", "excused"):
+            raise _Fail(f"{a.member} did not miss {a.missed}: nothing to make up", EXIT_FAIL)
+        if a.into == a.missed:
+            raise _Fail("--in must be another session than --missed")
+        h2 = held(rec, a.into, p)
+        if h2 is None:
+            raise _Fail(f"--in {a.into!r} is not a session that took place in the record", EXIT_FAIL)
+        r2 = h2.rows.get(a.member)
+        if r2 is None or r2.status in ("absent", "excused"):
+            raise _Fail(f"{a.member} did not attend {a.into}, so it cannot make up {a.missed}", EXIT_FAIL)
+        store.makeup(rec, p, a.member, a.missed, a.into)
+    finally:
+        rec.close()
+    print(f"{a.member}: {a.missed} made up in {a.into}")
+    return EXIT_OK
+
+
+def add_parser(sub) -> None:
+    """`program` and its subcommands, on the main parser's subparsers."""
+    pg = sub.add_parser("program", help="programs: recurring groups with a schedule and an enrolled roster")
+    ps = pg.add_subparsers(dest="program_command", required=True, parser_class=type(pg))
+
+    i = ps.add_parser("import", help="load or update a program from its TOML file (every change recorded)")
+    i.add_argument("file")
+    i.add_argument("--db", required=True)
+    i.set_defaults(fn=lambda a: run(cmd_import, a))
+
+    s = ps.add_parser("show", help="a program: schedule, staff, members, make-ups")
+    s.add_argument("--db", required=True)
+    s.add_argument("--program", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=lambda a: run(cmd_show, a))
+
+    li = ps.add_parser("list", help="the programs in a record")
+    li.add_argument("--db", required=True)
+    li.add_argument("--json", action="store_true")
+    li.set_defaults(fn=lambda a: run(cmd_list, a))
+
+    e = ps.add_parser("enrol", help="enrol a member (or correct an enrolment)")
+    e.add_argument("--db", required=True)
+    e.add_argument("--program", required=True)
+    e.add_argument("--member", required=True)
+    e.add_argument("--name", help="display name (needed for a new member)")
+    e.add_argument("--date", required=True, help="first date expected, YYYY-MM-DD")
+    e.add_argument("--together", help="member ids to keep in the same breakout room, comma-separated")
+    e.add_argument("--apart", help="member ids never to share a breakout room with, comma-separated")
+    e.set_defaults(fn=lambda a: run(cmd_enrol, a))
+
+    d = ps.add_parser("discharge", help="discharge a member")
+    d.add_argument("--db", required=True)
+    d.add_argument("--program", required=True)
+    d.add_argument("--member", required=True)
+    d.add_argument("--date", required=True, help="the last date expected, YYYY-MM-DD")
+    d.set_defaults(fn=lambda a: run(cmd_discharge, a))
+
+    m = ps.add_parser("makeup", help="link a missed session to the session that made it up")
+    m.add_argument("--db", required=True)
+    m.add_argument("--program", required=True)
+    m.add_argument("--member", required=True)
+    m.add_argument("--missed", required=True, help="the room of the missed session")
+    m.add_argument("--in", dest="into", required=True, help="the room of the make-up (any program, or none)")
+    m.set_defaults(fn=lambda a: run(cmd_makeup, a))
+
+
+def add_export_arguments(x) -> None:
+    x.add_argument("--program", help="a program's reports: " + ", ".join(FORMATS))
+    x.add_argument("--member", help="one member (member; filters absences, hours, followup)")
+    x.add_argument("--week", help="one ISO week, YYYY-Www (filters absences and hours)")
+    x.add_argument("--list", action="store_true", help="list the sessions in the record, with dates and titles")
+
+
+def _week(text: str | None) -> str | None:
+    if text is None:
+        return None
+    m = re.fullmatch(r"(\d{4})-W(\d{2})", text)
+    if m:
+        try:
+            dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+            return text
+        except ValueError:
+            pass
+    raise _Fail(f"--week {text!r} is not an ISO week such as 2026-W45")
+
+
+def cmd_export(a, write) -> int:
+    """The program exports and `export --list`; `write(text)` sends to --out or stdout."""
+    if a.list:
+        if a.format or a.program or a.room:
+            raise _Fail("--list takes only --db (and --out)")
+        rec = _read(a.db)
+        write(_reports().sessions_csv(rec, {p.id: p for p in store.programs(rec)}))
+        return EXIT_OK
+    if not a.format:
+        raise _Fail("export needs --format (or --list)")
+    if a.format not in FORMATS:
+        raise _Fail(f"--format {a.format} is for one room (--room), not a program")
+    if not a.program:
+        raise _Fail(f"--format {a.format} needs --program")
+    week = _week(a.week)
+    rec = _read(a.db)
+    p = _program(rec, a.program)
+    r = _reports()
+    if a.format in ("note", "fhir"):
+        if not a.room:
+            raise _Fail(f"--format {a.format} needs --room (one session)")
+        info = store.session_info(rec, a.room)
+        if info is None:
+            raise _Fail(f"the record holds no room {a.room!r}", EXIT_FAIL)
+        if info.program and info.program != p.id:
+            raise _Fail(f"room {a.room!r} is a session of program {info.program!r}, not {p.id!r}", EXIT_FAIL)
+    if a.member and a.member not in p.members:
+        raise _Fail(f"program {p.id!r} has no member {a.member!r}", EXIT_FAIL)
+    try:
+        if a.format == "absences":
+            write(r.absences_csv(rec, p, a.member, week))
+            for f in r.followups(rec, p):
+                if not a.member or f.member == a.member:
+                    # stderr, not a column: the contracted header stays as written; ids, never names
+                    print(f"follow-up: {f.member} missed {len(f.missed)} sessions in a row "
+                          f"({f.missed[0].date} to {f.missed[-1].date})", file=sys.stderr)
+        elif a.format == "hours":
+            write(r.hours_csv(rec, p, a.member, week))
+        elif a.format == "followup":
+            write(r.followups_csv(rec, p, a.member))
+        elif a.format == "note":
+            from server.programs.documents import group_note
+            write(group_note(rec, p, a.room))
+        elif a.format == "member":
+            if not a.member:
+                raise _Fail("--format member needs --member")
+            from server.programs.documents import member_export
+            write(member_export(rec, p, a.member))
+        else:
+            from server.programs.fhir import bundle_json
+            write(bundle_json(rec, p, a.room))
+    except LookupError as exc:
+        raise _Fail(str(exc).strip("'\""), EXIT_FAIL) from None
+    return EXIT_OK
+
+
+def _reports():
+    from server.programs import reports
+    return reports
+
+
+def run(fn, *args) -> int:
+    try:
+        return fn(*args)
+    except _Fail as exc:
+        print(f"session-server: {exc}", file=sys.stderr)
+        return exc.code
+    except OSError as exc:       # --out into a missing directory, a full disk
+        print(f"session-server: cannot write {exc.filename or 'the output'}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_USAGE
