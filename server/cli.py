@@ -184,6 +184,9 @@ def cmd_replay(a) -> int:
     if a.scenario:
         if a.room or a.at:
             _die("give a scenario file, or --db with --room, not both")
+        if os.path.isdir(a.scenario):      # a program's library: played in order against one record
+            from server.programs.cli import cmd_replay_directory, run
+            return run(cmd_replay_directory, a)
         return _replay_scenario(a)
     if not a.db or not a.room:
         _die("replay needs a SCENARIO.toml, or --db RECORD.db --room R")

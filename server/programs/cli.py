@@ -210,33 +210,85 @@ def cmd_discharge(a) -> int:
     return EXIT_OK
 
 
+def check_makeup(rec, p, member: str, missed: str, into: str) -> None:
+    """A make-up links a session the member missed to one they attended (any program's, or none)."""
+    if member not in p.members:
+        raise _Fail(f"program {p.id!r} has no member {member!r}", EXIT_FAIL)
+    from server.programs.reports import held
+    info = store.session_info(rec, missed)
+    if info is None or info.program != p.id:
+        raise _Fail(f"--missed {missed!r} is not a session of program {p.id!r} in the record", EXIT_FAIL)
+    h = held(rec, missed, p)
+    r = h.rows.get(member) if h else None
+    if r is None or not r.expected or r.status not in ("absent", "excused"):
+        raise _Fail(f"{member} did not miss {missed}: nothing to make up", EXIT_FAIL)
+    if into == missed:
+        raise _Fail("--in must be another session than --missed")
+    h2 = held(rec, into, p)
+    if h2 is None:
+        raise _Fail(f"--in {into!r} is not a session that took place in the record", EXIT_FAIL)
+    r2 = h2.rows.get(member)
+    if r2 is None or r2.status in ("absent", "excused"):
+        raise _Fail(f"{member} did not attend {into}, so it cannot make up {missed}", EXIT_FAIL)
+
+
 def cmd_makeup(a) -> int:
     rec = _write(a.db)
     try:
         p = _program(rec, a.program)
-        if a.member not in p.members:
-            raise _Fail(f"program {p.id!r} has no member {a.member!r}", EXIT_FAIL)
-        from server.programs.reports import held
-        missed = store.session_info(rec, a.missed)
-        if missed is None or missed.program != p.id:
-            raise _Fail(f"--missed {a.missed!r} is not a session of program {p.id!r} in the record", EXIT_FAIL)
-        h = held(rec, a.missed, p)
-        r = h.rows.get(a.member) if h else None
-        if r is None or not r.expected or r.status not in ("absent", "excused"):
-            raise _Fail(f"{a.member} did not miss {a.missed}: nothing to make up", EXIT_FAIL)
-        if a.into == a.missed:
-            raise _Fail("--in must be another session than --missed")
-        h2 = held(rec, a.into, p)
-        if h2 is None:
-            raise _Fail(f"--in {a.into!r} is not a session that took place in the record", EXIT_FAIL)
-        r2 = h2.rows.get(a.member)
-        if r2 is None or r2.status in ("absent", "excused"):
-            raise _Fail(f"{a.member} did not attend {a.into}, so it cannot make up {a.missed}", EXIT_FAIL)
+        check_makeup(rec, p, a.member, a.missed, a.into)
         store.makeup(rec, p, a.member, a.missed, a.into)
     finally:
         rec.close()
     print(f"{a.member}: {a.missed} made up in {a.into}")
     return EXIT_OK
+
+
+def cmd_replay_directory(a) -> int:
+    """`replay DIR --db F`: a program's library, played in order against one record."""
+    import tempfile
+
+    from server.programs import library
+    from server.scenarios.runner import run_scenario
+    from server.scenarios.script import ScriptError
+    if a.json:
+        raise _Fail("--json is for one scenario file, not a directory")
+    try:
+        programs, sessions, makeups_file = library.files(a.scenario)
+        if not sessions:
+            raise _Fail(f"{a.scenario} holds no session scenarios")
+        db = a.db or os.path.join(tempfile.mkdtemp(prefix="program-"), "record.db")
+        rec = _write(db, create=True)
+        try:
+            for path in programs:
+                print(f"{path}: program imported, {library.import_file(rec, path)} change(s) recorded")
+        finally:
+            rec.close()
+        makeups = library.makeups(makeups_file) if makeups_file else []
+    except ProgramError as exc:
+        raise _Fail(str(exc)) from None
+    failed = 0
+    for path in sessions:
+        try:
+            result = run_scenario(path, db)
+        except ScriptError as exc:
+            raise _Fail(f"{path}: invalid scenario: {exc}") from None
+        for f in result.failures:
+            print(f"FAIL {path}: {f}")
+        failed += len(result.failures)
+        print(f"{path}: {'passed' if result.passed else 'FAILED'}: {result.steps} steps, {result.checks} checks")
+    rec = _write(db)
+    try:
+        for mk in makeups:
+            p = _program(rec, mk["program"])
+            check_makeup(rec, p, mk["member"], mk["missed"], mk["in"])
+            store.makeup(rec, p, mk["member"], mk["missed"], mk["in"])
+            print(f"make-up: {mk['member']}: {mk['missed']} made up in {mk['in']}")
+    finally:
+        rec.close()
+    print(f"{a.scenario}: {'passed' if not failed else 'FAILED'}: {len(sessions)} sessions"
+          + (f"; record in {a.db}" if a.db else ""))
+    return EXIT_OK if not failed else EXIT_FAIL
 
 
 def add_parser(sub) -> None:
