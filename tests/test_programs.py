@@ -214,3 +214,24 @@ def test_program_show_and_list(db):
     assert r.stdout.splitlines()[0].startswith("iop-day\tDay IOP") and "iop-evening\t" in r.stdout
     r = cli("verify", "--db", db)
     assert r.returncode == 0 and "hash chain intact" in r.stdout
+
+
+NEW_ATTENDANCE = "waiting_minutes" in __import__("server.attendance", fromlist=["AttendanceRow"]).AttendanceRow.__dataclass_fields__
+
+
+@pytest.mark.xfail(not NEW_ATTENDANCE, strict=True,
+                   reason="lateness from arrival and waiting minutes come with the attendance rules' rework "
+                          "(SCENARIOS.md, Attendance rules); this test must pass once they land")
+def test_the_late_arrival_who_waited_in_the_lobby(db):
+    """Sam joined the waiting room at 6:00 and was admitted at 9:00: 6 minutes late, 3 waiting,
+    81 minutes present (SCENARIOS.md: lateness runs to arrival; waiting is its own figure)."""
+    from server.attendance import attendance_rows
+    from server.record import Record
+    from server.review import fold_until
+    rec = Record(db, readonly=True)
+    state, now, _ = fold_until(rec, ROOMS[0])
+    rec.close()
+    sam = next(r for r in attendance_rows(state, now) if r.participant_id == "p3")
+    assert (round(sam.minutes_present, 1), round(sam.late_minutes, 1), round(sam.waiting_minutes, 1)) == (81, 6, 3)
+    note = export(db, "--format", "note", "--room", ROOMS[0]).stdout
+    assert "| Sam | attended | 81 | 6 | 3 | 0 | 0 |" in note

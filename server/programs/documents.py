@@ -65,17 +65,21 @@ def group_note(record: Record, p: Program, room: str) -> str:
             lines.append(f"- {_hm(s.start, tz)} {_cell(s.title)}{length}")
     else:
         lines.append("- (no agenda was run)")
+    # waiting minutes are the attendance rules' own column once they keep one (server.attendance)
+    waits = bool(rows) and hasattr(rows[0], "waiting_minutes")
     lines += ["", "## Members", "",
-              "| member | status | minutes present | late | left early | drops | PHQ-2 | GAD-2 | alerts | flags |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| member | status | minutes present | late | " + ("waiting | " if waits else "")
+              + "left early | drops | PHQ-2 | GAD-2 | alerts | flags |",
+              "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if waits else "")]
     for r in rows:
         mine = f.checkins.get(r.participant_id, [])
         score = {k: next((str(c.total) for c in reversed(mine) if c.kind == k), "") for k in MEASURES}
         alerts = "; ".join(f"{MEASURES.get(k, k)} {t}" for _a, k, t in f.alerts.get(r.participant_id, []))
         flags = "; ".join(f"{lvl}: {reason}" for _a, _b, lvl, reason in f.flags.get(r.participant_id, []))
         status = r.status + (f" ({r.reason})" if r.reason else "")
+        wait = f"{_mins(r.waiting_minutes)} | " if waits else ""
         lines.append(f"| {_cell(r.name)} | {_cell(status)} | {_mins(r.minutes_present)} | {_mins(r.late_minutes)} | "
-                     f"{_mins(r.left_early_minutes)} | {r.drops} | {score['phq2']} | {score['gad2']} | "
+                     f"{wait}{_mins(r.left_early_minutes)} | {r.drops} | {score['phq2']} | {score['gad2']} | "
                      f"{_cell(alerts)} | {_cell(flags)} |")
     lines += ["", "## Narrative (for the clinician)", ""]
     for head in ("Themes and interventions", "Group process and member participation",
