@@ -158,6 +158,8 @@ def test_member_export_holds_the_members_own_record(db):
     # the note about Alex names Jordan: masked, the rest kept
     assert "Alex came in with [another member]; both spoke about weekend triggers." in text
     assert "| 2026-W45 | 2 | 2 | 3.00 | 3 | no |" in text
+    # the trend across sessions: PHQ-2 totals 2 then 1 on a 0 to 6 scale
+    assert "- PHQ-2: \u2583\u2582  11-03 2, 11-12 1" in text
     taylor = export(db, "--format", "member", "--member", "p6").stdout
     assert "make-up for `iop-evening-2026-11-03`" in taylor and "| iop-day-2026-11-04 |" in taylor
 

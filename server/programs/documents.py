@@ -141,6 +141,7 @@ def member_export(record: Record, p: Program, member: str) -> str:
         lines.append(f"| {w.week} | {w.expected} | {w.attended} | {w.minutes / 60:.2f} | "
                      f"{p.weekly_hours_target:g} | {below} |")
     checkins, notes = [], []
+    trend = score_trends(record, p, member, [h for h, _ in mine])
     for h, _ in mine:
         state, _now, history = fold_until(record, h.room)
         f = facts(history, state)
@@ -158,6 +159,40 @@ def member_export(record: Record, p: Program, member: str) -> str:
             notes.append(f"- {local(at, tz)}, {level} flag by {_cell(names.get(by, 'staff'))}: {_cell(mask(reason))}")
     lines += ["", "## Check-ins", "", "| when | measure | question | answer |", "|---|---|---|---|"]
     lines += checkins or ["| | (none) | | |"]
+    lines += ["", "## Trend", ""]
+    for measure, points in trend.items():
+        lo, hi = (0, 6) if measure in MEASURES.values() else (min(v for _d, v in points), max(v for _d, v in points))
+        lines.append(f"- {measure}: {spark([v for _d, v in points], lo, hi)}  "
+                     + ", ".join(f"{d[5:]} {v:g}" for d, v in points))
+    if not trend:
+        lines.append("- (no scores yet)")
     lines += ["", "## Notes and flags", ""] + (notes or ["- (none)"]) + [""]
     lines += ["_Weeks are ISO weeks, Monday to Sunday._", ""]
     return "\n".join(lines)
+
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float], lo: float, hi: float) -> str:
+    """A one-line chart a facilitator reads at a glance (the console draws the same with Sparkline)."""
+    span = (hi - lo) or 1
+    return "".join(BLOCKS[min(len(BLOCKS) - 1, max(0, round((v - lo) / span * (len(BLOCKS) - 1))))]
+                   for v in values)
+
+
+def score_trends(record: Record, p: Program, member: str, sessions_: list[Held] | None = None
+                 ) -> dict[str, list[tuple[str, float]]]:
+    """A member's check-in scores across the program, by measure, in date order: PHQ-2 and GAD-2
+    totals, and 0-10 style scale polls as "mood" (the value chosen)."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    if sessions_ is None:
+        sessions_ = [h for h in program_sessions(record, p) if member in h.rows]
+    for h in sorted(sessions_, key=lambda h: (h.date, h.session.opened_at or 0.0)):
+        state, _now, history = fold_until(record, h.room)
+        for c in facts(history, state).checkins.get(member, []):
+            if c.total is not None:
+                out.setdefault(MEASURES[c.kind], []).append((h.date, float(c.total)))
+            elif c.kind == "scale" and c.keys and c.keys[0].lstrip("-").isdigit():
+                out.setdefault("mood", []).append((h.date, float(c.keys[0])))
+    return out
