@@ -107,6 +107,8 @@ def test_enrol_discharge_and_the_roster_of_a_date(tmp_path):
     (["program", "import", "{bad_rule}", "--db", "{db}"], "names 'zz', who is not a member"),
     (["program", "import", PROGRAM, "--db", "{dir}/no/such/dir/r.db"], "no such directory"),
     (["program", "show", "--db", "{dir}/nope.db", "--program", "x"], "no such record"),
+    (["program", "import", PROGRAM, "--db", "{bad_toml}"], "is not a writable record"),
+    (["program", "import", "{staff_not_table}", "--db", "{db}"], "staff[1] must be a table"),
     (["program", "show", "--db", "{db}", "--program", "x", "--colour"], "unrecognized arguments: --colour"),
     (["program", "enrol", "--db", "{db}", "--program", "iop-evening", "--member", "p9", "--name", "N",
       "--date", "2026-13-01"], "--date must be a date as YYYY-MM-DD"),
@@ -130,7 +132,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     for name, text in {"bad_toml": "[program\nid = 1\n",
                        "bad_tz": base.replace("America/Chicago", "Mars/Olympus"),
                        "bad_date": base.replace('enrolled = "2026-11-02"', 'enrolled = "2 Nov 2026"', 1),
-                       "bad_rule": base.replace('together = ["p2"]', 'together = ["zz"]')}.items():
+                       "bad_rule": base.replace('together = ["p2"]', 'together = ["zz"]'),
+                       "staff_not_table": 'staff = [1]\n' + base}.items():
         (tmp_path / f"{name}.toml").write_text(text)
         files[name] = str(tmp_path / f"{name}.toml")
     args = [a.format(dir=tmp_path, db=db, **files) for a in args]

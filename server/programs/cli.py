@@ -53,6 +53,8 @@ def _write(path: str, create: bool = False):
         raise _Fail(f"{path} is not a writable record: {exc}") from None
     except OSError as exc:
         raise _Fail(f"cannot open {path} for writing: {exc.strerror or exc}") from None
+    except Exception as exc:    # the record's writer lock: a server is writing it (one writer per record)
+        raise _Fail(f"cannot write {path}: {exc}") from None
 
 
 def _program(rec, pid: str):

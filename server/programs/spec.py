@@ -181,6 +181,8 @@ def parse(data: dict) -> ProgramSpec:
     if not isinstance(raw_staff, list):
         raise ProgramError("staff must be an array of tables [[staff]]")
     for i, st in enumerate(raw_staff, 1):
+        if not isinstance(st, dict):
+            raise ProgramError(f"staff[{i}] must be a table ([[staff]] with id, name, role)")
         _keys(st, {"id", "name", "role"}, f"staff[{i}]")
         sid = check_id(st.get("id"), f"staff[{i}].id")
         name = st.get("name", sid)
@@ -196,6 +198,8 @@ def parse(data: dict) -> ProgramSpec:
     if not isinstance(raw_members, list):
         raise ProgramError("members must be an array of tables [[members]]")
     for i, mm in enumerate(raw_members, 1):
+        if not isinstance(mm, dict):
+            raise ProgramError(f"members[{i}] must be a table ([[members]] with id, name, enrolled)")
         _keys(mm, {"id", "name", "enrolled", "discharged", "together", "apart"}, f"members[{i}]")
         mid = check_id(mm.get("id"), f"members[{i}].id")
         name = mm.get("name", mid)
