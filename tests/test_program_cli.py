@@ -133,7 +133,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
                        "bad_tz": base.replace("America/Chicago", "Mars/Olympus"),
                        "bad_date": base.replace('enrolled = "2026-11-02"', 'enrolled = "2 Nov 2026"', 1),
                        "bad_rule": base.replace('together = ["p2"]', 'together = ["zz"]'),
-                       "staff_not_table": 'staff = [1]\n' + base}.items():
+                       "staff_not_table": 'staff = [1]\n[program]\nid = "x"\ntimezone = "UTC"\n'}.items():
         (tmp_path / f"{name}.toml").write_text(text)
         files[name] = str(tmp_path / f"{name}.toml")
     args = [a.format(dir=tmp_path, db=db, **files) for a in args]
