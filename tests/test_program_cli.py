@@ -222,7 +222,6 @@ def test_a_scenario_takes_its_session_from_the_program(tmp_path):
     cli("program", "import", PROGRAM, "--db", db)
     path = _scenario(tmp_path, '''
         [session]
-        room = "tue"
         program = "iop-evening"
         date = "2026-11-10"
         title = "Evening IOP: guest speaker"
@@ -232,7 +231,7 @@ def test_a_scenario_takes_its_session_from_the_program(tmp_path):
     from server.record import Record
     from server.review import fold_until
     rec = Record(db, readonly=True)
-    state, _, _ = fold_until(rec, "tue")
+    state, _, _ = fold_until(rec, "iop-evening-2026-11-10")      # the room's default name
     rec.close()
     assert (state.program, state.date) == ("iop-evening", "2026-11-10")
     assert state.title == "Evening IOP: guest speaker"              # a key beside `program` overrides

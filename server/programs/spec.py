@@ -140,6 +140,8 @@ def parse(data: dict) -> ProgramSpec:
     _keys(prog, {"id", "title", "timezone", "capacity", "agreement", "weekly_hours_target", "agenda",
                  "schedule"}, "[program]")
     pid = check_id(prog.get("id"), "program.id")
+    if len(pid) > 52:
+        raise ProgramError("program.id must be at most 52 characters (its sessions are named ID-YYYY-MM-DD)")
     title = prog.get("title", "")
     if not isinstance(title, str) or len(title) > 200:
         raise ProgramError("program.title must be text of at most 200 characters")

@@ -100,13 +100,18 @@ def scheduled_start(p: Program, day: dt.date) -> float | None:
     return dt.datetime(day.year, day.month, day.day, h, m, tzinfo=zone(p)).timestamp()
 
 
+def room_id(p: Program, day: dt.date) -> str:
+    """A scheduled session's room: the program's id and the date (program ids are kept short for it)."""
+    return f"{p.id}-{day.isoformat()}"
+
+
 def sessions_on(p: Program, day: dt.date) -> list[dict]:
     """The program's scheduled session on a date (a list: a schedule may grow to several a day)."""
     start = scheduled_start(p, day)
     if start is None:
         return []
     slot = p.slot_on(day)
-    return [{"program": p.id, "date": day.isoformat(), "room": f"{p.id}-{day.isoformat()}",
+    return [{"program": p.id, "date": day.isoformat(), "room": room_id(p, day),
              "start": start, "minutes": slot.minutes, "title": p.title}]
 
 

@@ -20,6 +20,8 @@ class ProgramSession:
         self.id = program.id
         self.date = day.isoformat()
         self.start = start
+        from server.programs.store import room_id
+        self.room = room_id(program, day)
         self.title, self.capacity, self.agreement = program.title, program.capacity, program.agreement
         self.agenda: list[c.AgendaItem] = list(program.agenda)
         from server.programs.store import roster

@@ -180,11 +180,13 @@ def parse(data: dict, text: str, path: str = "<scenario>", db: str | None = None
     for k in sess:
         if k not in known:
             raise ScriptError(sess_line(k), f"unknown session key {k!r}")
-    room = want("room", str, "room", lambda v: 0 < len(v) <= 64, "a room id of 1 to 64 characters")
-    if room.startswith("~"):
+    if str(sess.get("room", "")).startswith("~"):
         raise ScriptError(sess_line("room"), "session.room may not start with '~' (kept for programs)")
     from server.scenarios.program_session import from_program
     prog = from_program(sess, db, sess_line)       # None for a lone session
+    # a program's session is named after its program and date unless the file names it
+    room = want("room", str, prog.room if prog else "room", lambda v: 0 < len(v) <= 64,
+                "a room id of 1 to 64 characters")
     title = want("title", str, prog.title if prog else "")
     capacity = want("capacity", int, prog.capacity if prog else 12, lambda v: 1 <= v <= 15,
                     "an integer from 1 to 15")
