@@ -514,6 +514,8 @@ class Hub:
 
     async def join(self, host: RoomHost, actor: Actor, conn: Sink, resume: int | None) -> Error | None:
         """Admits a connection into the room's fan-out; records the arrival."""
+        if host.state.seq == 0 and not host.id.startswith("~"):
+            await self._configure_from_program(host)
         self.fire_due(host)
         try:
             emits = engine.connect(host.state, actor, self.clock.now())
@@ -541,6 +543,14 @@ class Hub:
             conn.send(self.welcome(host, conn, resumed=False))
         host.conns[actor.id] = conn
         return None
+
+    async def _configure_from_program(self, host: RoomHost) -> None:
+        """A room never used before, named PROGRAM-DATE after a program in the record, is set
+        up from that program before anyone enters it (server/programs)."""
+        from server.programs.store import configure_for_room
+        cmd = configure_for_room(self.reader(), host.id)
+        if cmd is not None:
+            await self.configure(host.id, cmd)
 
     def _missed(self, host: RoomHost, resume: int | None):
         """The events after `resume`, if a resume can be served (None: send a fresh

@@ -113,3 +113,35 @@ async def test_a_server_starts_beside_programs_and_opens_a_session_from_one(tmp_
     rec = Record(db, readonly=True)
     assert rec.verify().ok
     rec.close()
+
+
+async def test_a_live_room_named_after_a_program_session_sets_itself_up(tmp_path):
+    """On a real server nobody writes a scenario: the first person to connect to
+    `iop-evening-2026-11-12` finds the room configured from the program."""
+    db = str(tmp_path / "r.db")
+    rec = Record(db)
+    append(rec, Program(id="iop-evening"), import_events(None, load_spec(PROGRAM)))
+    rec.close()
+    srv = EmbeddedServer(db, secrets.token_bytes(32))
+    await srv.start()
+    try:
+        dana = SessionClient(srv.url, srv.token("iop-evening-2026-11-12", "facilitator", "dana", "Dana"),
+                             name="dana")
+        await dana.connect()
+        assert isinstance(await dana.command(c.Open()), Ack)
+        cl = SessionClient(srv.url, srv.token("iop-evening-2026-11-12", "participant", "p7", "Morgan"), name="p7")
+        await cl.connect()
+        await dana.sync()
+        state = srv.hub.room("iop-evening-2026-11-12").visible
+        assert (state.program, state.date, state.capacity) == ("iop-evening", "2026-11-12", 10)
+        assert sorted(m.id for m in state.members.values() if m.expected) == ["p1", "p2", "p3", "p4", "p6", "p7"]
+        assert state.members["p7"].status == "waiting" and state.members["dana"].role == "facilitator"
+        await cl.close()
+        await dana.close()
+        # a room that only looks like one (no such program) stays as it was
+        cl = SessionClient(srv.url, srv.token("book-club-2026-11-12", "facilitator", "f", "F"), name="f")
+        await cl.connect()
+        await cl.close()
+        assert srv.hub.room("book-club-2026-11-12").visible.program == ""
+    finally:
+        await srv.stop()

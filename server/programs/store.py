@@ -7,6 +7,7 @@ them with `evolve_program`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import zoneinfo
 from dataclasses import dataclass
@@ -190,3 +191,25 @@ def makeup(record: Record, p: Program, member: str, missed: str, made_up_in: str
     ev = MakeupRecorded(member=member, missed=missed, made_up_in=made_up_in)
     append(record, p, [ev])
     return ev
+
+
+ROOM_DATE = re.compile(r"^(?P<program>.+)-(?P<date>\d{4}-\d{2}-\d{2})$")
+
+
+def configure_for_room(record: Record, room: str) -> c.Configure | None:
+    """The configuration of a room named PROGRAM-DATE after a program in the record, else None.
+
+    This is how a live server sets up a program's session: the first person to
+    connect to `iop-evening-2026-11-03` finds it configured from its program,
+    with the members enrolled on that date as its roster."""
+    m = ROOM_DATE.match(room)
+    if m is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(m.group("date"))
+    except ValueError:
+        return None
+    p = load_program(record, m.group("program"))
+    if p is None:
+        return None
+    return configure(p, day)
