@@ -267,3 +267,24 @@ def test_a_program_session_needs_the_record_it_was_imported_into(tmp_path):
     path = _scenario(tmp_path, '[session]\nroom = "x"\nprogram = "iop-evening"\ndate = "2026-11-10"\n')
     r = cli("replay", path)
     assert r.returncode == 2 and "needs --db" in r.stderr
+
+
+def test_links_for_everyone_on_a_dates_roster(tmp_path):
+    db, secret_file = str(tmp_path / "r.db"), str(tmp_path / "secret")
+    cli("program", "import", PROGRAM, "--db", db)
+    r = cli("program", "links", "--db", db, "--program", "iop-evening", "--date", "2026-11-03",
+            "--secret-file", secret_file, "--base-url", "https://clinic.example:8765")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == ("# Evening IOP: relapse prevention: room iop-evening-2026-11-03, "
+                        "starts 2026-11-03T18:00:00-06:00")
+    from server import tokens
+    from server.web.links import token_from_link
+    secret = tokens.load_secret(secret_file, create=False)
+    seen = []
+    for line in lines[1:]:
+        role, pid, name, way = line.split("\t")
+        claims = tokens.verify(secret, token_from_link(way) if way.startswith("https://") else way, 0)
+        assert (claims.room, claims.role, claims.id, claims.name) == ("iop-evening-2026-11-03", role, pid, name)
+        seen.append(pid)
+    assert seen == ["dana", "lee", "p1", "p2", "p3", "p4", "p5", "p6"]      # Morgan is not enrolled yet

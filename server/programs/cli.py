@@ -1,4 +1,4 @@
-"""`session-server program import|show|list|enrol|discharge|makeup`, and the program exports.
+"""`session-server program import|show|list|enrol|discharge|makeup|links`, and the program exports.
 
 Every bad input ends in one line on stderr and exit status 2; a missing
 program, member or session in an otherwise good record is status 1.
@@ -293,6 +293,36 @@ def cmd_replay_directory(a) -> int:
     return EXIT_OK if not failed else EXIT_FAIL
 
 
+def cmd_links(a) -> int:
+    """Everyone's way in to one session: the members' page links, the staff's console tokens."""
+    from server import tokens
+    from server.programs import join_links
+    try:
+        ttl = tokens.parse_ttl(a.ttl)
+    except ValueError as exc:
+        raise _Fail(str(exc)) from None
+    rec = _read(a.db)
+    try:
+        p = _program(rec, a.program)
+    finally:
+        rec.close()
+    day = _date(a.date, "--date") if a.date else None
+    if day is None:
+        found = store.tonight(p)
+        if not found:
+            raise _Fail(f"program {p.id!r} has no session today ({p.timezone}); give --date", EXIT_FAIL)
+        day = dt.date.fromisoformat(found[0]["date"])
+    from server.cli import _secret
+    secret = _secret(a.secret_file)
+    room = store.room_id(p, day)
+    start = store.scheduled_start(p, day)
+    from server.programs.reports import local
+    print(f"# {p.title or p.id}: room {room}" + (f", starts {local(start, store.zone(p))}" if start else ""))
+    for x in join_links(secret, p, day, a.base_url, room, ttl):
+        print(f"{x['role']}\t{x['id']}\t{x['name']}\t{x.get('link') or x.get('token')}")
+    return EXIT_OK
+
+
 def add_parser(sub) -> None:
     """`program` and its subcommands, on the main parser's subparsers."""
     pg = sub.add_parser("program", help="programs: recurring groups with a schedule and an enrolled roster")
@@ -330,6 +360,15 @@ def add_parser(sub) -> None:
     d.add_argument("--member", required=True)
     d.add_argument("--date", required=True, help="the last date expected, YYYY-MM-DD")
     d.set_defaults(fn=lambda a: run(cmd_discharge, a))
+
+    k = ps.add_parser("links", help="everyone's join link (members) or console token (staff) for one session")
+    k.add_argument("--db", required=True)
+    k.add_argument("--program", required=True)
+    k.add_argument("--date", help="the session's date, YYYY-MM-DD (default: today in the program's zone)")
+    k.add_argument("--base-url", default="http://127.0.0.1:8765")
+    k.add_argument("--ttl", default="12h")
+    k.add_argument("--secret-file", help="the server's signing secret (default: the user's data directory)")
+    k.set_defaults(fn=lambda a: run(cmd_links, a))
 
     m = ps.add_parser("makeup", help="link a missed session to the session that made it up")
     m.add_argument("--db", required=True)
