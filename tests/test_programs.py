@@ -186,10 +186,25 @@ def test_fhir_bundle_validates_as_r4b(db, room):
         assert enc["period"]["start"].endswith("-06:00")
         assert {p["type"][0]["coding"][0]["code"] for p in enc["participant"]} == {"PPRF", "SPRF"}
     urls = {e["fullUrl"] for e in data["entry"]}
-    for e in data["entry"]:
-        for key in ("subject", "encounter", "partOf"):
-            if key in e["resource"]:
-                assert e["resource"][key]["reference"] in urls     # every reference resolves in the Bundle
+
+    def references(node):
+        if isinstance(node, dict):
+            if "reference" in node:
+                yield node["reference"]
+            for v in node.values():
+                yield from references(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from references(v)
+    refs = list(references(data))
+    assert refs and all(ref in urls for ref in refs)        # every reference resolves within the Bundle
+    group = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Group")
+    patient = {e["fullUrl"]: e["resource"]["id"] for e in data["entry"]
+               if e["resource"]["resourceType"] == "Patient"}
+    cohort = sorted(patient[m["entity"]["reference"]] for m in group["member"])
+    # Casey until her discharge on the 5th, Morgan from his enrolment on the 9th
+    assert cohort == (["p1", "p2", "p3", "p4", "p5", "p6"] if room < "iop-evening-2026-11-09"
+                      else ["p1", "p2", "p3", "p4", "p6", "p7"])
 
 
 def test_fhir_check_ins_carry_the_verified_loinc_codes(db):

@@ -11,6 +11,7 @@ local linkId and no LOINC code rather than a guessed one.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -85,8 +86,9 @@ def bundle(record: Record, p: Program, room: str) -> dict:
     add({"resourceType": "Group", "id": group_id, "type": "person", "actual": True, "active": True,
          "name": p.title or p.id,
          "identifier": [{"system": SYSTEM_IDS + "program", "value": p.id}],
-         "member": [{"entity": _ref("Patient", _fid(mid)), "period": _period_dates(m.enrolled, m.discharged)}
-                    for mid, m in p.members.items()]})
+         # the cohort as it stood that day: the members enrolled on the session's date
+         "member": [{"entity": _ref("Patient", _fid(m.id)), "period": _period_dates(m.enrolled, m.discharged)}
+                    for m in p.enrolled_on(dt.date.fromisoformat(h.date))]})
     for m in staff:
         add({"resourceType": "Practitioner", "id": _fid(m.id), "name": [{"text": m.name}],
              "identifier": [{"system": SYSTEM_IDS + "staff", "value": m.id}]})
@@ -96,6 +98,11 @@ def bundle(record: Record, p: Program, room: str) -> dict:
          "serviceType": service, "subject": _ref("Group", group_id),
          "identifier": [{"system": SYSTEM_IDS + "room", "value": room}],
          "period": _period(state.opened_at, state.closed_at, tz), "participant": participants})
+    on_roster = {r.participant_id for r in members}
+    for m in p.enrolled_on(dt.date.fromisoformat(h.date)):
+        if m.id not in on_roster:      # enrolled after this room was set up: still in the cohort
+            add({"resourceType": "Patient", "id": _fid(m.id), "name": [{"text": m.name}],
+                 "identifier": [{"system": SYSTEM_IDS + "member", "value": m.id}]})
     for r in members:
         pid = _fid(r.participant_id)
         add({"resourceType": "Patient", "id": pid, "name": [{"text": r.name}],
