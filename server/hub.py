@@ -548,7 +548,11 @@ class Hub:
         """A room never used before, named PROGRAM-DATE after a program in the record, is set
         up from that program before anyone enters it (server/programs)."""
         from server.programs.store import configure_for_room
-        cmd = configure_for_room(self.reader(), host.id)
+        try:
+            cmd = configure_for_room(self.reader(), host.id)
+        except Exception:       # a program the record cannot give must not keep anyone out
+            log.warning("a room's program could not be read; the room starts unconfigured", exc_info=True)
+            return
         if cmd is not None:
             await self.configure(host.id, cmd)
 

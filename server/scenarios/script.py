@@ -217,7 +217,7 @@ def parse(data: dict, text: str, path: str = "<scenario>", db: str | None = None
             raise ScriptError(line, f"person {pid!r} appears twice")
         role = p.get("role", prog.role_of(pid) if prog else "participant")
         if prog and "role" in p and prog.role_of(pid, None) not in (None, role):
-            raise ScriptError(pkeys["role"], f"{pid!r} is {prog.role_of(pid)} in program {prog.id!r}, "
+            raise ScriptError(pkeys.get("role", line), f"{pid!r} is {prog.role_of(pid)} in program {prog.id!r}, "
                                              f"not {role}")
         if role not in ROLES:
             raise ScriptError(pkeys.get("role", line), f"unknown role {role!r} (use {', '.join(ROLES)})")
