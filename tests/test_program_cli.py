@@ -288,3 +288,13 @@ def test_links_for_everyone_on_a_dates_roster(tmp_path):
         assert (claims.room, claims.role, claims.id, claims.name) == ("iop-evening-2026-11-03", role, pid, name)
         seen.append(pid)
     assert seen == ["dana", "lee", "p1", "p2", "p3", "p4", "p5", "p6"]      # Morgan is not enrolled yet
+
+
+def test_a_library_directory_with_a_bad_file_says_which(tmp_path):
+    (tmp_path / "program.toml").write_text(open(PROGRAM).read())
+    r = cli("replay", str(tmp_path), "--db", str(tmp_path / "r.db"))
+    assert r.returncode == 2 and "holds no session scenarios" in r.stderr
+    (tmp_path / "session_01.toml").write_text('[session]\nprogram = "iop-evening"\ndate = "2026-11-04"\n')
+    r = cli("replay", str(tmp_path), "--db", str(tmp_path / "r2.db"))
+    assert r.returncode == 2 and "session_01.toml: invalid scenario" in r.stderr and "does not meet" in r.stderr
+    assert "Traceback" not in r.stderr
