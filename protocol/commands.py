@@ -48,6 +48,9 @@ class Configure(Command, tag="configure"):
     drop_grace: Annotated[int, Meta(ge=0, le=3600)] = 120
     agenda: list[AgendaItem] = []
     roster: list[RosterEntry] = []
+    # a session run from a program: which one, and its local date (YYYY-MM-DD); "" for a lone room
+    program: Annotated[str, Meta(max_length=64)] = ""
+    date: Annotated[str, Meta(pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""
 
 
 class Open(Command, tag="open"):

@@ -31,6 +31,8 @@ class RoomConfigured(Event, tag="room_configured"):
     drop_grace: int = 120
     agenda: list[AgendaItem] = []
     roster: list[RosterEntry] = []
+    program: str = ""                  # the program this session belongs to, if any
+    date: str = ""                     # its local date in the program's time zone
 
 
 class SessionOpened(Event, tag="session_opened"):

@@ -146,6 +146,8 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     auto_admit: bool = False
     drop_grace: int = 120
     agenda: list[AgendaItem] = []
+    program: str = ""                  # a program's session: the program's id and the local date
+    date: str = ""
     phase: str = "setup"               # setup | open | closed
     opened_at: float | None = None
     closed_at: float | None = None

@@ -243,6 +243,11 @@ def _write_private(path: str, text: str) -> None:
 
 
 def cmd_export(a) -> int:
+    if a.list or a.program or a.format not in (None, "jsonl", "attendance-csv", "absences"):
+        from server.programs.cli import cmd_export as program_export, run
+        return run(program_export, a, lambda text: _write_private(a.out, text) if a.out else sys.stdout.write(text))
+    if not a.format:
+        _die("export needs --format (or --list)")
     rec = _record(a.db)
     with _Damage(a.db):
         return _export(a, rec)
@@ -270,6 +275,9 @@ def cmd_replay(a) -> int:
     if a.scenario:
         if a.room or a.at:
             _die("give a scenario file, or --db with --room, not both")
+        if os.path.isdir(a.scenario):      # a program's library: played in order against one record
+            from server.programs.cli import cmd_replay_directory, run
+            return run(cmd_replay_directory, a)
         return _replay_scenario(a)
     if not a.db or not a.room:
         _die("replay needs a SCENARIO.toml, or --db RECORD.db --room R")
@@ -399,9 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="export from the record")
     x.add_argument("--db", required=True)
     x.add_argument("--room")
-    x.add_argument("--format", required=True, choices=["jsonl", "attendance-csv", "absences"])
+    x.add_argument("--format", choices=["jsonl", "attendance-csv", "absences", "hours", "followup", "note",
+                                        "member", "fhir"])
     x.add_argument("--out", help="write to this file (mode 0600) instead of standard output")
     x.set_defaults(fn=cmd_export)
+    from server.programs.cli import add_export_arguments, add_parser as add_program_parser
+    add_export_arguments(x)
+    add_program_parser(sub)
 
     v = sub.add_parser("verify", help="check the record's hash chain")
     v.add_argument("--db", required=True)

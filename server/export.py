@@ -18,9 +18,12 @@ _json = msgspec.json.Encoder()
 def jsonl(record: Record, room: str) -> str:
     out = []
     found = False
+    from server.programs.store import session_info
+    info = session_info(record, room)
+    tz = _zone(record, info.program) if info is not None else None
     for rid, rroom, seq, at, actor, kind, typ, aud, cmd, body in record.rows(room):
         found = True
-        row = {"row": rid, "seq": seq, "at": iso(at), "actor": actor, "kind": kind, "type": typ,
+        row = {"row": rid, "seq": seq, "at": iso(at, tz), "actor": actor, "kind": kind, "type": typ,
                "aud": aud}
         if kind == "event":
             row["event"] = msgspec.to_builtins(_dec.decode(body))
@@ -32,12 +35,21 @@ def jsonl(record: Record, room: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _zone(record: Record, program: str):
+    """A program's session gives local times in its program's zone; a lone room, UTC."""
+    if not program:
+        return None
+    from server.programs.store import load_program, zone
+    p = load_program(record, program)
+    return zone(p) if p is not None else None
+
+
 def attendance_csv(record: Record, room: str) -> str:
     state, now, _ = fold_until(record, room)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADER)
-    w.writerows(csv_lines(attendance_rows(state, now)))
+    w.writerows(csv_lines(attendance_rows(state, now), _zone(record, state.program)))
     return buf.getvalue()
 
 
@@ -56,7 +68,8 @@ def absences_csv(record: Record) -> str:
             continue
         for r in attendance_rows(state, now):
             if r.status in ("absent", "excused"):
-                rows.append([r.participant_id, r.name, room, state.title, iso(state.opened_at),
+                rows.append([r.participant_id, r.name, room, state.title,
+                             iso(state.opened_at, _zone(record, state.program)),
                              r.status, r.reason if r.status == "excused" else ""])
     rows.sort(key=lambda x: (x[0], x[4]))
     buf = io.StringIO()

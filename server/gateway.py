@@ -19,6 +19,7 @@ from protocol.frames import (
 from server import http_edge, pauses, relay, tokens
 from server.engine import Actor
 from server.hub import Hub
+from server.record.sqlite import PROGRAM_PREFIX
 
 log = logging.getLogger("session_server.gateway")
 
@@ -267,6 +268,10 @@ class Gateway:
             who = exc.claims
             await self._refuse(ws, binary, "unauthorized", str(exc), "unauthorized",
                                who.room if who else None, Actor(who.id, who.role, "") if who else None)
+            return
+        if claims.room.startswith(PROGRAM_PREFIX):
+            # a program's own log shares the record but is no room: a session there would fork its seqs
+            await self._refuse(ws, binary, "unauthorized", "that id names a program, not a room", "unauthorized")
             return
         actor = Actor(claims.id, claims.role, claims.name)
         host = await self.hub.take(claims.room)

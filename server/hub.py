@@ -764,6 +764,9 @@ class Hub(Outages):
             return Error(code="unavailable", message="the server is stopping; connect again")
         host.joining += 1          # the room may not be let go while this hello is on its way
         try:
+            if host.state.seq == 0 and not host.id.startswith("~"):
+                # a room named PROGRAM-DATE with no events yet: set up from its program
+                await self._configure_from_program(host)
             return await self._join(host, actor, conn, resume)
         finally:
             host.joining -= 1
@@ -813,6 +816,18 @@ class Hub(Outages):
         if not self.health.ok and conn.role != "participant":
             conn.send(encode(self.health.frame(), conn.binary))
         return None
+
+    async def _configure_from_program(self, host: RoomHost) -> None:
+        """A room never used before, named PROGRAM-DATE after a program in the record, is set
+        up from that program before anyone enters it (server/programs)."""
+        from server.programs.store import configure_for_room
+        try:
+            cmd = configure_for_room(self.reader(), host.id)
+        except Exception:       # a program the record cannot give must not keep anyone out
+            log.warning("a room's program could not be read; the room starts unconfigured", exc_info=True)
+            return
+        if cmd is not None:
+            await self.configure(host.id, cmd)
 
     def _missed(self, host: RoomHost, resume: int | None):
         """The events after `resume`, if a resume can be served (None: send a fresh

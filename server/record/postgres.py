@@ -31,7 +31,7 @@ from typing import Iterator
 
 import msgspec
 
-from server.record.sqlite import GENESIS, Row, VerifyResult
+from server.record.sqlite import GENESIS, PROGRAM_PREFIX, Row, VerifyResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (
@@ -207,7 +207,13 @@ class PostgresRecord:
     # --- reading ------------------------------------------------------------------
 
     def rooms(self) -> list[str]:
-        return [r for (r,) in self.db.execute("SELECT room FROM registry ORDER BY room")]
+        """The session rooms; a program's own log (room `~program:ID`) is not a session."""
+        return [r for (r,) in self.db.execute("SELECT room FROM registry ORDER BY room")
+                if not r.startswith(PROGRAM_PREFIX)]
+
+    def program_rooms(self) -> list[str]:
+        return [r for (r,) in self.db.execute("SELECT room FROM registry WHERE starts_with(room, %s) ORDER BY room",
+                                              (PROGRAM_PREFIX,))]
 
     def events(self, room: str, after: int = 0, before: int | None = None
                ) -> Iterator[tuple[int, float, str, str, bytes]]:
@@ -239,7 +245,7 @@ class PostgresRecord:
     def open_rooms(self) -> dict[str, int]:
         closed = self.closed_rooms()
         cur = self.db.execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
-        return {room: last for room, last in cur if room not in closed}
+        return {room: last for room, last in cur if room not in closed and not room.startswith(PROGRAM_PREFIX)}
 
     def tail(self, room: str, after: int) -> Iterator[tuple[int, float, str, bytes]]:
         for seq, at, aud, body in self.db.execute(

@@ -58,6 +58,8 @@ GENESIS = b"\x00" * 32
 class RecordDiverged(Exception):
     """The file holds rows this writer did not put there: writing on would fork the chain."""
 
+# rooms of this prefix hold a program's events (server/programs), not a session's
+PROGRAM_PREFIX = "~program:"
 _enc = msgspec.msgpack.Encoder()
 
 
@@ -194,7 +196,14 @@ class Record:
     # --- reading ------------------------------------------------------------------
 
     def rooms(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT room FROM log ORDER BY room")]
+        """The session rooms; a program's own log (room `~program:ID`) is not a session."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT room FROM log ORDER BY room")
+                if not r[0].startswith(PROGRAM_PREFIX)]
+
+    def program_rooms(self) -> list[str]:
+        """The rooms that hold programs' events (see server/programs/model.py)."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT room FROM log WHERE substr(room, 1, ?) = ? "
+                                              "ORDER BY room", (len(PROGRAM_PREFIX), PROGRAM_PREFIX))]
 
     def events(self, room: str, after: int = 0, before: int | None = None
                ) -> Iterator[tuple[int, float, str, str, bytes]]:
@@ -233,7 +242,9 @@ class Record:
         """room -> its last seq, for every room whose session has not closed."""
         closed = self.closed_rooms()
         cur = self.db.execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
-        return {room: last for room, last in cur if room not in closed}
+        # a program's log never closes, and is not a room the hub could load
+        return {room: last for room, last in cur
+                if room not in closed and not room.startswith(PROGRAM_PREFIX)}
 
     def tail(self, room: str, after: int) -> Iterator[tuple[int, float, str, bytes]]:
         """(seq, at, aud, body) of a room's events after `after`, in order."""

@@ -118,7 +118,8 @@ class Runner:
             db = os.path.join(tmp, "record.db")
         result = RunResult(sc.path, sc.room, len(sc.steps), 0, db=db if self.db_given else "")
         wall = time.perf_counter()
-        clock = VirtualClock(EPOCH)
+        # a program's session starts at its scheduled local start; a lone one at EPOCH
+        clock = VirtualClock(sc.start if sc.start is not None else EPOCH)
         server = EmbeddedServer(db, secrets.token_bytes(32), clock=clock)
         await server.start()
         try:
@@ -251,9 +252,9 @@ class Runner:
 
 def run_scenario(path: str, db: str | None = None) -> RunResult:
     """Plays a scenario file; raises ScriptError when the file itself is invalid."""
-    scenario = load(path)
+    scenario = load(path, db)
     return asyncio.run(Runner(scenario, db).run())
 
 
 async def run_scenario_async(path: str, db: str | None = None) -> RunResult:
-    return await Runner(load(path), db).run()
+    return await Runner(load(path, db), db).run()

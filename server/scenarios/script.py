@@ -71,13 +71,17 @@ class Scenario:
     agenda: list[c.AgendaItem]
     people: dict[str, Person]
     steps: list[Step]
+    program: str = ""            # a program's session: its id, its local date, and the
+    date: str = ""               # instant its schedule starts it (the runner's clock starts there)
+    start: float | None = None
 
     def configure(self) -> c.Configure:
         return c.Configure(
             title=self.title, capacity=self.capacity, agreement=self.agreement,
             auto_admit=self.auto_admit, drop_grace=self.drop_grace, agenda=self.agenda,
             roster=[c.RosterEntry(id=p.id, name=p.name, role=p.role, expected=p.expected,
-                                  together=p.together, apart=p.apart) for p in self.people.values()])
+                                  together=p.together, apart=p.apart) for p in self.people.values()],
+            program=self.program, date=self.date)
 
     @property
     def duration(self) -> float:
@@ -130,7 +134,8 @@ def _lines(text: str):
     return headers, keys
 
 
-def load(path: str) -> Scenario:
+def load(path: str, db: str | None = None) -> Scenario:
+    """Reads and checks a scenario; `db` is the record a `program` key is looked up in."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -146,10 +151,10 @@ def load(path: str) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise ScriptError(int(m.group(1)) if m else None, f"not valid TOML: {exc}") from None
-    return parse(data, text, path)
+    return parse(data, text, path, db)
 
 
-def parse(data: dict, text: str, path: str = "<scenario>") -> Scenario:
+def parse(data: dict, text: str, path: str = "<scenario>", db: str | None = None) -> Scenario:
     headers, keys = _lines(text)
     for k in data:
         if k not in ("session", "people", "steps"):
@@ -172,17 +177,25 @@ def parse(data: dict, text: str, path: str = "<scenario>") -> Scenario:
             raise ScriptError(sess_line(key), f"session.{key} must be {what}")
         return v
 
-    known = {"room", "title", "capacity", "agreement", "auto_admit", "drop_grace", "agenda"}
+    known = {"room", "title", "capacity", "agreement", "auto_admit", "drop_grace", "agenda", "program", "date"}
     for k in sess:
         if k not in known:
             raise ScriptError(sess_line(k), f"unknown session key {k!r}")
-    room = want("room", str, "room", lambda v: 0 < len(v) <= 64, "a room id of 1 to 64 characters")
-    title = want("title", str, "")
-    capacity = want("capacity", int, 12, lambda v: 1 <= v <= 15, "an integer from 1 to 15")
-    agreement = want("agreement", str, "")
+    if str(sess.get("room", "")).startswith("~"):
+        raise ScriptError(sess_line("room"), "session.room may not start with '~' (kept for programs)")
+    from server.scenarios.program_session import from_program
+    prog = from_program(sess, db, sess_line)       # None for a lone session
+    # a program's session is named after its program and date unless the file names it
+    room = want("room", str, prog.room if prog else "room", lambda v: 0 < len(v) <= 64,
+                "a room id of 1 to 64 characters")
+    title = want("title", str, prog.title if prog else "")
+    capacity = want("capacity", int, prog.capacity if prog else 12, lambda v: 1 <= v <= 15,
+                    "an integer from 1 to 15")
+    agreement = want("agreement", str, prog.agreement if prog else "")
     auto_admit = want("auto_admit", bool, False)
     drop_grace = want("drop_grace", int, 120, lambda v: 0 <= v <= 3600, "seconds from 0 to 3600")
-    agenda_raw = want("agenda", list, [])
+    agenda_raw = want("agenda", list, None) if "agenda" in sess else (
+        [msgspec.to_builtins(a) for a in prog.agenda] if prog else [])
     try:
         agenda = msgspec.convert(agenda_raw, list[c.AgendaItem])
     except msgspec.ValidationError as exc:
@@ -203,7 +216,10 @@ def parse(data: dict, text: str, path: str = "<scenario>") -> Scenario:
             raise ScriptError(line, "a person needs an id (text)")
         if pid in people:
             raise ScriptError(line, f"person {pid!r} appears twice")
-        role = p.get("role", "participant")
+        role = p.get("role", prog.role_of(pid) if prog else "participant")
+        if prog and "role" in p and prog.role_of(pid, None) not in (None, role):
+            raise ScriptError(pkeys.get("role", line), f"{pid!r} is {prog.role_of(pid)} in program {prog.id!r}, "
+                                             f"not {role}")
         if role not in ROLES:
             raise ScriptError(pkeys.get("role", line), f"unknown role {role!r} (use {', '.join(ROLES)})")
         name = p.get("name", pid)
@@ -219,6 +235,8 @@ def parse(data: dict, text: str, path: str = "<scenario>") -> Scenario:
                 raise ScriptError(pkeys.get(k, line), f"{k} must be a list of person ids")
             rules[k] = v
         people[pid] = Person(pid, name, role, expected, rules["together"], rules["apart"])
+    if prog is not None:
+        people = prog.merge(people, Person)
     for p in people.values():
         for other in p.together + p.apart:
             if other not in people:
@@ -319,4 +337,5 @@ def parse(data: dict, text: str, path: str = "<scenario>") -> Scenario:
                 except ValueError as exc:
                     fail("expect", f"expect.timer.remaining: {exc}")
         steps.append(Step(n, line or 0, t_prev, at_prev, who, do, args, command, expect))
-    return Scenario(path, room, title, capacity, agreement, auto_admit, drop_grace, agenda, people, steps)
+    return Scenario(path, room, title, capacity, agreement, auto_admit, drop_grace, agenda, people, steps,
+                    prog.id if prog else "", prog.date if prog else "", prog.start if prog else None)

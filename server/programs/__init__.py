@@ -1,0 +1,62 @@
+"""Programs: recurring groups with a schedule, staff and an enrolled roster, kept in the record.
+
+The Python API a console (or any tool) builds on; every function reads or
+writes the record, never a store of its own:
+
+- `programs(record)`, `load_program(record, id)`: the programs, folded from their events
+- `tonight(program, now)`, `sessions_on(program, date)`: scheduled sessions (room ids, local starts)
+- `configure(program, date)`: the room's `Configure` command for that session
+- `open_session(hub, program, date)`: configures a room on a running hub from its program
+- `sessions(record, program_id)`: the sessions a record holds
+- `describe(record, program)`: the program as plain data (what `program show --json` prints)
+- `join_links(secret, program, date, base_url)`: everyone's link or token for a session
+- reports: `server.programs.reports`; documents: `server.programs.documents`, `server.programs.fhir`
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from server.programs.model import Program, evolve_program, fold_program, program_room  # noqa: F401
+from server.programs.store import (  # noqa: F401
+    configure, load_program, programs, roster, scheduled_start, session_info, sessions, sessions_on, tonight,
+)
+
+
+def _room(program: Program, day: dt.date) -> str:
+    found = sessions_on(program, day)
+    if not found:
+        raise LookupError(f"program {program.id!r} has no session on {day.isoformat()}")
+    return found[0]["room"]
+
+
+def describe(record, program: Program) -> dict:
+    from server.programs.cli import describe as _describe
+    return _describe(record, program)
+
+
+async def open_session(hub, program: Program, day: dt.date, room: str | None = None) -> str:
+    """Sets a room up from its program (title, agenda, capacity, agreement, staff, the members
+    expected that day, their rules) and returns its id; the facilitator then opens it."""
+    room = room or _room(program, day)
+    await hub.configure(room, configure(program, day))
+    return room
+
+
+def join_links(secret: bytes, program: Program, day: dt.date, base_url: str, room: str | None = None,
+               ttl: float = 12 * 3600) -> list[dict]:
+    """One entry per person on that day's roster: members get the page's invite link, staff a
+    signed token for their console (role facilitator, cofacilitator or observer)."""
+    import time
+
+    from server import tokens
+    from server.web.links import invite_link
+    room = room or _room(program, day)
+    out = []
+    for r in roster(program, day):
+        if r.role == "participant":
+            out.append({"id": r.id, "name": r.name, "role": r.role,
+                        "link": invite_link(secret, room, r.name, r.id, base_url, ttl)})
+        else:
+            claims = tokens.Claims(room=room, role=r.role, id=r.id, name=r.name, exp=time.time() + ttl)
+            out.append({"id": r.id, "name": r.name, "role": r.role, "token": tokens.sign(secret, claims)})
+    return out
