@@ -267,3 +267,17 @@ def test_verify_beside_a_busy_writer_never_cries_wolf(spec):
     bad = [r for r in results if not r.ok]
     assert not bad, bad[0]
     assert results[-1].rows > results[0].rows      # the writer really was writing meanwhile
+
+
+def test_a_program_s_library_plays_and_reports_on_postgresql(postgres):
+    """Programs, their sessions and the reports across them, on the shared record."""
+    url = postgres.create_database()
+    lib = os.path.join(SCENARIOS, "program_evening")
+    r = _cli("replay", lib, "--db", url)
+    assert r.returncode == 0 and "passed: 5 sessions" in r.stdout, r.stdout[-500:] + r.stderr[-500:]
+    r = _cli("export", "--db", url, "--program", "iop-evening", "--format", "absences")
+    assert r.returncode == 0 and r.stdout.startswith("member_id,name,date,room,status,reason,made_up_in")
+    assert "p6,Taylor,2026-11-03,iop-evening-2026-11-03,absent,,iop-day-2026-11-04" in r.stdout
+    assert "follow-up: p6" in r.stderr
+    r = _cli("verify", "--db", url)
+    assert r.returncode == 0 and "hash chain intact" in r.stdout

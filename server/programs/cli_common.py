@@ -18,8 +18,18 @@ class _Fail(Exception):
         self.code = code
 
 
+def _postgres(path: str, readonly: bool):
+    from server.record.postgres import PostgresRecord, RecordUnavailable
+    try:
+        return PostgresRecord(path, readonly=readonly)
+    except RecordUnavailable as exc:
+        raise _Fail(str(exc)) from None
+
+
 def _read(path: str):
-    from server.record import Record
+    from server.record import Record, is_postgres
+    if is_postgres(path):
+        return _postgres(path, readonly=True)
     if not os.path.exists(path):
         raise _Fail(f"no such record: {path}")
     try:
@@ -31,7 +41,10 @@ def _read(path: str):
 
 
 def _write(path: str, create: bool = False):
-    from server.record import Record
+    from server.record import Record, is_postgres
+    if is_postgres(path):
+        # a program belongs to no server: its pseudo-room is never fenced by a lease
+        return _postgres(path, readonly=False)
     if not create and not os.path.exists(path):
         raise _Fail(f"no such record: {path}")
     if os.path.isdir(path):

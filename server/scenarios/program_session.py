@@ -66,14 +66,14 @@ def from_program(sess: dict, db: str | None, line_of) -> ProgramSession | None:
         day = parse_date(sess["date"], "session.date")
     except ProgramError as exc:
         raise ScriptError(line_of("date"), exc.message) from None
-    if db is None or not os.path.exists(db):
+    from server.record import is_postgres, open_record
+    if db is None or not (is_postgres(db) or os.path.exists(db)):
         raise ScriptError(line_of("program"), f"session.program {pid!r} needs --db: the record the "
                                               "program was imported into")
     from server.programs.store import load_program, scheduled_start
-    from server.record import Record
     try:
-        rec = Record(db, readonly=True)
-    except sqlite3.DatabaseError as exc:
+        rec = open_record(db, readonly=True)
+    except (sqlite3.DatabaseError, RuntimeError) as exc:
         raise ScriptError(None, f"{db} is not a readable record: {exc}") from None
     try:
         program = load_program(rec, pid)
