@@ -110,11 +110,12 @@ class Roster(DataTable):
             room = next((f"({i})" for i, r in enumerate(s.rooms, 1) if m.id in r), "")
         late = late_minutes(s, m)
         flag = Text("")
-        if m.flags:
-            urgent = any(f.level == "urgent" for f in m.flags)
+        flags = [f for f in m.flags if f.cleared_at is None]   # resolved flags stay in the record only
+        if flags:
+            urgent = any(f.level == "urgent" for f in flags)
             flag = Text("⚑!" if urgent else "⚑", "bold red" if urgent else "yellow")
-            if len(m.flags) > 1:
-                flag.append(str(len(m.flags)), "dim")
+            if len(flags) > 1:
+                flag.append(str(len(flags)), "dim")
         loc = Text("✓", "green") if m.location else Text("·", "dim")
         name = Text(m.name[:9], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
         cells = {

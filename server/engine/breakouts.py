@@ -43,7 +43,7 @@ def move(state: RoomState, cmd: c.BreakoutsMove, ctx: Ctx) -> list[Emit]:
         raise Rejected("conflict", "there is no breakout plan")
     m = participant(state, cmd.target)
     if m.status not in ("present", "dropped"):
-        raise Rejected("conflict", f"{m.id} is not present")
+        raise Rejected("conflict", f"{m.name} is not present")
     if cmd.room > len(state.rooms) + 1:
         raise Rejected("not_found", f"there is no breakout room {cmd.room}")
     aud = "all" if state.breakouts == "open" else "staff"
