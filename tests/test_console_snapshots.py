@@ -98,7 +98,7 @@ async def until_server(cond, timeout: float = 5.0) -> None:
 
 def app_for(tmp_path) -> ConsoleApp:
     return ConsoleApp(setup=staged(str(tmp_path / "record.db")), clock=lambda: NOW,
-                      export_dir=str(tmp_path))
+                      export_dir=str(tmp_path), key_guard=0)
 
 
 async def settled(pilot) -> None:

@@ -183,7 +183,7 @@ def _help_ack(s: RoomState, ev: e.HelpAcknowledged, at: float) -> None:
 
 EVOLVERS = {
     e.BreakoutsPlanned: _planned, e.BreakoutMoved: _moved, e.BreakoutsOpened: _opened,
-    e.BreakoutsWarning: _warned, e.BreakoutsBroadcast: lambda s, ev, at: None,
+    e.BreakoutsWarning: _warned,   # BreakoutsBroadcast: folded as a chat line (conversation.py)
     e.BreakoutsClosed: _closed, e.ListenedIn: _listened, e.HelpRequested: _help,
     e.HelpAcknowledged: _help_ack,
 }

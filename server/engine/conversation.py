@@ -55,6 +55,13 @@ def _chat(s: RoomState, ev: e.ChatPosted, at: float) -> None:
         del s.chat[: len(s.chat) - CHAT_KEPT]
 
 
+def _broadcast(s: RoomState, ev: e.BreakoutsBroadcast, at: float) -> None:
+    # staff see what every room was told in their chat; `to="rooms"` keeps it out of a
+    # participant's snapshot, as their own fold shows it apart from the chat
+    m = s.members.get(ev.by)
+    _chat(s, e.ChatPosted(by=ev.by, name=m.name if m is not None else "", to="rooms", text=ev.text), at)
+
+
 def _note(s: RoomState, ev: e.NoteAdded, at: float) -> None:
     s.notes.append(NoteEntry(target=ev.target, text=ev.text, by=ev.by, at=at))
 
@@ -72,4 +79,4 @@ def _flag_cleared(s: RoomState, ev: e.FlagCleared, at: float) -> None:
     s.alerts = [a for a in s.alerts if not (a.kind == "flag" and a.person == ev.target)]
 
 
-EVOLVERS = {e.ChatPosted: _chat, e.NoteAdded: _note, e.Flagged: _flag, e.FlagCleared: _flag_cleared}
+EVOLVERS = {e.ChatPosted: _chat, e.BreakoutsBroadcast: _broadcast, e.NoteAdded: _note, e.Flagged: _flag, e.FlagCleared: _flag_cleared}
