@@ -33,6 +33,7 @@ class Action:
 SPEAKING, PEOPLE, MESSAGES, TIMERS, POLLS, BREAKOUTS, SESSION = (
     "Speaking", "Waiting room and people", "Messages and help", "Timers and agenda", "Polls",
     "Breakouts", "Session and screens")
+GROUPS = [SPEAKING, PEOPLE, MESSAGES, TIMERS, POLLS, BREAKOUTS, SESSION]
 
 ACTIONS: list[Action] = [
     # the footer shows these first: the moves of a running group
@@ -123,7 +124,7 @@ REPLAY: list[Action] = [
 BY_NAME = {a.action: a for a in ACTIONS}
 # Actions that act on the room: none in a replay
 LIVE = {a.action for a in ACTIONS if a.command is not None}
-NARROW_FOOTER = {a.action for a in ACTIONS + REPLAY if a.narrow}
+NARROW_FOOTER = {a.action for a in ACTIONS + REPLAY if a.narrow} | {"command_palette"}
 
 # What the roster's columns mean (the help screen's legend).
 ROSTER_LEGEND = [
@@ -134,7 +135,7 @@ ROSTER_LEGEND = [
     ("Late", "minutes late on arrival"),
     ("↯", "how many times the connection dropped"),
     ("⚑", "open risk flags: ⚑ watch, ⚑! urgent, a number when several"),
-    ("In", "location checked in (✓) or not (·)"),
+    ("In (I)", "location checked in (✓) or not (·); the header is cut to I at 80 columns"),
     ("Spoke, Here", "talk time, and minutes present (wide screens; v shows them anywhere)"),
     ("Location", "where they said they are (wide screens; v shows it anywhere)"),
 ]

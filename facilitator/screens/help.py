@@ -13,18 +13,20 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from facilitator.actions import ROSTER_LEGEND, Action, key_display
+from facilitator.actions import GROUPS, ROSTER_LEGEND, Action, key_display
 
 
 def help_table(actions: list[Action], role_label: str) -> Table:
     t = Table.grid(padding=(0, 1))
     t.add_column(width=6, style="bold cyan", no_wrap=True)
-    t.add_column(width=16, no_wrap=True)
+    t.add_column(width=24, no_wrap=True)
     t.add_column(ratio=1)
-    groups: dict[str, list[Action]] = {}
+    groups: dict[str, list[Action]] = {g: [] for g in GROUPS}
     for a in actions:
         groups.setdefault(a.group, []).append(a)
     for group, items in groups.items():
+        if not items:
+            continue
         t.add_row("", Text(group, "bold underline"), "")
         for a in items:
             key = key_display(a.key) if a.key else Text("ctrl+p", "dim")
@@ -40,7 +42,8 @@ def help_table(actions: list[Action], role_label: str) -> Table:
         t.add_row(Text(head, "bold"), "", Text(meaning, "dim"))
     if role_label:
         t.add_row("", "", "")
-        t.add_row("", "", Text(f"Only what a {role_label} may do is listed.", "italic"))
+        t.add_row("", "", Text(f"Only what {'an' if role_label[0] in 'aeiou' else 'a'} {role_label} may do is listed.",
+                                  "italic"))
     return t
 
 

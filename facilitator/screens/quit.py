@@ -18,11 +18,12 @@ class QuitScreen(ModalScreen[str | None]):
         self.local, self.may_close, self.port = local, may_close, port
 
     def compose(self) -> ComposeResult:
-        if self.local:
-            where = f" on port {self.port}" if self.port else ""
+        if self.local and self.port:
             what = ("This room's server runs inside this console: quitting stops it, and participants "
-                    "see “Reconnecting…” until you start `facilitator --room` again. It comes back"
-                    f"{where} with the same links, and nothing that happened is lost.")
+                    "see “Reconnecting…” until you start `facilitator --room` again. It comes back "
+                    f"on port {self.port} with the same links, and nothing that happened is lost.")
+        elif self.local:
+            what = "This demo runs inside this console: quitting ends it and its simulated group."
         else:
             what = ("The session stays open on the server; participants are not affected. "
                     "Start the console again to come back to it.")
