@@ -173,6 +173,8 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
             self._pauses = pauses.install()
         self.query_one(SessionHeader).connection(self.conn)
         self.query_one(Roster).focus()
+        # the footer composes itself on a bindings change; a replay has no welcome to cause one
+        self.call_after_refresh(self.refresh_bindings)
         if self.replay is not None:
             self.sub_title = "replay"
             self._seek(self.replay.count)

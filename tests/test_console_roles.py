@@ -152,6 +152,8 @@ async def test_replay_steps_jumps_and_matches_the_live_room(tmp_path):
         assert (app.room.seq, app.room.speaker, app.room.queue) == (final_seq, speaker, queue)
         assert {m.id: m.status for m in app.room.members.values()} == statuses
         assert "replay" in screen_text(app) and "Blake" in screen_text(app)
+        footer = [line for line in screen_text(app).splitlines() if line.strip()][-1]
+        assert "← Step back" in footer and "→ Step on" in footer and "← ←" not in footer, footer
         assert {m.id: m.status for m in app.room.members.values()} == statuses
         assert not app.check_action("next_speaker", ())
         await pilot.press("left")
