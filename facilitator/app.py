@@ -271,7 +271,9 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
         note = self.query_one("#offline-note", Static)
         if self.room is not None or status in ("online", "connecting", "replay"):
             note.remove_class("-shown")
+            self.query_one("#body").display = True
             return
+        self.query_one("#body").display = False     # empty panels would only look like an empty room
         url = self.target.url if self.target is not None else ""
         if status == "refused":
             text = f"The server refused this console.\n{detail}"
