@@ -49,7 +49,7 @@ ACTIONS: list[Action] = [
            palette="Start a timer"),
     Action("poll", "Poll", "Create a poll or check-in: mood 0-10, PHQ-2, GAD-2, choices, scales", POLLS, "p",
            "poll_create", footer=True, narrow=True, palette="Create a poll or check-in"),
-    Action("toggle_poll", "Open/close poll", "Opens the draft poll or closes the open one", POLLS, "o",
+    Action("toggle_poll", "Open/close", "Opens the draft poll or closes the open one", POLLS, "o",
            "poll_open", footer=True, palette="Open / close the poll"),
     Action("breakouts", "Breakouts", "Plan, adjust, open and close breakout rooms; message every room",
            BREAKOUTS, "b", "breakouts_plan", footer=True, narrow=True),

@@ -189,6 +189,7 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
                 self.target = await self.setup(self)
             except Exception as exc:   # noqa: BLE001 - shown to the user, not raised into Textual
                 log.exception("setup failed")
+                self._setup_failed = True
                 self._status("refused", str(exc))
                 self.notify(str(exc), title="Could not start", severity="error", timeout=30)
                 return
@@ -275,7 +276,9 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
             return
         self.query_one("#body").display = False     # empty panels would only look like an empty room
         url = self.target.url if self.target is not None else ""
-        if status == "refused":
+        if status == "refused" and getattr(self, "_setup_failed", False):
+            text = f"Could not start the local server.\n{detail}"
+        elif status == "refused":
             text = f"The server refused this console.\n{detail}"
         else:
             text = (f"Cannot reach the session server at {url}.\n{detail}\n"
