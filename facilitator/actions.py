@@ -138,6 +138,8 @@ ROSTER_LEGEND = [
     ("In (I)", "location checked in (✓) or not (·); the header is cut to I at 80 columns"),
     ("Spoke, Here", "talk time, and minutes present (wide screens; v shows them anywhere)"),
     ("Location", "where they said they are (wide screens; v shows it anywhere)"),
+    ("title", "at 80 columns the roster's title shows the highlighted person's talk time, minutes here "
+              "and location"),
 ]
 
 

@@ -157,6 +157,8 @@ async def test_notes_show_per_person_and_w_writes_to_one_person(room):
         await ready(pilot, app, room)
         alex, blake = await present(pilot, app, room, ("p1", "Alex"), ("p2", "Blake"))
         select(app, "p1")
+        # at 80 columns the roster drops Spoke, Here and Location; its title carries them
+        await until(pilot, lambda: "Roster 2/10 · Alex 0:00 0m home" in screen_text(app), what="the title")
         await pilot.press("N")
         await until(pilot, lambda: type(app.screen).__name__ == "NoteScreen")
         await pilot.press(*"quiet tonight, check in after", "enter")

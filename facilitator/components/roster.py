@@ -84,6 +84,28 @@ class Roster(DataTable):
         except Exception:
             return None
 
+    def _title(self) -> None:
+        """At 80 columns the Spoke, Here and Location columns give way: the highlighted
+        person's values stand in the title instead (v shows everything)."""
+        title = getattr(self, "_count", "Roster")
+        s = self.app.room
+        m = s.members.get(self.selected or "") if s is not None and not self.wide else None
+        if m is not None and m.status != "absent":
+            from facilitator.mirror import attended, fmt_secs, talk_shares
+            now = self.app.now()
+            spoke = talk_shares(s, now).get(m.id, (0.0, 0.0))[0]
+            # compact, as the columns would read: talk time, minutes here, location
+            bits = [fmt_secs(spoke)]
+            if m.admitted:
+                bits.append(f"{attended(m, now) / 60:.0f}m")
+            if m.location:
+                bits.append(m.location[:10])
+            title += f" · {m.name[:9]} " + " ".join(bits)
+        self.border_title = title
+
+    def on_data_table_row_highlighted(self, event) -> None:
+        self._title()
+
     def _tick(self) -> None:
         s = self.app.room
         if s is not None and (s.speaker is not None or self.wide):
@@ -217,7 +239,8 @@ class Roster(DataTable):
             if changed:
                 self._update_cells(changed)
         here = sum(1 for m in people if m.status == "present")
-        self.border_title = f"Roster {here}/{s.capacity}"
+        self._count = f"Roster {here}/{s.capacity}"
+        self._title()
         # staff on duty now; a co-facilitator who dropped shows as such, one listening in by room
         st = [f"{m.name} {m.role[0].upper()}" + (" ↯" if m.status == "dropped" else "")
               + (f" in R{m.listening}" if m.listening else "")
