@@ -65,6 +65,7 @@ SPEC = {
     "poll_create": LEAD, "poll_open": LEAD, "poll_close": LEAD, "poll_share": LEAD, "vote": {P},
     "timer_start": LEAD, "timer_pause": LEAD, "timer_resume": LEAD, "timer_cancel": LEAD,
     "timer_extend": LEAD, "agenda_next": LEAD, "chat": {F, C, P}, "note": LEAD, "flag": LEAD,
+    "go_around_stop": LEAD, "agenda_goto": LEAD, "flag_clear": LEAD,
 }
 
 # Distinctive words, so that finding one in a log cannot be a coincidence.
@@ -92,6 +93,7 @@ def sample(name: str, who: str) -> c.Command:
         "timer_pause": dict(id="t-main"), "timer_resume": dict(id="t-main"), "timer_cancel": dict(id="t-main"),
         "timer_extend": dict(id="t-main", seconds=30), "chat": dict(text=SECRET_TEXTS[1]),
         "note": dict(target="p1", text=SECRET_TEXTS[0]), "flag": dict(target="p1", level="watch", reason=SECRET_TEXTS[5]),
+        "agenda_goto": dict(index=0), "flag_clear": dict(target="p1"),
     }.get(name, {})
     return c.COMMAND_TYPES[name](**args)
 
@@ -474,7 +476,7 @@ class Access:
 
 STAFF_ONLY = (e.NoteAdded, e.Flagged, e.LocationCheckedIn, e.CheckInAlert, e.DropOverdue, e.Excused,
               e.BallotCast, e.RoomConfigured, e.PollCreated, e.BreakoutsPlanned, e.StaffEntered, e.StaffLeft,
-              e.ListenedIn, e.BreakoutRuleChanged)
+              e.ListenedIn, e.BreakoutRuleChanged, e.FlagCleared)
 ABOUT_ONE = (e.ParticipantWaiting, e.WaitingLeft, e.AgreementAccepted, e.Denied, e.VoteCast, e.HelpRequested)
 
 

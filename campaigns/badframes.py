@@ -172,6 +172,7 @@ def wrong_state(rng):
         "timer_resume": {"id": "none"}, "timer_cancel": {"id": "none"},
         "timer_extend": {"id": "none", "seconds": 5}, "chat": {"text": "x", "to": "nobody"},
         "note": {"target": "nobody", "text": "x"}, "flag": {"target": "nobody", "level": "watch"},
+        "agenda_goto": {"index": 99}, "flag_clear": {"target": "nobody"},
     }
     cmd = {"do": name, **samples.get(name, {})}
     return "wrong_state", _frame(rng, {"t": "cmd", "id": cid, "cmd": cmd}), False

@@ -22,8 +22,11 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Static
 
+from facilitator.actions import ACTIONS, LIVE, REPLAY, key_display, may
+from facilitator.console_keys import (ConsoleFooter, KeyGuard, PeopleActions, SessionActions,
+                                      staff_token_problem, token_role)
 from facilitator.components.eventlog import EventLog
 from facilitator.components.feed import Feed
 from facilitator.components.header import SessionHeader
@@ -62,52 +65,20 @@ class Target:
     invite: Callable[[str, str], tuple[str, str, str]] | None = None
     stop: Callable[[], Awaitable[None]] | None = None
     note: str = ""
+    port: int | None = None     # a local room's port, kept across restarts
 
 
-# Actions that change the room: hidden for observers and in replays.
-LIVE_ACTIONS = {
-    "next_speaker", "call_on", "end_turn", "lower_hand", "admit", "deny", "go_around",
-    "timer", "extend_timer", "poll", "toggle_poll", "share_poll", "breakouts", "agenda_next",
-    "note", "flag", "chat", "ack_help", "queue_mode", "remove", "excuse", "close_session",
-    "open_session", "raise_to_top", "move_in_queue", "listen_in",
-}
-REPLAY_ACTIONS = {"step", "jump_minute", "jump_time", "jump_edge"}
-
-# The palette: everything, with words a facilitator would type.
-PALETTE = [
-    ("Next speaker", "The head of the queue speaks; the current turn ends", "next_speaker"),
-    ("Call on selected person", "The person highlighted in the roster speaks now", "call_on"),
-    ("End turn", "The current speaker's turn ends", "end_turn"),
-    ("Lower hand", "Lower the highlighted person's hand", "lower_hand"),
-    ("Move to top of queue", "The highlighted person speaks next", "raise_to_top"),
-    ("Move in queue…", "Put the highlighted person's hand at a place in the queue", "move_in_queue"),
-    ("Queue order: fair / first come", "Switch between fifo and least-talk-time-first", "queue_mode"),
-    ("Go-around", "A timed round: each present participant speaks in turn", "go_around"),
-    ("Admit from waiting room", "Admit the highlighted (or first) person waiting", "admit"),
-    ("Deny from waiting room", "Turn away the highlighted person waiting", "deny"),
-    ("Remove participant", "Remove the highlighted person from the session", "remove"),
-    ("Excuse absence", "Mark the highlighted absent participant as excused", "excuse"),
-    ("Start a timer", "A named countdown", "timer"),
-    ("Extend timer by a minute", "The timer ending soonest gets one more minute", "extend_timer"),
-    ("Create a poll or check-in", "Mood 0-10, PHQ-2, GAD-2, choices, scales", "poll"),
-    ("Open / close the poll", "Opens a draft poll or closes the open one", "toggle_poll"),
-    ("Share poll results", "Participants see the totals", "share_poll"),
-    ("Breakouts", "Plan, adjust, open and close breakout rooms", "breakouts"),
-    ("Listen in to a breakout room", "Join an open room to listen; room 0 is the main room", "listen_in"),
-    ("Next agenda segment", "Move the agenda on", "agenda_next"),
-    ("Note about participant", "A private note (facilitators only)", "note"),
-    ("Flag participant", "A risk flag: watch or urgent", "flag"),
-    ("Chat message", "To everyone; start with @facilitators for staff only", "chat"),
-    ("Answer help request", "Acknowledge the oldest open help request", "ack_help"),
-    ("Attendance", "Who came, when, for how long; export CSV", "attendance"),
-    ("Invite participants", "Join links and tokens for this room", "invite"),
-    ("Open session", "Participants may join", "open_session"),
-    ("Close session", "Ends the session for everyone; attendance becomes final", "close_session"),
-    ("Event log", "Show or hide the event log", "toggle_log"),
-]
+REPLAY_ONLY = {a.action.split("(")[0] for a in REPLAY} - {a.action for a in ACTIONS}
 
 
-class ConsoleApp(App):
+def _bindings(actions) -> list[Binding]:
+    """The footer's and the keys' bindings, from the one table of actions."""
+    out = [Binding(a.key, a.action, a.label, show=a.footer) for a in actions if a.key]
+    out.append(Binding("f1", "help", "Help", show=False))
+    return out
+
+
+class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
         "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",
@@ -118,39 +89,16 @@ class ConsoleApp(App):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS = [
-        # the footer shows these first: the moves of a running group
-        Binding("n", "next_speaker", "Next"),
-        Binding("c", "call_on", "Call on"),
-        Binding("a", "admit", "Admit"),
-        Binding("l", "lower_hand", "Lower"),
-        Binding("t", "timer", "Timer"),
-        Binding("p", "poll", "Poll"),
-        Binding("o", "toggle_poll", "Open/close poll"),
-        Binding("b", "breakouts", "Breakouts"),
-        Binding("N", "note", "Note"),
-        Binding("f", "flag", "Flag"),
-        Binding("A", "attendance", "Attendance"),
-        Binding("e", "end_turn", "End turn", show=False),
-        Binding("u", "raise_to_top", "To top of queue", show=False),
-        Binding("d", "deny", "Deny", show=False),
-        Binding("g", "go_around", "Go-around", show=False),
-        Binding("x", "extend_timer", "+1 min", show=False),
-        Binding("s", "share_poll", "Share results", show=False),
-        Binding("j", "agenda_next", "Next segment", show=False),
-        Binding("m", "chat", "Message", show=False),
-        Binding("h", "ack_help", "Answer help", show=False),
-        Binding("i", "invite", "Invite", show=False),
-        Binding("L", "toggle_log", "Log", show=False),
-        Binding("q", "quit", "Quit", show=False),
-    ]
+    BINDINGS = _bindings(ACTIONS)
 
     def __init__(self, *, url: str | None = None, token: str | None = None,
                  setup: Callable[["ConsoleApp"], Awaitable[Target]] | None = None,
                  replay: Replay | None = None, clock: Callable[[], float] | None = None,
                  export_dir: str | None = None, backoff: tuple[float, float] = (0.25, 8.0),
-                 own_process: bool = False):
+                 own_process: bool = False, key_guard: float | None = None):
         super().__init__()
+        if key_guard is not None:
+            self.key_guard = key_guard
         # The facilitator command runs one console per process; then the collector
         # policy of a server suits it too: under a burst of events, full collections
         # over Textual's many small objects were the worst key-to-screen delays.
@@ -216,7 +164,8 @@ class ConsoleApp(App):
                 yield PollPanel(id="poll")
         if self.replay is not None:
             yield Timeline(id="timeline")
-        yield Footer(compact=True)
+        yield Static("", id="offline-note")
+        yield ConsoleFooter(compact=True)
 
     def on_mount(self) -> None:
         if self.own_process:
@@ -224,6 +173,8 @@ class ConsoleApp(App):
             self._pauses = pauses.install()
         self.query_one(SessionHeader).connection(self.conn)
         self.query_one(Roster).focus()
+        # the footer composes itself on a bindings change; a replay has no welcome to cause one
+        self.call_after_refresh(self.refresh_bindings)
         if self.replay is not None:
             self.sub_title = "replay"
             self._seek(self.replay.count)
@@ -238,11 +189,16 @@ class ConsoleApp(App):
                 self.target = await self.setup(self)
             except Exception as exc:   # noqa: BLE001 - shown to the user, not raised into Textual
                 log.exception("setup failed")
+                self._setup_failed = True
                 self._status("refused", str(exc))
                 self.notify(str(exc), title="Could not start", severity="error", timeout=30)
                 return
             if self.target.note:
                 self.notify(self.target.note, timeout=12)
+        problem = staff_token_problem(token_role(self.target.token))
+        if problem:
+            self._status("refused", problem)
+            return
         self.link = Link(self.target.url, self.target.token, on_welcome=self._on_welcome,
                          on_event=self._on_event, on_status=self._status,
                          resume_from=self._resume_from, backoff=self.backoff, on_health=self._on_health)
@@ -270,6 +226,13 @@ class ConsoleApp(App):
         return self.mirror.seq
 
     def _on_welcome(self, w: Welcome) -> None:
+        problem = staff_token_problem(w.you.role if getattr(w, "you", None) is not None else None)
+        if problem:
+            # a participant's welcome in a staff console: stop, and say what to do instead
+            self._status("refused", problem)
+            if self.link is not None:
+                self.run_worker(self.link.stop(), group="link-drop")
+            return
         self.offset = w.server_time - time.time()
         if self.mirror.welcome(w):
             self._fresh = True
@@ -303,11 +266,32 @@ class ConsoleApp(App):
             self.query_one(SessionHeader).connection(status, detail)
         except NoMatches:
             return
+        self._offline_note(status, detail)
         if status == "offline" and self.mirror.state is not None:
             self.notify("Connection lost: showing the last state; reconnecting…",
                         severity="warning", timeout=4)
         elif status == "refused":
             self.notify(detail, title="The server refused this console", severity="error", timeout=30)
+
+    def _offline_note(self, status: str, detail: str) -> None:
+        """Before any room arrived, the body says why it is empty and what happens next."""
+        note = self.query_one("#offline-note", Static)
+        if self.room is not None or status in ("online", "connecting", "replay"):
+            note.remove_class("-shown")
+            self.query_one("#body").display = True
+            return
+        self.query_one("#body").display = False     # empty panels would only look like an empty room
+        url = self.target.url if self.target is not None else ""
+        if status == "refused" and getattr(self, "_setup_failed", False):
+            text = f"Could not start the local server.\n{detail}"
+        elif status == "refused":
+            text = f"The server refused this console.\n{detail}"
+        else:
+            text = (f"Cannot reach the session server at {url}.\n{detail}\n"
+                    "Retrying by itself. Check the address, or that the server runs "
+                    "(session-server serve). q quits.")
+        note.update(text)
+        note.add_class("-shown")
 
     # --- drawing -------------------------------------------------------------------------------
 
@@ -361,20 +345,34 @@ class ConsoleApp(App):
         return self.replay is None and self.role in LEADS
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in LIVE_ACTIONS:
-            # observers and replays see no buttons they could not use
-            return self.can_act
-        if action in REPLAY_ACTIONS:
+        if not self.keys_settled(action):
+            return False
+        if action in LIVE:
+            # observers and replays see no keys they could not use: the engine's matrix decides
+            return self.may(action)
+        if action in REPLAY_ONLY:
             return self.replay is not None
         if action == "invite":
             return self.target is not None and self.target.invite is not None and self.can_act
         return True
 
+    def may(self, action: str) -> bool:
+        from facilitator.actions import BY_NAME
+        a = BY_NAME.get(action)
+        if a is None:
+            return True
+        return self.mirror.state is not None and may(self.role, a, replay=self.replay is not None)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for title, help_text, action in PALETTE:
-            if self.check_action(action, ()):
-                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+        for cmd in super().get_system_commands(screen):
+            if cmd.title == "Keys":
+                continue        # Textual's side panel of keys: our help screen says more, and Esc closes it
+            yield cmd
+        for a in (REPLAY if self.replay is not None else ACTIONS):
+            name = a.action.split("(")[0]
+            if self.check_action(name, ()) and hasattr(self, f"action_{name}"):
+                key = f"[{key_display(a.key)}] " if a.key else ""
+                yield SystemCommand(a.title, key + a.help, self._runner(a.action))
         s = self.room
         if s is None or not self.can_act:
             return
@@ -406,10 +404,14 @@ class ConsoleApp(App):
 
     async def send(self, cmd: c.Command) -> Ack | Error | None:
         """Sends one command; a refusal is shown with the server's reason."""
-        if self.link is None:
-            self.notify("Not connected", severity="warning")
+        if self.link is None or self.conn != "online":
+            # refused at once: a key pressed while offline must not run by surprise on reconnect
+            self.notify("Offline: not sent. Press it again once the header says online.",
+                        title="Not sent", severity="warning", timeout=5)
             return None
-        result = await self.link.send(cmd)
+        # a command already under way when the link drops is retried once, only if the
+        # link is back within a few seconds; later it is reported, never run by surprise
+        result = await self.link.send(cmd, wait_connected=3.0)
         if isinstance(result, Error):
             self.notify(result.message, title=f"Refused ({result.code})", severity="error", timeout=6)
         elif result is None:
@@ -512,7 +514,10 @@ class ConsoleApp(App):
     def action_remove(self) -> None:
         if pid := self._need_selected("remove"):
             name = name_of(self.room, pid)
-            self.push_screen(PromptScreen(f"Remove {name}", "Reason (facilitators only)", ok="Remove"),
+            # a removal is final for this session: the dialog says so and names the person
+            self.push_screen(PromptScreen(f"Remove {name} from this session?",
+                                          f"{name} leaves at once and cannot come back to this session. "
+                                          "Reason (facilitators only):", ok=f"Remove {name}", danger=True, empty_ok=True),
                              lambda reason: reason is not None and self.act(c.Remove(target=pid, reason=reason)))
 
     def action_excuse(self) -> None:
@@ -598,10 +603,6 @@ class ConsoleApp(App):
         if pid := self._need_selected("write a note about"):
             self.push_screen(NoteScreen(pid, name_of(self.room, pid)), lambda cmd: cmd and self.act(cmd))
 
-    def action_flag(self) -> None:
-        if pid := self._need_selected("flag"):
-            self.push_screen(NoteScreen(pid, name_of(self.room, pid), flag=True), lambda cmd: cmd and self.act(cmd))
-
     def action_chat(self) -> None:
         def done(text: str | None) -> None:
             if not text:
@@ -612,13 +613,6 @@ class ConsoleApp(App):
             self.act(c.Chat(text=text, to=to))
         self.push_screen(PromptScreen("Message", "To everyone (start with @facilitators for staff only)",
                                       ok="Send"), done)
-
-    def action_ack_help(self) -> None:
-        pending = open_help(self.room) if self.room else []
-        if not pending:
-            self.notify("No open help request", severity="information")
-            return
-        self.act(c.HelpAcknowledge(help_id=min(h.help_id for h in pending)))
 
     def action_attendance(self) -> None:
         self.push_screen(AttendanceScreen())
@@ -660,15 +654,11 @@ class ConsoleApp(App):
 class ReplayApp(ConsoleApp):
     """The console over a recorded session: the same panels, a timeline, no actions."""
 
-    BINDINGS = [
-        Binding("right", "step(1)", "Step →", priority=True),
-        Binding("left", "step(-1)", "← Step", priority=True),
-        Binding("right_square_bracket", "jump_minute(1)", "+1 min", priority=True),
-        Binding("left_square_bracket", "jump_minute(-1)", "-1 min", priority=True),
-        Binding("g", "jump_time", "Go to time"),
-        Binding("home", "jump_edge(0)", "Start", priority=True),
-        Binding("end", "jump_edge(1)", "End", priority=True),
-    ]
+    # arrows and Home/End would otherwise move the roster's cursor instead of the timeline
+    BINDINGS = [Binding(a.key, a.action, a.label, show=a.footer,
+                        priority=a.key in ("left", "right", "left_square_bracket", "right_square_bracket",
+                                           "home", "end"))
+                for a in REPLAY] + [Binding("f1", "help", "Help", show=False)]
 
     def action_step(self, n: int) -> None:
         if not isinstance(self.screen, Screen) or len(self.screen_stack) > 1:

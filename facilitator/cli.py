@@ -67,8 +67,10 @@ def _read_token(args) -> str:
         try:
             with open(args.token_file) as f:
                 token = f.read().strip()
+        except FileNotFoundError:
+            raise SystemExit(f"facilitator: no token file at {args.token_file}")
         except OSError as exc:
-            raise SystemExit(f"facilitator: cannot read the token file: {exc.strerror}")
+            raise SystemExit(f"facilitator: cannot read the token file {args.token_file}: {exc.strerror}")
         if not token:
             raise SystemExit(f"facilitator: the token file {args.token_file} is empty")
         return token
@@ -89,7 +91,7 @@ def _read_token(args) -> str:
 def _local_setup(args, demo: bool):
     """The embedded server and the room, started inside the console's own event loop."""
     from facilitator.app import Target
-    from facilitator.local import FACILITATOR, invite_fn, prepare_room, start_server
+    from facilitator.local import FACILITATOR, invite_fn, prepare_room, start_room_server, start_server
     from server.app import default_paths
     from server.tokens import load_secret
 
@@ -97,7 +99,11 @@ def _local_setup(args, demo: bool):
         db, secret_path = default_paths()
         if args.db:
             db = args.db
-        server = await start_server(db, load_secret(secret_path))
+        moved = ""
+        if demo:
+            server = await start_server(db, load_secret(secret_path))
+        else:
+            server, moved = await start_room_server(db, load_secret(secret_path), args.room)
         group = None
         who = (FACILITATOR[0], args.name)
         if demo:
@@ -110,7 +116,8 @@ def _local_setup(args, demo: bool):
             room = args.room
             from protocol.commands import Configure
             await prepare_room(server, room, Configure(title=room), who=who)
-            note = "Press i for participants' join links."
+            note = moved or (f"Room {room} on port {server.port} (kept for next time). "
+                             "Press i for participants' join links; quitting stops this room's server.")
         token_dir = os.path.join(os.path.dirname(db), "invites")
 
         async def stop() -> None:
@@ -119,7 +126,7 @@ def _local_setup(args, demo: bool):
             await server.stop()
 
         target = Target(server.url, server.token(room, "facilitator", who[0], who[1]),
-                        invite=invite_fn(server, room, token_dir), stop=stop, note=note)
+                        invite=invite_fn(server, room, token_dir), stop=stop, note=note, port=server.port)
         if not demo:
             app.call_later(app.action_invite)
         return target

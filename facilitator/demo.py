@@ -196,7 +196,8 @@ class DemoGroup:
         await prepare_room(self.server, self.room, demo_configure())
         # a ready-made mood check-in waits as a draft: `o` opens it
         await as_facilitator(self.server, self.room, c.PollCreate(
-            id="mood", kind="scale", min=0, max=10, question="How are you feeling right now, 0 to 10?"))
+            id="mood", kind="scale", min=0, max=10, question="How are you feeling right now, 0 to 10?",
+            alert_at_or_below=3))
         for pid, name, _expected, delay, location in PEOPLE:
             p = self.people[pid] = Participant(self, pid, name, location, random.Random(self.rng.random()))
             self.spawn(self._run(p, delay))

@@ -111,6 +111,8 @@ def describe(s: RoomState, ev: e.Event) -> str:
         case e.PollShared():
             return f"results shared ({ev.total} answers): {poll(ev.id)}"
         case e.CheckInAlert():
+            if ev.kind == "low_score":
+                return f"CHECK-IN ALERT: {n(ev.person)} low score {ev.total} in {poll(ev.id)}"
             return f"CHECK-IN ALERT: {n(ev.person)} {ev.kind.upper()} total {ev.total}"
         case e.TimerStarted():
             return f"timer {ev.label or ev.id} started ({int(ev.seconds // 60)}:{int(ev.seconds % 60):02d})"
@@ -135,4 +137,7 @@ def describe(s: RoomState, ev: e.Event) -> str:
             return f"note on {n(ev.target)} by {n(ev.by)}"
         case e.Flagged():
             return f"FLAG {ev.level} on {n(ev.target)}: {ev.reason}"
+        case e.FlagCleared():
+            why = f": {ev.reason}" if ev.reason else ""
+            return f"flags on {n(ev.target)} cleared by {n(ev.by)}{why}"
     return type(ev).__name__

@@ -79,7 +79,7 @@ class Link:
                 self._set("offline", str(message))
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, asyncio.TimeoutError,
                     TimeoutError) as exc:
-                self._set("offline", _short(exc))
+                self._set("offline", _reason(exc))
             else:
                 self.client = client
                 self.connected.set()
@@ -142,6 +142,19 @@ class Link:
         self.stopping = True
         if self.client is not None:
             await self.client.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words (not "[Errno 111] Connect call failed …")."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "no server is listening there"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "the server did not answer in time"
+    if isinstance(exc, OSError) and exc.errno in (-2, -3, -5):     # getaddrinfo: name unknown
+        return "the server's name is not known"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:

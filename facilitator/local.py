@@ -5,6 +5,7 @@ the same way, so the console they exercise is the console people use.
 """
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -16,9 +17,56 @@ from server.engine import Actor
 FACILITATOR = ("fac-1", "Dana")
 
 
-async def start_server(db: str, secret: bytes, clock=None) -> EmbeddedServer:
-    server = EmbeddedServer(db, secret, port=0, clock=clock)
+async def start_server(db: str, secret: bytes, clock=None, port: int = 0) -> EmbeddedServer:
+    server = EmbeddedServer(db, secret, port=port, clock=clock)
     return await server.start()
+
+
+# A local room keeps its port across console restarts, so that the links already sent
+# still work when the facilitator starts `facilitator --room R` again.
+PORTS_FILE = "ports.json"
+
+
+def remembered_port(data_dir: str, room: str) -> int | None:
+    try:
+        with open(os.path.join(data_dir, PORTS_FILE)) as f:
+            port = json.load(f).get(room)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return port if isinstance(port, int) and 0 < port < 65536 else None
+
+
+def remember_port(data_dir: str, room: str, port: int) -> None:
+    path = os.path.join(data_dir, PORTS_FILE)
+    try:
+        with open(path) as f:
+            ports = json.load(f)
+        if not isinstance(ports, dict):
+            ports = {}
+    except (OSError, ValueError):
+        ports = {}
+    ports[room] = port
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(ports, f)
+    os.replace(tmp, path)
+
+
+async def start_room_server(db: str, secret: bytes, room: str) -> tuple[EmbeddedServer, str]:
+    """The room's server on the port it had last time; a note when that port is taken."""
+    data_dir = os.path.dirname(os.path.abspath(db))
+    port = remembered_port(data_dir, room)
+    note = ""
+    try:
+        server = await start_server(db, secret, port=port or 0)
+    except OSError:
+        if port is None:
+            raise
+        server = await start_server(db, secret)
+        note = (f"Port {port} is taken by another program: the links sent earlier no longer work. "
+                "Send the new ones (i).")
+    remember_port(data_dir, room, server.port)
+    return server, note
 
 
 async def as_facilitator(server: EmbeddedServer, room: str, cmd: c.Command,

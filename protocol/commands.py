@@ -195,6 +195,8 @@ class PollCreate(Command, tag="poll_create"):
     min: int | None = None
     max: int | None = None
     anonymous: bool = False
+    # named scale polls (a mood check-in): a vote at or below this alerts the facilitators
+    alert_at_or_below: int | None = None
 
 
 class PollOpen(Command, tag="poll_open"):
@@ -265,6 +267,23 @@ class Flag(Command, tag="flag"):
     reason: Text = ""
 
 
+# --- added after the first release: kept last so merges stay simple -----------
+
+class GoAroundStop(Command, tag="go_around_stop"):
+    """Ends a running go-around early; the current speaker's turn ends with it."""
+
+
+class AgendaGoto(Command, tag="agenda_goto"):
+    """Moves the agenda to any segment, back as well as forward (0-based)."""
+    index: Annotated[int, Meta(ge=0, le=200)]
+
+
+class FlagClear(Command, tag="flag_clear"):
+    """Resolves a person's open risk flags; the record keeps the flags and who cleared them."""
+    target: Id
+    reason: Text = ""
+
+
 AnyCommand = Union[
     Configure, Open, Close, AcceptAgreement, CheckIn, Admit, Deny, Remove, Excuse, Leave,
     RaiseHand, LowerHand, NextSpeaker, CallOn, EndTurn, MoveInQueue, QueueMode, GoAround, Pass,
@@ -273,6 +292,7 @@ AnyCommand = Union[
     PollCreate, PollOpen, PollClose, PollShare, Vote,
     TimerStart, TimerPause, TimerResume, TimerCancel, TimerExtend, AgendaNext,
     Chat, Note, Flag,
+    GoAroundStop, AgendaGoto, FlagClear,
 ]
 
 COMMAND_TYPES: dict[str, type[Command]] = {

@@ -228,6 +228,7 @@ class PollCreated(Event, tag="poll_created"):
     min: int | None = None
     max: int | None = None
     anonymous: bool = False
+    alert_at_or_below: int | None = None
 
 
 class PollOpened(Event, tag="poll_opened"):
@@ -340,6 +341,15 @@ class Flagged(Event, tag="flagged"):
     reason: str = ""
 
 
+# --- added after the first release: kept last so merges stay simple -----------
+
+class FlagCleared(Event, tag="flag_cleared"):
+    """The person's open flags are resolved (staff only, like the flags)."""
+    by: str
+    target: str
+    reason: str = ""
+
+
 AnyEvent = Union[
     RoomConfigured, SessionOpened, SessionClosed, StaffEntered, StaffLeft,
     ParticipantWaiting, WaitingLeft, AgreementAccepted, LocationCheckedIn, Admitted, Denied,
@@ -352,6 +362,7 @@ AnyEvent = Union[
     TimerStarted, TimerPaused, TimerResumed, TimerExtended, TimerCancelled, TimerWarning,
     TimerExpired, AgendaAdvanced,
     ChatPosted, NoteAdded, Flagged,
+    FlagCleared,
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {

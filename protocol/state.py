@@ -23,6 +23,8 @@ class FlagMark(Struct, kw_only=True, gc=False):
     reason: str
     by: str
     at: float
+    cleared_at: float | None = None    # resolved by a flag_clear; kept, not deleted
+    cleared_by: str | None = None
 
 
 class NoteEntry(Struct, kw_only=True, gc=False):
@@ -80,6 +82,7 @@ class Poll(Struct, kw_only=True, gc=False):
     min: int | None = None
     max: int | None = None
     anonymous: bool = False
+    alert_at_or_below: int | None = None   # named scale polls: a low score alerts the staff
     state: str = "draft"               # draft | open | closed
     shared: bool = False
     # named polls: the latest answer per participant (facilitators only)

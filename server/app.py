@@ -40,6 +40,20 @@ class EmbeddedServer:
 
     async def start(self) -> "EmbeddedServer":
         record = open_record(self.db)
+        try:
+            return await self._start(record)
+        except BaseException:
+            # a start that failed (a port taken, a damaged room) lets go of the record
+            # and its writer lock, so that the caller may try again
+            if self.hub is not None and self.hub._tasks:
+                await self.hub.stop()
+            if self.hub is not None and self.hub.leases is not None:
+                self.hub.leases.close()
+            record.close()
+            self.hub = None
+            raise
+
+    async def _start(self, record) -> "EmbeddedServer":
         self.hub = Hub(record, self.clock, self.secret)
         if self.hub.shared:
             from server.leases import Leases

@@ -26,7 +26,7 @@ async def room(tmp_path):
 
 
 def console(room: Room, role: str = "facilitator", who=("fac-1", "Dana")) -> ConsoleApp:
-    return ConsoleApp(url=room.url, token=room.token(role, who), backoff=(0.05, 0.2))
+    return ConsoleApp(url=room.url, token=room.token(role, who), backoff=(0.05, 0.2), key_guard=0)
 
 
 async def ready(pilot, app, room) -> None:
@@ -152,6 +152,9 @@ async def test_replay_steps_jumps_and_matches_the_live_room(tmp_path):
         assert (app.room.seq, app.room.speaker, app.room.queue) == (final_seq, speaker, queue)
         assert {m.id: m.status for m in app.room.members.values()} == statuses
         assert "replay" in screen_text(app) and "Blake" in screen_text(app)
+        await until(pilot, lambda: "Step back" in screen_text(app), what="the replay's footer")
+        footer = [line for line in screen_text(app).splitlines() if line.strip()][-1]
+        assert "← Step back" in footer and "→ Step on" in footer and "← ←" not in footer, footer
         assert {m.id: m.status for m in app.room.members.values()} == statuses
         assert not app.check_action("next_speaker", ())
         await pilot.press("left")

@@ -98,7 +98,7 @@ async def until_server(cond, timeout: float = 5.0) -> None:
 
 def app_for(tmp_path) -> ConsoleApp:
     return ConsoleApp(setup=staged(str(tmp_path / "record.db")), clock=lambda: NOW,
-                      export_dir=str(tmp_path))
+                      export_dir=str(tmp_path), key_guard=0)
 
 
 async def settled(pilot) -> None:
@@ -145,6 +145,7 @@ def test_main_screen(snap_compare, tmp_path, size):
 @pytest.mark.parametrize("modal,presses", [
     ("poll", ("p",)), ("timer", ("t",)), ("flag", ("f",)), ("note", ("N",)), ("attendance", ("A",)),
     ("go-around", ("g",)), ("invite", ("i",)),
+    ("help", ("question_mark",)), ("person", ("v",)), ("quit", ("q",)), ("agenda", ("J",)),
 ])
 def test_modal(snap_compare, tmp_path, size, modal, presses):
     assert snap_compare(app_for(tmp_path), terminal_size=SIZES[size], run_before=keys(*presses))

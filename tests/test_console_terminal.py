@@ -56,6 +56,8 @@ def test_demo_in_a_terminal_comes_alive_and_answers_keys(tmp_path):
         _wait(session, lambda s: "● open" in s, 10, "the mood poll to open")
         _wait(session, lambda s: "answered" in s and "0 answered" not in s, 20, "the first answers")
         tmux("send-keys", "-t", session, "q", check=True)
+        _wait(session, lambda s: "Quit while the session is open?" in s, 10, "the question before quitting")
+        tmux("send-keys", "-t", session, "y", check=True)
         _wait(session, lambda s: "● live" not in s, 10, "the console to quit")
     finally:
         tmux("kill-server", capture_output=True)

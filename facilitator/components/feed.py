@@ -54,6 +54,8 @@ class Feed(BatchedWrites, RichLog):
                          s.members[it.by].role != "participant" else "bold")
                 if it.to == "facilitators":
                     t.append(" → facilitators", "magenta")
+                elif it.to == "rooms":
+                    t.append(" → every breakout room", "magenta")
                 elif it.to != "all":
                     t.append(f" → {name_of(s, it.to)}", "magenta")
                 if it.room:

@@ -8,6 +8,7 @@ from facilitator.components import update_if_changed
 
 from facilitator.mirror import active_poll, poll_counts, present
 
+LABEL_BESIDE = 12
 KIND = {"single": "choice", "multi": "multiple", "scale": "scale", "phq2": "PHQ-2", "gad2": "GAD-2"}
 
 
@@ -40,10 +41,18 @@ class PollPanel(Static):
         most = max([n for _, n in rows] + [1])
         t = Text()
         t.append(p.question[:200] + "\n", "bold")
-        label_w = min(12, max([len(k) for k, _ in rows] + [1]))
+        longest = max([len(k) for k, _ in rows] + [1])
+        # short labels sit beside their bars; a long one ("Calling a sponsor") gets its own
+        # line above its bar rather than being cut
+        beside = longest <= LABEL_BESIDE
+        label_w = longest if beside else 0
         for key, n in rows:
             filled = round(n / most * width) if n else 0
-            t.append(f"{key[:label_w]:>{label_w}} ", "")
+            if beside:
+                t.append(f"{key:>{label_w}} ", "")
+            else:
+                t.append(f"{key}\n", "")
+                t.append("  ")
             t.append("█" * filled, "cyan")
             t.append("·" * (width - filled), "dim")
             t.append(f" {n}\n")

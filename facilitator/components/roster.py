@@ -84,6 +84,28 @@ class Roster(DataTable):
         except Exception:
             return None
 
+    def _title(self) -> None:
+        """At 80 columns the Spoke, Here and Location columns give way: the highlighted
+        person's values stand in the title instead (v shows everything)."""
+        title = getattr(self, "_count", "Roster")
+        s = self.app.room
+        m = s.members.get(self.selected or "") if s is not None and not self.wide else None
+        if m is not None and m.status != "absent":
+            from facilitator.mirror import attended, fmt_secs, talk_shares
+            now = self.app.now()
+            spoke = talk_shares(s, now).get(m.id, (0.0, 0.0))[0]
+            # compact, as the columns would read: talk time, minutes here, location
+            bits = [fmt_secs(spoke)]
+            if m.admitted:
+                bits.append(f"{attended(m, now) / 60:.0f}m")
+            if m.location:
+                bits.append(m.location[:10])
+            title += f" · {m.name[:9]} " + " ".join(bits)
+        self.border_title = title
+
+    def on_data_table_row_highlighted(self, event) -> None:
+        self._title()
+
     def _tick(self) -> None:
         s = self.app.room
         if s is not None and (s.speaker is not None or self.wide):
@@ -110,11 +132,12 @@ class Roster(DataTable):
             room = next((f"({i})" for i, r in enumerate(s.rooms, 1) if m.id in r), "")
         late = late_minutes(s, m)
         flag = Text("")
-        if m.flags:
-            urgent = any(f.level == "urgent" for f in m.flags)
+        flags = [f for f in m.flags if f.cleared_at is None]   # resolved flags stay in the record only
+        if flags:
+            urgent = any(f.level == "urgent" for f in flags)
             flag = Text("⚑!" if urgent else "⚑", "bold red" if urgent else "yellow")
-            if len(m.flags) > 1:
-                flag.append(str(len(m.flags)), "dim")
+            if len(flags) > 1:
+                flag.append(str(len(flags)), "dim")
         loc = Text("✓", "green") if m.location else Text("·", "dim")
         name = Text(m.name[:9], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
         cells = {
@@ -216,7 +239,8 @@ class Roster(DataTable):
             if changed:
                 self._update_cells(changed)
         here = sum(1 for m in people if m.status == "present")
-        self.border_title = f"Roster {here}/{s.capacity}"
+        self._count = f"Roster {here}/{s.capacity}"
+        self._title()
         # staff on duty now; a co-facilitator who dropped shows as such, one listening in by room
         st = [f"{m.name} {m.role[0].upper()}" + (" ↯" if m.status == "dropped" else "")
               + (f" in R{m.listening}" if m.listening else "")

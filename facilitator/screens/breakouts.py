@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from facilitator.screens import steady_cursors
 from facilitator.screens.prompt import ConfirmScreen
 from facilitator.screens.rules import RulePicker
+from facilitator.screens.broadcast_keys import BroadcastKeys
 from facilitator.mirror import fmt_secs, name_of, plan_violations, present
 from protocol.commands import (
     BreakoutsBroadcast, BreakoutsClose, BreakoutsMove, BreakoutsOpen, BreakoutsPlan, ListenIn,
@@ -44,7 +45,7 @@ class RoomColumn(OptionList):
         return self.get_option_at_index(self.highlighted).id
 
 
-class BreakoutScreen(ModalScreen[None]):
+class BreakoutScreen(BroadcastKeys):
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("left", "column(-1)", "Room ←", show=False),

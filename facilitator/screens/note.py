@@ -12,7 +12,10 @@ from protocol.commands import Command, Flag, Note
 
 
 class NoteScreen(ModalScreen[Command | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # Up and Down choose the level from the reason field too: the Input does not use them,
+    # and a facilitator in a hurry should not have to Tab back to make a flag urgent.
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("up", "level('watch')", show=False),
+                Binding("down", "level('urgent')", show=False)]
 
     def __init__(self, target: str, name: str, flag: bool = False):
         super().__init__()
@@ -25,7 +28,7 @@ class NoteScreen(ModalScreen[Command | None]):
                 with RadioSet(id="level"):
                     yield RadioButton("watch", value=True, id="watch")
                     yield RadioButton("urgent", id="urgent")
-                yield Label("Reason")
+                yield Label("Reason (required) · ↑ watch, ↓ urgent", classes="hint")
             else:
                 yield Label("Note (facilitators only)")
             yield Input(id="text")
@@ -49,6 +52,10 @@ class NoteScreen(ModalScreen[Command | None]):
     def _save(self) -> None:
         text = self.query_one("#text", Input).value.strip()
         if self.flag:
+            if not text:
+                self.notify("Give the flag a reason: the next facilitator needs to know why",
+                            severity="warning")
+                return
             pressed = self.query_one("#level", RadioSet).pressed_button
             level = "urgent" if pressed is not None and pressed.id == "urgent" else "watch"
             self.dismiss(Flag(target=self.target, level=level, reason=text))
@@ -57,6 +64,10 @@ class NoteScreen(ModalScreen[Command | None]):
             self.notify("Write the note first", severity="warning")
             return
         self.dismiss(Note(target=self.target, text=text))
+
+    def action_level(self, level: str) -> None:
+        if self.flag:
+            self.query_one(f"#{level}", RadioButton).value = True
 
     def action_cancel(self) -> None:
         self.dismiss(None)

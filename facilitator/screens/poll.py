@@ -22,13 +22,17 @@ KINDS = [
     ("Scale", "scale"),
 ]
 
+# A named mood of 3 or less tells the facilitators at once, as a PHQ-2 of 3+ does.
+MOOD_ALERT = 3
+
 
 def build(kind: str, question: str, options: str, lo: str, hi: str, anonymous: bool,
           poll_id: str) -> PollCreate:
     opts = [o.strip() for o in options.split(",") if o.strip()]
     if kind == "mood":
         return PollCreate(id=poll_id, kind="scale", question=question or "How are you feeling right now, 0 to 10?",
-                          min=0, max=10, anonymous=anonymous)
+                          min=0, max=10, anonymous=anonymous,
+                          alert_at_or_below=None if anonymous else MOOD_ALERT)
     if kind in ("phq2", "gad2"):
         # the server words the standard items itself; questionnaires are never anonymous
         return PollCreate(id=poll_id, kind=kind, question=question)
@@ -70,7 +74,7 @@ class PollScreen(ModalScreen[list[Command] | None]):
         self.query_one("#range").display = kind == "scale"
         self.query_one("#anonymous").display = kind not in ("phq2", "gad2")
         hint = {
-            "mood": "0 to 10; participants see only the totals you share.",
+            "mood": f"0 to 10; a named answer of {MOOD_ALERT} or less alerts you. Participants see only totals you share.",
             "phq2": "Two items scored 0-3; a total of 3 or more raises a check-in alert.",
             "gad2": "Two items scored 0-3; a total of 3 or more raises a check-in alert.",
         }.get(kind, "")

@@ -14,8 +14,9 @@ class PromptScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, label: str, value: str = "", placeholder: str = "",
-                 ok: str = "OK", restrict: str | None = None):
+                 ok: str = "OK", restrict: str | None = None, danger: bool = False, empty_ok: bool = False):
         super().__init__()
+        self.danger, self.empty_ok = danger, empty_ok
         self.title_text, self.label, self.value = title, label, value
         self.placeholder, self.ok, self.restrict = placeholder, ok, restrict
 
@@ -25,7 +26,7 @@ class PromptScreen(ModalScreen[str | None]):
             yield Label(self.label)
             yield Input(self.value, placeholder=self.placeholder, restrict=self.restrict, id="answer")
             with Horizontal(classes="buttons"):
-                yield Button(self.ok, variant="primary", id="ok")
+                yield Button(self.ok, variant="error" if self.danger else "primary", id="ok")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
@@ -42,7 +43,8 @@ class PromptScreen(ModalScreen[str | None]):
 
     def _done(self) -> None:
         text = self.query_one("#answer", Input).value.strip()
-        self.dismiss(text or None)
+        # empty_ok: the answer is optional (a reason), so an empty one still means "go ahead"
+        self.dismiss(text if self.empty_ok else (text or None))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -134,9 +134,9 @@ def check_in(state: RoomState, cmd: c.CheckIn, ctx: Ctx) -> list[Emit]:
 def admit(state: RoomState, cmd: c.Admit, ctx: Ctx) -> list[Emit]:
     m = participant(state, cmd.target)
     if m.status != "waiting":
-        raise Rejected("conflict", f"{m.id} is not in the waiting room")
+        raise Rejected("conflict", f"{m.name} is not in the waiting room")
     if state.agreement and not m.agreed:
-        raise Rejected("conflict", f"{m.id} has not accepted the group agreement")
+        raise Rejected("conflict", f"{m.name} has not accepted the group agreement")
     if occupying(state) >= state.capacity:
         raise Rejected("full", f"the room is at its capacity of {state.capacity}")
     return [Emit("all", e.Admitted(person=m.id, name=m.name))]
@@ -145,14 +145,14 @@ def admit(state: RoomState, cmd: c.Admit, ctx: Ctx) -> list[Emit]:
 def deny(state: RoomState, cmd: c.Deny, ctx: Ctx) -> list[Emit]:
     m = participant(state, cmd.target)
     if m.status != "waiting":
-        raise Rejected("conflict", f"{m.id} is not in the waiting room")
+        raise Rejected("conflict", f"{m.name} is not in the waiting room")
     return [Emit(f"p:{m.id}", e.Denied(person=m.id))]
 
 
 def remove(state: RoomState, cmd: c.Remove, ctx: Ctx) -> list[Emit]:
     m = participant(state, cmd.target)
     if m.status in ("removed", "absent"):
-        raise Rejected("conflict", f"{m.id} is not in the session")
+        raise Rejected("conflict", f"{m.name} is not in the session")
     out: list[Emit] = []
     if state.speaker == m.id:
         out.extend(end_turn_emits(state, ctx.now))
@@ -163,9 +163,9 @@ def remove(state: RoomState, cmd: c.Remove, ctx: Ctx) -> list[Emit]:
 def excuse(state: RoomState, cmd: c.Excuse, ctx: Ctx) -> list[Emit]:
     m = participant(state, cmd.target)
     if m.admitted:
-        raise Rejected("conflict", f"{m.id} attended this session")
+        raise Rejected("conflict", f"{m.name} attended this session")
     if not m.expected:
-        raise Rejected("conflict", f"{m.id} is not on the roster for this session")
+        raise Rejected("conflict", f"{m.name} is not on the roster for this session")
     return [Emit("staff", e.Excused(person=m.id, reason=cmd.reason))]
 
 

@@ -10,7 +10,7 @@ import re
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Alert, BroadcastLine, Help, RoomState
-from server.engine import hearing
+from server.engine import conversation, hearing
 from server.engine.base import Ctx, Emit, Rejected, participant, present_participants
 from server.engine.breakout_plan import PlanConflict, plan_breakouts
 
@@ -46,7 +46,7 @@ def move(state: RoomState, cmd: c.BreakoutsMove, ctx: Ctx) -> list[Emit]:
         raise Rejected("conflict", "there is no breakout plan")
     m = participant(state, cmd.target)
     if m.status not in ("present", "dropped"):
-        raise Rejected("conflict", f"{m.id} is not present")
+        raise Rejected("conflict", f"{m.name} is not present")
     if cmd.room > len(state.rooms) + 1:
         raise Rejected("not_found", f"there is no breakout room {cmd.room}")
     aud = "all" if state.breakouts == "open" else "staff"
@@ -196,6 +196,7 @@ def _broadcast(s: RoomState, ev: e.BreakoutsBroadcast, at: float) -> None:
     # kept while the rooms are open, so that a participant's view has them after a reconnect
     if s.breakouts == "open":
         s.broadcasts.append(BroadcastLine(text=ev.text, at=at))
+    conversation.broadcast_line(s, ev, at)     # and a line in the staff's chat
 
 
 def _closed(s: RoomState, ev: e.BreakoutsClosed, at: float) -> None:

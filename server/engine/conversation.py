@@ -40,7 +40,14 @@ def flag(state: RoomState, cmd: c.Flag, ctx: Ctx) -> list[Emit]:
     return [Emit("staff", e.Flagged(by=ctx.actor.id, target=cmd.target, level=cmd.level, reason=cmd.reason))]
 
 
-DECIDERS = {c.Chat: chat, c.Note: note, c.Flag: flag}
+def flag_clear(state: RoomState, cmd: c.FlagClear, ctx: Ctx) -> list[Emit]:
+    m = participant(state, cmd.target)
+    if not any(f.cleared_at is None for f in m.flags):
+        raise Rejected("conflict", f"{m.name} has no open flag")
+    return [Emit("staff", e.FlagCleared(by=ctx.actor.id, target=cmd.target, reason=cmd.reason))]
+
+
+DECIDERS = {c.Chat: chat, c.Note: note, c.Flag: flag, c.FlagClear: flag_clear}
 
 
 def _chat(s: RoomState, ev: e.ChatPosted, at: float) -> None:
@@ -52,6 +59,13 @@ def _chat(s: RoomState, ev: e.ChatPosted, at: float) -> None:
         del s.chat[: len(s.chat) - CHAT_KEPT]
 
 
+def broadcast_line(s: RoomState, ev: e.BreakoutsBroadcast, at: float) -> None:
+    # staff see what every room was told in their chat; `to="rooms"` keeps it out of a
+    # participant's snapshot, as their own fold shows it apart from the chat
+    m = s.members.get(ev.by)
+    _chat(s, e.ChatPosted(by=ev.by, name=m.name if m is not None else "", to="rooms", text=ev.text), at)
+
+
 def _note(s: RoomState, ev: e.NoteAdded, at: float) -> None:
     s.notes.append(NoteEntry(target=ev.target, text=ev.text, by=ev.by, at=at))
 
@@ -61,4 +75,12 @@ def _flag(s: RoomState, ev: e.Flagged, at: float) -> None:
     s.alerts.append(Alert(kind="flag", person=ev.target, text=f"{ev.level}: {ev.reason}", at=at))
 
 
-EVOLVERS = {e.ChatPosted: _chat, e.NoteAdded: _note, e.Flagged: _flag}
+def _flag_cleared(s: RoomState, ev: e.FlagCleared, at: float) -> None:
+    for f in s.members[ev.target].flags:
+        if f.cleared_at is None:
+            f.cleared_at, f.cleared_by = at, ev.by
+    # the feed's flag alerts about this person are dealt with too
+    s.alerts = [a for a in s.alerts if not (a.kind == "flag" and a.person == ev.target)]
+
+
+EVOLVERS = {e.ChatPosted: _chat, e.NoteAdded: _note, e.Flagged: _flag, e.FlagCleared: _flag_cleared}

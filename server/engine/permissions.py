@@ -33,11 +33,12 @@ MATRIX: dict[str, frozenset[str]] = {
     "timer_cancel": LEAD, "timer_extend": LEAD, "agenda_next": LEAD,
     "chat": frozenset({F, C, P}),
     "note": LEAD, "flag": LEAD,
+    "go_around_stop": LEAD, "agenda_goto": LEAD, "flag_clear": LEAD,
 }
 
 # Before the session opens, staff may prepare; nothing that needs a group runs.
 BEFORE_OPEN = frozenset({
-    "configure", "open", "poll_create", "note", "flag", "chat", "excuse", "leave", "timer_start",
+    "configure", "open", "poll_create", "note", "flag", "flag_clear", "chat", "excuse", "leave", "timer_start",
     "timer_pause", "timer_resume", "timer_cancel", "timer_extend",
 })
 

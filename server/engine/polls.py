@@ -47,6 +47,11 @@ def create(state: RoomState, cmd: c.PollCreate, ctx: Ctx) -> list[Emit]:
         if not lo < hi or hi - lo > 100:
             raise Rejected("invalid", "a scale needs min < max (at most 100 steps)")
         options = []
+        if cmd.alert_at_or_below is not None:
+            if cmd.anonymous:
+                raise Rejected("invalid", "a low-score alert needs a named poll: an anonymous one names nobody")
+            if not lo <= cmd.alert_at_or_below < hi:
+                raise Rejected("invalid", f"the alert score must be from {lo} to {hi - 1}")
     else:
         if cmd.anonymous:
             raise Rejected("invalid", "questionnaires are named: facilitators must see who needs attention")
@@ -54,8 +59,10 @@ def create(state: RoomState, cmd: c.PollCreate, ctx: Ctx) -> list[Emit]:
         options, lo, hi = list(SCORE_OPTIONS), 0, 3
     if not question:
         raise Rejected("invalid", "a poll needs a question")
+    alert = cmd.alert_at_or_below if cmd.kind == "scale" else None
     return [Emit("staff", e.PollCreated(id=cmd.id, question=question, kind=cmd.kind, options=options,
-                                        min=lo, max=hi, anonymous=cmd.anonymous))]
+                                        min=lo, max=hi, anonymous=cmd.anonymous,
+                                        alert_at_or_below=alert))]
 
 
 def open_poll(state: RoomState, cmd: c.PollOpen, ctx: Ctx) -> list[Emit]:
@@ -129,6 +136,12 @@ def vote(state: RoomState, cmd: c.Vote, ctx: Ctx) -> list[Emit]:
         return [Emit("staff", e.BallotCast(id=p.id, keys=keys, seal=seal))]
     me = ctx.actor.id
     out = [Emit(f"p:{me}", e.VoteCast(id=p.id, person=me, keys=keys, answers=answers))]
+    low = p.alert_at_or_below
+    if low is not None and p.kind == "scale":
+        # like a questionnaire: alert once as the person crosses the line, not on every re-vote
+        value, before = int(keys[0]), p.answers.get(me)
+        if value <= low and (before is None or int(before[0]) > low):
+            out.append(Emit("staff", e.CheckInAlert(id=p.id, person=me, kind="low_score", total=value)))
     if answers:
         total = sum(answers)
         before = sum(p.scores.get(me, [])) if me in p.scores else -1
@@ -158,7 +171,7 @@ def tally(p: Poll) -> tuple[dict[str, int], int]:
 
 def _created(s: RoomState, ev: e.PollCreated, at: float) -> None:
     s.polls[ev.id] = Poll(id=ev.id, question=ev.question, kind=ev.kind, options=list(ev.options),
-                          min=ev.min, max=ev.max, anonymous=ev.anonymous)
+                          min=ev.min, max=ev.max, anonymous=ev.anonymous, alert_at_or_below=ev.alert_at_or_below)
 
 
 def _opened(s: RoomState, ev: e.PollOpened, at: float) -> None:
@@ -194,8 +207,9 @@ def _shared(s: RoomState, ev: e.PollShared, at: float) -> None:
 
 
 def _alert(s: RoomState, ev: e.CheckInAlert, at: float) -> None:
-    s.alerts.append(Alert(kind="check_in", person=ev.person,
-                          text=f"{ev.kind.upper()} total {ev.total}", at=at))
+    text = (f"low score {ev.total} ({ev.id})" if ev.kind == "low_score"
+            else f"{ev.kind.upper()} total {ev.total}")
+    s.alerts.append(Alert(kind="check_in", person=ev.person, text=text, at=at))
 
 
 EVOLVERS = {

@@ -21,7 +21,7 @@ def end_current_turn(state: RoomState, now: float, passed: bool = False) -> list
 def _present(state: RoomState, pid: str):
     m = participant(state, pid)
     if m.status != "present":
-        raise Rejected("conflict", f"{pid} is not present")
+        raise Rejected("conflict", f"{m.name} is not present")
     return m
 
 
@@ -65,7 +65,7 @@ def lower_hand(state: RoomState, cmd: c.LowerHand, ctx: Ctx) -> list[Emit]:
             raise Rejected("forbidden", "a participant may lower only their own hand")
         pid = ctx.actor.id
     if pid not in state.queue:
-        raise Rejected("conflict", f"{pid} has no hand raised")
+        raise Rejected("conflict", f"{state.members[pid].name} has no hand raised")
     return [Emit("all", e.HandLowered(person=pid))]
 
 
@@ -83,7 +83,7 @@ def next_speaker(state: RoomState, cmd: c.NextSpeaker, ctx: Ctx) -> list[Emit]:
 def call_on(state: RoomState, cmd: c.CallOn, ctx: Ctx) -> list[Emit]:
     m = _present(state, cmd.target)
     if state.speaker == m.id:
-        raise Rejected("conflict", f"{m.id} is already speaking")
+        raise Rejected("conflict", f"{m.name} is already speaking")
     return end_current_turn(state, ctx.now) + [Emit("all", e.TurnStarted(person=m.id))]
 
 
@@ -98,9 +98,9 @@ def end_turn(state: RoomState, cmd: c.EndTurn, ctx: Ctx) -> list[Emit]:
 
 
 def move_in_queue(state: RoomState, cmd: c.MoveInQueue, ctx: Ctx) -> list[Emit]:
-    participant(state, cmd.target)
+    m = participant(state, cmd.target)
     if cmd.target not in state.queue:
-        raise Rejected("conflict", f"{cmd.target} is not in the queue")
+        raise Rejected("conflict", f"{m.name} is not in the queue")
     return [Emit("all", e.QueueMoved(person=cmd.target, position=min(cmd.position, len(state.queue))))]
 
 
@@ -136,7 +136,14 @@ def pass_turn(state: RoomState, cmd: c.Pass, ctx: Ctx) -> list[Emit]:
     return advance_go_around(state, ctx.now, passed=True)
 
 
+def go_around_stop(state: RoomState, cmd: c.GoAroundStop, ctx: Ctx) -> list[Emit]:
+    if state.go_around is None:
+        raise Rejected("conflict", "no go-around is running")
+    return end_current_turn(state, ctx.now) + [Emit("all", e.GoAroundEnded())]
+
+
 DECIDERS = {
+    c.GoAroundStop: go_around_stop,
     c.RaiseHand: raise_hand, c.LowerHand: lower_hand, c.NextSpeaker: next_speaker,
     c.CallOn: call_on, c.EndTurn: end_turn, c.MoveInQueue: move_in_queue,
     c.QueueMode: queue_mode, c.GoAround: go_around, c.Pass: pass_turn,

@@ -71,7 +71,18 @@ def agenda_next(state: RoomState, cmd: c.AgendaNext, ctx: Ctx) -> list[Emit]:
     return [Emit("all", e.AgendaAdvanced(index=i, title=state.agenda[i].title))]
 
 
+def agenda_goto(state: RoomState, cmd: c.AgendaGoto, ctx: Ctx) -> list[Emit]:
+    if not state.agenda:
+        raise Rejected("conflict", "this session has no agenda")
+    if cmd.index >= len(state.agenda):
+        raise Rejected("not_found", f"the agenda has {len(state.agenda)} segments")
+    if cmd.index == state.agenda_index:
+        raise Rejected("conflict", f"{state.agenda[cmd.index].title!r} is the current segment")
+    return [Emit("all", e.AgendaAdvanced(index=cmd.index, title=state.agenda[cmd.index].title))]
+
+
 DECIDERS = {
+    c.AgendaGoto: agenda_goto,
     c.TimerStart: start, c.TimerPause: pause, c.TimerResume: resume, c.TimerCancel: cancel,
     c.TimerExtend: extend, c.AgendaNext: agenda_next,
 }
