@@ -90,6 +90,18 @@ class Mirror:
         fn(f.ev, f.at, f.seq)
         return True
 
+    # voice: a held mute on me, and the held floor
+    def _mic_muted(self, ev, at, seq) -> None:
+        if ev.person == self.me:
+            self.view.muted = True
+
+    def _mic_unmuted(self, ev, at, seq) -> None:
+        if ev.person == self.me:
+            self.view.muted = False
+
+    def _floor_held(self, ev, at, seq) -> None:
+        self.view.floor_held = ev.on
+
     def _drop(self, pid: str) -> None:
         self.view.present = [p for p in self.view.present if p.id != pid]
 

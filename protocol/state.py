@@ -59,6 +59,8 @@ class Member(Struct, kw_only=True, gc=False):
     breakout: int | None = None
     listening: int | None = None       # staff listening in to a breakout room
     flags: list[FlagMark] = []
+    voice_talk: float = 0.0            # seconds of measured speech (facilitators' eyes only)
+    talking_since: float | None = None
 
 
 class Poll(Struct, kw_only=True, gc=False):
@@ -152,6 +154,9 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     alerts: list[Alert] = []
     chat: list[ChatLine] = []
     notes: list[NoteEntry] = []
+    in_voice: dict[str, int] = {}      # person -> 0 main room, n breakout room n, -n listening to n
+    muted: list[str] = []              # held mutes
+    floor_held: bool = False
 
 
 class PersonView(Struct, kw_only=True, gc=False):
@@ -203,3 +208,5 @@ class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True,
     agenda_started: float | None = None
     chat: list[ChatLine] = []
     my_help: list[Help] = field(default_factory=list)
+    muted: bool = False               # a facilitator's mute on this participant holds
+    floor_held: bool = False

@@ -22,13 +22,17 @@ log = logging.getLogger("session_server")
 class EmbeddedServer:
     def __init__(self, db: str, secret: bytes, *, host: str = "127.0.0.1", port: int = 0,
                  clock=None, limits: Limits | None = None, certfile: str | None = None,
-                 keyfile: str | None = None, http=None, advertise: str | None = None):
+                 keyfile: str | None = None, http=None, advertise: str | None = None,
+                 media=None):
         self.db, self.secret, self.host, self.port = db, secret, host, port
         self.clock = clock or RealClock()
         self.limits = limits
         self.certfile, self.keyfile = certfile, keyfile
         self.http = http
         self.advertise = advertise   # how other servers reach this one, with a shared record
+        # voice: None (off), a server.media.MediaOptions to start or reach a Janus
+        self.media = media
+        self.janus = None
         self.hub: Hub | None = None
         self.gateway: Gateway | None = None
         self._server = None
@@ -42,6 +46,13 @@ class EmbeddedServer:
             self.hub.leases = record.leases = Leases(self.db, address="")
         n = self.hub.load()
         await self.hub.start()
+        if self.media is not None:
+            from server.media import start_media
+            from server.media.janus import MediaUnavailable
+            try:
+                self.janus, self.hub.media = await start_media(self.media)
+            except (MediaUnavailable, OSError) as exc:
+                log.warning("voice is off: %s", exc)
         http = self.http
         if http is None:
             try:
@@ -87,6 +98,10 @@ class EmbeddedServer:
                 pass
         if self.gateway is not None:
             await self.gateway.stop_keepalive()
+        if self.hub is not None and self.hub.media is not None:
+            await self.hub.media.stop()
+        if self.janus is not None:
+            self.janus.stop()
         if self.hub is not None:
             await self.hub.stop()
             self.hub.record.close()

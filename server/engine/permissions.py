@@ -33,7 +33,12 @@ MATRIX: dict[str, frozenset[str]] = {
     "timer_cancel": LEAD, "timer_extend": LEAD, "agenda_next": LEAD,
     "chat": frozenset({F, C, P}),
     "note": LEAD, "flag": LEAD,
+    "voice_join": frozenset({F, C, O, P}), "voice_leave": frozenset({F, C, O, P}),
+    "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
 }
+
+# What the server itself may ask: setting a room up, and what the media server measured.
+SYSTEM_COMMANDS = frozenset({"configure", "voice_activity", "voice_leave"})
 
 # Before the session opens, staff may prepare; nothing that needs a group runs.
 BEFORE_OPEN = frozenset({
@@ -47,5 +52,5 @@ WHILE_WAITING = frozenset({"accept_agreement", "check_in", "leave"})
 
 def allowed(role: str, command: str) -> bool:
     if role == "system":
-        return command == "configure"
+        return command in SYSTEM_COMMANDS
     return role in MATRIX.get(command, ())

@@ -76,4 +76,6 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     v.chat = [c for c in s.chat if c.to == "all" and (c.room == 0 or c.room == m.breakout)
               or c.to == me or (c.by == me)]
     v.my_help = [h for h in s.help.values() if h.person == me]
+    v.muted = me in s.muted
+    v.floor_held = s.floor_held
     return v

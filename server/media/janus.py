@@ -153,6 +153,16 @@ general: {{
     return cfg
 
 
+def _die_with_parent() -> None:
+    """Janus goes when the server goes, even on SIGKILL (Linux's parent-death signal)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class JanusProcess:
     """Janus as the server's child: started with our configuration, stopped with us."""
 
@@ -166,7 +176,8 @@ class JanusProcess:
             raise MediaUnavailable("janus is not installed")
         logf = open(os.path.join(self.cfg.folder, "janus.log"), "ab")
         self.proc = subprocess.Popen([exe, "-F", self.cfg.folder, "-C", os.path.join(self.cfg.folder, "janus.jcfg"),
-                                      "-N"], stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+                                      "-N", "-L", os.path.join(self.cfg.folder, "janus.log")],
+                                     stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         logf.close()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -6,6 +6,7 @@ import { $, clock, el, hhmm, listNames, ordinal, setText, show, spokenDuration }
 import { Link } from "./link.js";
 import { apply, fromView, nameOf } from "./mirror.js";
 import { Polls } from "./polls.js";
+import { mountVoice } from "./voice_ui.js";
 
 const STAGES = ["stage-start", "stage-agreement", "stage-location", "stage-waiting", "stage-room", "stage-end"];
 
@@ -121,7 +122,10 @@ function renderEnd() {
 let polls = null;
 let chatKeys = [];
 
+let voiceCard = null;
+
 function renderRoom() {
+  voiceCard?.update();
   renderSpeaking();
   renderBreakout();
   polls.render(state);
@@ -440,6 +444,7 @@ function boot() {
   link = new Link(url, token, { onWelcome, onEvent, onError, onState, onFinal });
   polls = new Polls($("polls"), $("polls-card"), (cmd) => send(cmd), announce, () => state);
   polls.onChange = render;
+  voiceCard = mountVoice({ credential: () => token, room: null, view: () => state, announce });
   render();
   link.start();
 }

@@ -70,6 +70,8 @@ export class Voice {
       else p.resolve(msg);
       return;
     }
+    if (msg.janus === "moved") { this._rejoin(); return; }
+    if (msg.janus === "closed") { this.closedReason = msg.reason; return; }
     if (msg.janus === "event") this._onEvent(msg);
     else if (msg.janus === "hangup" && msg.sender === this.pub) this.hooks.onState?.("Voice stopped");
   }
@@ -103,14 +105,26 @@ export class Voice {
       this.ws.onerror = () => reject(new Error("voice could not connect"));
     });
     this.ws.onmessage = (e) => this._onMessage(e.data);
-    this.ws.onclose = () => { this._teardown(); this.hooks.onClosed?.("voice connection closed"); };
+    this.ws.onclose = () => { this._teardown(); if (!this.leaving) this.hooks.onClosed?.(this.closedReason || "voice connection closed"); };
+    this.options = { audio, video, publish };
+    // through the relay: the session's own credential first; it answers with the room we are in
+    if (this.credential) await this._send({ janus: "auth", credential: this.credential });
+    await this._start();
+  }
+
+  async _start() {
+    const { audio, video, publish } = this.options;
+    this.feeds.clear(); this.subscribed.clear(); this.mids.clear();
+    this.mutedByStaff = false;
     const s = await this._send({ janus: "create" });
     this.session = s.data.id;
     this._keepalive = setInterval(() => this._send({ janus: "keepalive" }).catch(() => {}), KEEPALIVE_MS);
     const h = await this._send({ janus: "attach", plugin: "janus.plugin.videoroom" });
     this.pub = h.data.id;
     // the relay names the room and adds its pin: we only say who we are joining as
-    const joined = await this._message(this.pub, { request: "join", ptype: "publisher" });
+    const joinBody = { request: "join", ptype: "publisher" };
+    if (this.listen) joinBody.listen = this.listen;         // staff: hear a breakout room, unheard
+    const joined = await this._message(this.pub, joinBody);
     const jd = joined.plugindata?.data || {};
     if (jd.videoroom !== "joined") throw new Error(jd.error || "could not join voice");
     this.myId = jd.id;
@@ -195,6 +209,26 @@ export class Voice {
     if (feed !== undefined) this.audioOut.set(feed, el);
   }
 
+  // the person moved (a breakout opened, they were moved, or everyone came back):
+  // the server ended our Janus session; join the room we are in now, as before
+  async _rejoin() {
+    this.hooks.onState?.("Moving your voice…");
+    for (const pc of [this.pcPub, this.pcSub]) pc?.close();
+    for (const t of this.stream?.getTracks() || []) t.stop();
+    for (const el of this.audioOut.values()) { el.srcObject = null; el.remove(); }
+    this.audioOut.clear();
+    this.pcPub = this.pcSub = this.stream = null;
+    this.pub = this.sub = this.session = null;
+    clearInterval(this._keepalive);
+    this._subQueue = Promise.resolve();
+    try {
+      await this._start();
+      this.setMuted(this.muted);
+    } catch (e) {
+      this.hooks.onState?.(String(e.message || e));
+    }
+  }
+
   // --- what the participant controls ------------------------------------------
 
   setMuted(on) {
@@ -213,6 +247,7 @@ export class Voice {
   }
 
   async leave() {
+    this.leaving = true;
     try { if (this.pub !== null) await this._message(this.pub, { request: "leave" }); } catch { /* closing anyway */ }
     this.ws?.close();
     this._teardown();
