@@ -72,7 +72,8 @@ def _media_options(a, db: str):
     from server.app import default_paths
     base = os.path.dirname(default_paths()[0]) if is_postgres(db) else os.path.dirname(os.path.abspath(db))
     return MediaOptions(folder=os.path.join(base, "media"), interfaces=a.media_interfaces or "",
-                        public_ip=a.media_public_ip or "", stun=a.stun or "")
+                        public_ip=a.media_public_ip or "", stun=a.stun or "", talk_level=a.talk_level,
+                        talk_packets=a.talk_packets)
 
 
 def cmd_serve(a) -> int:
@@ -308,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--media-interfaces", help="the network interfaces Janus offers for media (ice_enforce_list)")
     s.add_argument("--media-public-ip", help="this machine's public address, behind a 1:1 NAT")
     s.add_argument("--stun", help="a STUN server, host:port")
+    s.add_argument("--talk-level", type=int, default=55, help="talking is an average audio level above -N dBov "
+                                                             "(default 55; higher is more sensitive)")
+    s.add_argument("--talk-packets", type=int, default=25, help="... over N packets of 20 ms (default 25)")
     s.set_defaults(fn=cmd_serve)
 
     t = sub.add_parser("token", help="print a signed token for one person")

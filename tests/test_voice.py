@@ -43,6 +43,9 @@ def test_a_room_of_four_hears_each_other_a_mute_holds_pods_hear_only_their_partn
     assert "muted you" in out["p2_page_says"]
     assert all("p2" not in heard for heard in out["p2_muted_after_own_unmute"].values())
     assert out["p2_unmuted"] == everyone
+    assert out["floor_held"] == {p: (["p3"] if p != "p3" else []) for p in people}, out["floor_held"]
+    assert out["floor_open"] == everyone
+    assert out["talking_events"] >= 1          # measured speech reaches the record, for staff
     pods = {p: sorted(q for pod in out["pods"] for q in pod if p in pod and q != p) for p in people}
     assert all(len(v) == 1 for v in pods.values()), out["pods"]
     assert out["in_pods"] == pods, out["in_pods"]

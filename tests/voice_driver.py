@@ -53,7 +53,9 @@ class Story:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", "0",
              "--db", os.path.join(self.wd, "record.db"), "--secret-file", self.secret_file,
-             "--media-interfaces", "v0"], cwd=ROOT, stdout=subprocess.PIPE,
+             "--media-interfaces", "v0",
+             # Chromium's fake microphone beeps briefly once a second: quieter on average than speech
+             "--talk-level", "70", "--talk-packets", "10"], cwd=ROOT, stdout=subprocess.PIPE,
             stderr=open(os.path.join(self.wd, "server.log"), "wb"), text=True)
         line = self.proc.stdout.readline()
         if "session server on" not in line:
@@ -150,6 +152,16 @@ async def group_story(st: Story, browser) -> None:
     r = await f.command(c.UnmuteMic(target="p2"))
     assert isinstance(r, Ack), r
     st.out["p2_unmuted"] = await st.settle(everyone)
+    # the floor held: only the speaker is heard
+    for cmd in (c.HoldFloor(on=True), c.CallOn(target="p3")):
+        r = await f.command(cmd)
+        assert isinstance(r, Ack), r
+    st.out["floor_held"] = await st.settle({p: ["p3"] if p != "p3" else [] for p in people})
+    r = await f.command(c.HoldFloor(on=False))
+    assert isinstance(r, Ack), r
+    st.out["floor_open"] = await st.settle(everyone)
+    await f.sync()
+    st.out["talking_events"] = sum(1 for e in f.events if type(e.ev).__name__ == "VoiceTalking")
     # breakouts of two: each hears only their partner
     r = await f.command(c.BreakoutsPlan(size=2, seed=4))
     assert isinstance(r, Ack), r

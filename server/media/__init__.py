@@ -13,6 +13,10 @@ class MediaOptions:
     public_ip: str = ""           # ICE: a 1:1 NAT mapping, on a cloud machine
     stun: str = ""                # host:port
     janus_secrets: str = ""       # use a Janus that already runs: the JSON file with its URLs and secrets
+    # talking is detected by Janus from the audio-level header: average level (-dBov; speech clears 55)
+    # over this many packets (20 ms each)
+    talk_level: int = 55
+    talk_packets: int = 25
 
 
 async def start_media(opts: MediaOptions):
@@ -30,7 +34,7 @@ async def start_media(opts: MediaOptions):
                            nat_1_1=opts.public_ip, stun=opts.stun)
         proc = await JanusProcess(cfg).start()
     try:
-        rooms = await MediaRooms(cfg).start()
+        rooms = await MediaRooms(cfg, talk_level=opts.talk_level, talk_packets=opts.talk_packets).start()
     except Exception:
         if proc is not None:
             proc.stop()

@@ -28,8 +28,9 @@ KEEPALIVE_S = 25.0
 
 
 class MediaRooms:
-    def __init__(self, cfg: JanusConfig):
+    def __init__(self, cfg: JanusConfig, talk_level: int = 55, talk_packets: int = 25):
         self.cfg = cfg
+        self.talk_level, self.talk_packets = talk_level, talk_packets
         self.api: JanusApi | None = None
         self.admin: JanusApi | None = None
         self.session = None
@@ -111,7 +112,8 @@ class MediaRooms:
             await self._plugin({"request": "create", "room": jroom, "admin_key": self.cfg.room_key,
                                 "secret": secret, "pin": pin, "is_private": True, "publishers": 16,
                                 "audiocodec": "opus", "videocodec": "vp8", "bitrate": 256000,
-                                "audiolevel_event": True, "audio_active_packets": 25, "audio_level_average": 45,
+                                "audiolevel_event": True, "audio_active_packets": self.talk_packets,
+                                "audio_level_average": self.talk_level,
                                 "notify_joining": True, "record": False, "permanent": False})
             self.rooms[jroom], self.secret[jroom] = pin, secret
             log.info("media room created")
