@@ -75,6 +75,8 @@ class ServerProcess:
             base = [sys.executable, "-m", "server.cli"]   # exactly `session-server`
         argv = base + ["serve", "--host", HOST, "--port", str(self.port), "--db", self.db,
                        "--secret-file", self.secret_file]
+        if not self.limits:
+            argv.append("--no-media")     # the campaigns are about the record and the gateway
         if self.certfile:
             argv += ["--certfile", self.certfile, "--keyfile", self.keyfile]
         return argv

@@ -284,6 +284,38 @@ class FlagClear(Command, tag="flag_clear"):
     reason: Text = ""
 
 
+# --- voice (Janus carries the media; these are what the record keeps of it) ------
+
+class VoiceJoin(Command, tag="voice_join"):
+    """The person's page joined the room's voice (sent by the media relay on their behalf).
+    Staff may listen to a breakout room instead: they hear it and are not heard."""
+    listen: Annotated[int, Meta(ge=1, le=15)] | None = None
+
+
+class VoiceLeave(Command, tag="voice_leave"):
+    person: Id | None = None      # the server, when it takes someone out of voice
+
+
+class MuteMic(Command, tag="mute"):
+    """A mute that holds: the media server stops the person's audio until unmuted."""
+    target: Id
+
+
+class UnmuteMic(Command, tag="unmute"):
+    target: Id
+
+
+class HoldFloor(Command, tag="hold_floor"):
+    """While on, only the current speaker and staff are heard."""
+    on: bool
+
+
+class VoiceActivity(Command, tag="voice_activity"):
+    """Speech measured by the media server (the relay reports it as the server)."""
+    person: Id
+    talking: bool
+
+
 AnyCommand = Union[
     Configure, Open, Close, AcceptAgreement, CheckIn, Admit, Deny, Remove, Excuse, Leave,
     RaiseHand, LowerHand, NextSpeaker, CallOn, EndTurn, MoveInQueue, QueueMode, GoAround, Pass,
@@ -293,6 +325,7 @@ AnyCommand = Union[
     TimerStart, TimerPause, TimerResume, TimerCancel, TimerExtend, AgendaNext,
     Chat, Note, Flag,
     GoAroundStop, AgendaGoto, FlagClear,
+    VoiceJoin, VoiceLeave, MuteMic, UnmuteMic, HoldFloor, VoiceActivity,
 ]
 
 COMMAND_TYPES: dict[str, type[Command]] = {

@@ -350,6 +350,38 @@ class FlagCleared(Event, tag="flag_cleared"):
     reason: str = ""
 
 
+# --- voice -----------------------------------------------------------------------
+
+class VoiceJoined(Event, tag="voice_joined"):
+    person: str
+    room: int = 0                 # 0: the main room; n: breakout room n
+    listening: bool = False       # staff listening in: they hear the room and are not heard
+
+
+class VoiceLeft(Event, tag="voice_left"):
+    person: str
+
+
+class MicMuted(Event, tag="mic_muted"):
+    person: str
+    by: str
+
+
+class MicUnmuted(Event, tag="mic_unmuted"):
+    person: str
+    by: str
+
+
+class FloorHeld(Event, tag="floor_held"):
+    on: bool
+    by: str
+
+
+class VoiceTalking(Event, tag="voice_talking"):
+    person: str
+    talking: bool
+
+
 AnyEvent = Union[
     RoomConfigured, SessionOpened, SessionClosed, StaffEntered, StaffLeft,
     ParticipantWaiting, WaitingLeft, AgreementAccepted, LocationCheckedIn, Admitted, Denied,
@@ -363,6 +395,7 @@ AnyEvent = Union[
     TimerExpired, AgendaAdvanced,
     ChatPosted, NoteAdded, Flagged,
     FlagCleared,
+    VoiceJoined, VoiceLeft, MicMuted, MicUnmuted, FloorHeld, VoiceTalking,
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {

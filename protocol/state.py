@@ -72,6 +72,8 @@ class Member(Struct, kw_only=True, gc=False):
     # open), and their breakout stays, [round, room, after seq, through seq].
     inside: list[list[int]] = []
     stays: list[list[int]] = []
+    voice_talk: float = 0.0            # seconds of measured speech (facilitators' eyes only)
+    talking_since: float | None = None
 
 
 class Poll(Struct, kw_only=True, gc=False):
@@ -180,6 +182,9 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     alerts: list[Alert] = []
     chat: list[ChatLine] = []
     notes: list[NoteEntry] = []
+    in_voice: dict[str, int] = {}      # person -> 0 main room, n breakout room n, -n listening to n
+    muted: list[str] = []              # held mutes
+    floor_held: bool = False
 
 
 class PersonView(Struct, kw_only=True, gc=False):
@@ -237,3 +242,5 @@ class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True,
     agenda_started: float | None = None
     chat: list[ChatLine] = []
     my_help: list[Help] = field(default_factory=list)
+    muted: bool = False               # a facilitator's mute on this participant holds
+    floor_held: bool = False

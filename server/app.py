@@ -23,7 +23,8 @@ class EmbeddedServer:
     def __init__(self, db: str, secret: bytes, *, host: str = "127.0.0.1", port: int = 0,
                  clock=None, limits: Limits | None = None, certfile: str | None = None,
                  keyfile: str | None = None, http=None, allowed_hosts: set[str] | None = None,
-                 allowed_origins: set[str] | None = None, advertise: str | None = None):
+                 allowed_origins: set[str] | None = None, advertise: str | None = None,
+                 media=None):
         self.db, self.secret, self.host, self.port = db, secret, host, port
         # the names a Host header may carry besides IP literals and localhost (server/http_edge.py);
         # a name to listen on is one the server serves
@@ -34,6 +35,9 @@ class EmbeddedServer:
         self.certfile, self.keyfile = certfile, keyfile
         self.http = http
         self.advertise = advertise   # how other servers reach this one, with a shared record
+        # voice: None (off), a server.media.MediaOptions to start or reach a Janus
+        self.media = media
+        self.janus = None
         self.hub: Hub | None = None
         self.gateway: Gateway | None = None
         self._server = None
@@ -66,6 +70,13 @@ class EmbeddedServer:
         if last is not None and hasattr(self.clock, "not_before"):
             self.clock.not_before(last)
         await self.hub.start()
+        if self.media is not None:
+            from server.media import start_media
+            from server.media.janus import MediaUnavailable
+            try:
+                self.janus, self.hub.media = await start_media(self.media)
+            except (MediaUnavailable, OSError) as exc:
+                log.warning("voice is off: %s", exc)
         http = self.http
         if http is None:
             try:
@@ -121,6 +132,10 @@ class EmbeddedServer:
                     log.warning("stopping with connections still open")
         if self.gateway is not None:
             await self.gateway.stop_keepalive()
+        if self.hub is not None and self.hub.media is not None:
+            await self.hub.media.stop()
+        if self.janus is not None:
+            self.janus.stop()
         if self.hub is not None:
             await self.hub.stop()
             self.hub.record.close()

@@ -77,6 +77,28 @@ class _Damage:
         return False
 
 
+def _media_options(a, db: str):
+    """Voice: our own Janus when it is installed, one that runs (--janus-secrets), or none."""
+    from server.media import MediaOptions
+    from server.media.janus import janus_binary
+    from server.record import is_postgres
+    if a.no_media:
+        return None
+    if a.janus_secrets:
+        if not os.path.isfile(a.janus_secrets):
+            _die(f"no such file: {a.janus_secrets}")
+        return MediaOptions(folder="", janus_secrets=a.janus_secrets)
+    if janus_binary() is None:
+        print("session-server: voice is off: Janus is not installed (apt-get install janus), "
+              "or pass --janus-secrets for one that runs", file=sys.stderr)
+        return None
+    from server.app import default_paths
+    base = os.path.dirname(default_paths()[0]) if is_postgres(db) else os.path.dirname(os.path.abspath(db))
+    return MediaOptions(folder=os.path.join(base, "media"), interfaces=a.media_interfaces or "",
+                        public_ip=a.media_public_ip or "", stun=a.stun or "", talk_level=a.talk_level,
+                        talk_packets=a.talk_packets)
+
+
 def cmd_serve(a) -> int:
     from server.app import EmbeddedServer, default_paths
     db = a.db or default_paths()[0]
@@ -92,7 +114,7 @@ def cmd_serve(a) -> int:
         from server.record import RecordLocked
         server = EmbeddedServer(db, secret, host=a.host, port=a.port, certfile=a.certfile, keyfile=a.keyfile,
                                 allowed_hosts=set(a.allow_host or ()), allowed_origins=set(a.allow_origin or ()),
-                                advertise=a.advertise)
+                                advertise=a.advertise, media=_media_options(a, db))
         try:
             await server.start()
         except RecordLocked as exc:
@@ -376,6 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "open websockets here besides this server's own; may be repeated")
     s.add_argument("--advertise", help="with a PostgreSQL record: the ws:// address other servers relay this "
                                        "server's rooms to (default: ws://HOST:PORT)")
+    s.add_argument("--no-media", action="store_true", help="no voice or video (Janus is not started)")
+    s.add_argument("--janus-secrets", help="use a Janus that already runs: a JSON file (mode 0600) with its "
+                                          "url, admin_url, admin_secret and room_key")
+    s.add_argument("--media-interfaces", help="the network interfaces Janus offers for media (ice_enforce_list)")
+    s.add_argument("--media-public-ip", help="this machine's public address, behind a 1:1 NAT")
+    s.add_argument("--stun", help="a STUN server, host:port")
+    s.add_argument("--talk-level", type=int, default=55, help="talking is an average audio level above -N dBov "
+                                                             "(default 55; higher is more sensitive)")
+    s.add_argument("--talk-packets", type=int, default=25, help="... over N packets of 20 ms (default 25)")
     s.set_defaults(fn=cmd_serve)
 
     t = sub.add_parser("token", help="print a signed token for one person")

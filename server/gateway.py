@@ -160,6 +160,10 @@ class Gateway:
         self.connections += 1
         self.live.add(ws)
         try:
+            if ws.request is not None and ws.request.path.split("?", 1)[0] == "/media":
+                from server.media import relay as media_relay
+                await media_relay.serve(ws, self.hub, self)     # the page's voice, relayed to Janus
+                return
             await self._serve(ws)
         finally:
             self.connections -= 1

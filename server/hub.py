@@ -188,6 +188,8 @@ class Hub(Outages):
         self.refusals_unrecorded = 0
         # a record shared with other servers (PostgreSQL): rooms are taken with leases
         self.shared = bool(getattr(record, "shared", False))
+        self.media = None           # server/media.rooms.MediaRooms, when voice is on
+        self._spawned: set[asyncio.Task] = set()
         self.leases = None
         self._taking: dict[str, asyncio.Future] = {}
 
@@ -615,8 +617,17 @@ class Hub(Outages):
             host.recent.append(it)
             self._after_event(host, it)
 
+    def spawn(self, coro) -> asyncio.Task:
+        """Runs a coroutine beside the hub, keeping a reference until it ends."""
+        t = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(t)
+        t.add_done_callback(self._spawned.discard)
+        return t
+
     def _after_event(self, host: RoomHost, it: Recent) -> None:
         ev = it.event
+        if self.media is not None:
+            self.media.after_event(host, ev)
         if isinstance(ev, (ev_mod.Admitted, ev_mod.Returned)):
             conn = host.conns.get(ev.person)
             if conn is not None:

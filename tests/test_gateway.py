@@ -131,6 +131,8 @@ def _sample_args():
         "flag": c.Flag(target="p1", level="watch"),
         "go_around_stop": c.GoAroundStop(), "agenda_goto": c.AgendaGoto(index=0),
         "flag_clear": c.FlagClear(target="p1"),
+        "voice_join": c.VoiceJoin(), "voice_leave": c.VoiceLeave(), "mute": c.MuteMic(target="p1"),
+        "unmute": c.UnmuteMic(target="p1"), "hold_floor": c.HoldFloor(on=True),
     }
 
 
@@ -149,6 +151,9 @@ async def test_every_role_command_pair_follows_the_matrix(group, role):
         if i and i % 30 == 0:
             await asyncio.sleep(1.6)   # more commands than the gateway's burst: let its bucket refill
         r = await actor.command(cmd)
+        while isinstance(r, Error) and r.code == "rate_limited":     # the matrix outgrew one burst
+            await asyncio.sleep(0.5)
+            r = await actor.command(cmd)
         allowed = role in MATRIX[name]
         if role == "participant" and name == "end_turn":
             allowed = False     # only the speaker among participants, and p1 is not speaking

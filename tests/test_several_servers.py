@@ -56,7 +56,7 @@ def _port() -> int:
 
 
 def _serve(url: str, secret_file: str, port: int) -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-m", "server", "serve", "--db", url, "--port", str(port),
+    p = subprocess.Popen([sys.executable, "-m", "server", "serve", "--no-media", "--db", url, "--port", str(port),
                           "--secret-file", secret_file], cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()

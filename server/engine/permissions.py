@@ -34,7 +34,12 @@ MATRIX: dict[str, frozenset[str]] = {
     "chat": frozenset({F, C, P}),
     "note": LEAD, "flag": LEAD,
     "go_around_stop": LEAD, "agenda_goto": LEAD, "flag_clear": LEAD,
+    "voice_join": frozenset({F, C, O, P}), "voice_leave": frozenset({F, C, O, P}),
+    "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
 }
+
+# What the server itself may ask: setting a room up, and what the media server measured.
+SYSTEM_COMMANDS = frozenset({"configure", "voice_activity", "voice_leave"})
 
 # Before the session opens, staff may prepare; nothing that needs a group runs.
 BEFORE_OPEN = frozenset({
@@ -49,5 +54,5 @@ WHILE_WAITING = frozenset({"accept_agreement", "check_in", "leave", "help_reques
 
 def allowed(role: str, command: str) -> bool:
     if role == "system":
-        return command == "configure"
+        return command in SYSTEM_COMMANDS
     return role in MATRIX.get(command, ())

@@ -282,6 +282,17 @@ def _opened(v: ParticipantView, ev, at) -> None:
     v.phase = "open"
 
 
+def _mic(muted: bool) -> Callable:
+    def fold(v: ParticipantView, ev, at) -> None:
+        if ev.person == v.me:        # a held mute reaches only its target (and staff)
+            v.muted = muted
+    return fold
+
+
+def _floor_held(v: ParticipantView, ev: e.FloorHeld, at) -> None:
+    v.floor_held = ev.on
+
+
 _FOLD: dict[type, Callable] = {
     e.SessionOpened: _opened, e.SessionClosed: _closed,
     e.StaffEntered: _staff_entered, e.StaffLeft: _staff_left,
@@ -298,4 +309,5 @@ _FOLD: dict[type, Callable] = {
     e.HelpAcknowledged: _help_acknowledged,
     e.PollOpened: _poll_opened, e.VoteCast: _vote_cast, e.PollClosed: _poll_closed,
     e.PollShared: _poll_shared, e.ChatPosted: _chat_posted,
+    e.MicMuted: _mic(True), e.MicUnmuted: _mic(False), e.FloorHeld: _floor_held,
 }

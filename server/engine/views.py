@@ -79,4 +79,6 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     v.chat = [c for c in s.chat if c.to == me or c.by == me
               or c.to == "all" and hears(_line_aud(c), c.seq, me, "participant", m)]
     v.my_help = [h for h in s.help.values() if h.person == me]
+    v.muted = me in s.muted
+    v.floor_held = s.floor_held
     return v

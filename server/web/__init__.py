@@ -99,7 +99,7 @@ def _response(status: int, body: bytes, ctype: str, extra: list[tuple[str, str]]
         ("X-Frame-Options", "DENY"),
         ("Cross-Origin-Opener-Policy", "same-origin"),
         ("Cross-Origin-Resource-Policy", "same-origin"),
-        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+        ("Permissions-Policy", "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()"),
         *extra,
     ])
     return Response(st.value, st.phrase, headers, body)
@@ -133,6 +133,13 @@ def make_http_handler(root: Path = STATIC_DIR):
         path = request.path.split("?", 1)[0].split("#", 1)[0]
         host = request.headers.get("Host")
         csp = content_security_policy(host, _is_tls(connection))
+        if path in ("/staff", "/staff/"):
+            # the staff's own voice page: the console stays the control surface
+            body, ctype = files["staff.html"]
+            return _response(200, body, ctype, [
+                ("Content-Security-Policy", csp),
+                ("Cache-Control", "no-store"),
+            ])
         if path in PAGE_PATHS:
             body, ctype = files[PAGE]
             # the page is opened with a token in its fragment: keep it out of every cache
@@ -142,7 +149,7 @@ def make_http_handler(root: Path = STATIC_DIR):
             ])
         if path.startswith("/static/"):
             rel = path[len("/static/"):]
-            if rel in files and rel != PAGE:
+            if rel in files and rel not in (PAGE, "staff.html"):
                 body, ctype = files[rel]
                 if request.headers.get("If-None-Match") == etags[rel]:
                     return _response(304, b"", ctype, [("ETag", etags[rel]), ("Cache-Control", "no-cache")])

@@ -9,6 +9,7 @@ import { Link } from "./link.js";
 import { apply, fromView, nameOf } from "./mirror.js";
 import { drawClocks, renderAgenda, renderChat } from "./panels.js";
 import { Polls } from "./polls.js";
+import { mountVoice } from "./voice_ui.js";
 
 const STAGES = ["stage-start", "stage-agreement", "stage-location", "stage-waiting", "stage-room", "stage-end"];
 
@@ -120,7 +121,10 @@ function renderEnd() {
 
 let polls = null;
 
+let voiceCard = null;
+
 function renderRoom() {
+  voiceCard?.update();
   renderSpeaking();
   renderBreakout();
   polls.render(state);
@@ -402,6 +406,8 @@ function boot() {
   link = new Link(url, pass.token, { onWelcome, onEvent, onError, onState, onFinal, onDevice });
   polls = new Polls($("polls"), $("polls-card"), (cmd) => send(cmd), announce, () => state);
   polls.onChange = render;
+  // voice proves who it is with the same credential as the session holds now
+  voiceCard = mountVoice({ credential: () => pass.token, room: null, view: () => state, announce });
   render();
   link.start();
 }

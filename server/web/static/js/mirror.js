@@ -46,6 +46,9 @@ function myRoomFrom(s, rooms) {
 }
 
 const FOLD = {
+  mic_muted(s, ev) { if (ev.person === s.me) s.muted = true; },
+  mic_unmuted(s, ev) { if (ev.person === s.me) s.muted = false; },
+  floor_held(s, ev) { s.floor_held = ev.on; },
   session_opened(s) { s.phase = "open"; },
   session_closed(s) { s.phase = "closed"; s.queue = []; if (s.status === "present") s.status = "left"; },
   participant_waiting(s, ev) { if (ev.person === s.me) s.status = "waiting"; },

@@ -1,0 +1,93 @@
+// The voice card: one tap to join, your own mute, who is in the call and who is talking.
+//
+// The camera is off unless the participant turns it on (audio first: less
+// bandwidth, more privacy). Nothing is recorded; the card says so.
+
+import { Voice } from "./voice.js";
+
+export function mountVoice({ credential, room, view, announce, listen }) {
+  const $ = (id) => document.getElementById(id);
+  const btn = $("voice-btn"), mute = $("mute-btn"), status = $("voice-state"), list = $("voice-peers");
+  const cam = $("camera-box");
+  if (!btn) return null;
+  let voice = null;
+  const talking = new Set();
+
+  const peers = () => {
+    list.replaceChildren();
+    if (!voice) return;
+    for (const p of voice.peers()) {
+      const li = document.createElement("li");
+      li.textContent = p.display || "Someone";
+      if (talking.has(p.id)) {
+        li.classList.add("talking");
+        const s = document.createElement("span");
+        s.className = "visually-hidden";
+        s.textContent = " (talking)";
+        li.append(s);
+      }
+      list.append(li);
+    }
+  };
+  const setStatus = (text) => { status.textContent = text; };
+
+  async function join() {
+    btn.disabled = true;
+    setStatus("Joining voice…");
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/media?room=${encodeURIComponent(room || "")}`;
+    voice = new Voice(url, {
+      onPeers: peers,
+      onTalking: (id, on) => { if (on) talking.add(id); else talking.delete(id); peers(); },
+      onState: (t) => { setStatus(t); mute.setAttribute("aria-pressed", String(voice?.muted || false)); },
+      onClosed: (why) => { leaveUi(why ? `Voice ended: ${why}` : "Voice ended"); },
+    });
+    voice.credential = credential();
+    voice.listen = listen ? listen() : null;
+    try {
+      await voice.join({ audio: true, video: !!cam?.checked && !voice.listen, publish: !voice.listen });
+      window.voice = voice;
+      btn.textContent = "Leave voice";
+      btn.disabled = false;
+      btn.dataset.on = "1";
+      mute.hidden = false;
+      announce?.("You joined the voice call");
+    } catch (e) {
+      leaveUi(`Voice could not start: ${e.message || e}`);
+    }
+  }
+
+  function leaveUi(text) {
+    voice = null;
+    window.voice = null;
+    talking.clear();
+    peers();
+    btn.textContent = "Join voice";
+    btn.disabled = false;
+    delete btn.dataset.on;
+    mute.hidden = true;
+    mute.setAttribute("aria-pressed", "false");
+    mute.textContent = "Mute my microphone";
+    setStatus(text || "You are not in the voice call.");
+  }
+
+  btn.addEventListener("click", async () => {
+    if (btn.dataset.on) { const v = voice; leaveUi(); await v?.leave(); } else await join();
+  });
+  mute.addEventListener("click", () => {
+    if (!voice) return;
+    voice.setMuted(!voice.muted);
+    mute.textContent = voice.muted ? "Unmute my microphone" : "Mute my microphone";
+    mute.setAttribute("aria-pressed", String(voice.muted));
+  });
+  return {
+    // the session told us we were muted, or the floor is held: say it where the button is
+    update() {
+      const v = view();
+      if (!v || !voice) return;
+      if (v.muted) setStatus("A facilitator has muted you");
+      else if (v.floor_held && v.speaker !== v.me) setStatus("Only the speaker is heard right now");
+      else setStatus(voice._stateText());
+    },
+    leave() { if (voice) { const v = voice; leaveUi(); v.leave(); } },
+  };
+}
