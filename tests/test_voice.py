@@ -63,3 +63,9 @@ def test_staff_listening_in_hear_the_pod_and_are_not_heard():
         if p != "f1":
             assert "f1" not in heard, (p, heard)
     assert "VoiceJoined" in out["pod_told"]
+
+
+def test_voice_comes_back_on_its_own_after_the_server_restarts():
+    out = _run("recover")
+    assert out["before"] == {"p1": ["p2"], "p2": ["p1"]}
+    assert out["after"] == {"p1": ["p2"], "p2": ["p1"]}, out

@@ -51,7 +51,7 @@ class Story:
 
     def start_server(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", "0",
+            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--db", os.path.join(self.wd, "record.db"), "--secret-file", self.secret_file,
              "--media-interfaces", "v0",
              # Chromium's fake microphone beeps briefly once a second: quieter on average than speech
@@ -178,7 +178,10 @@ async def group_story(st: Story, browser) -> None:
     r = await f.command(c.BreakoutsClose())
     assert isinstance(r, Ack), r
     st.out["back_together"] = await st.settle(everyone)
-    st.out["states_back"] = {p: await st.pages[p].inner_text("#voice-state") for p in people}
+    st.out["states_back"] = {p: [await st.pages[p].inner_text("#voice-state"), await st.pages[p].evaluate(
+        "() => window.voice ? [window.voice.peers().map(x => x.id), [...window.voice.subscribed], "
+        "window.voice.pcSub && window.voice.pcSub.connectionState, window.voice.pcPub && "
+        "window.voice.pcPub.connectionState, window.voice.gen] : null")] for p in people}
     # a removed participant hears nobody and is heard by nobody
     r = await f.command(c.Remove(target="p4", reason="story"))
     assert isinstance(r, Ack), r
@@ -214,6 +217,28 @@ async def listen_story(st: Story, browser) -> None:
     await f.close()
 
 
+async def recover_story(st: Story, browser) -> None:
+    """The server restarts under a call: the pages come back into voice on their own."""
+    people = ["p1", "p2"]
+    f = await st.facilitator(people)
+    for p in people:
+        await st.open_page(browser, p)
+    for p in people:
+        await st.join_voice(p)
+    both = {"p1": ["p2"], "p2": ["p1"]}
+    st.out["before"] = await st.settle(both)
+    await f.close()
+    st.stop()
+    t0 = time.monotonic()
+    st.start_server()
+    f = SessionClient(f"ws://127.0.0.1:{st.port}", st.token("facilitator", "f1", "Dana"))
+    await f.connect()
+    st.out["after"] = await st.settle(both, timeout=40)
+    st.out["recovered_s"] = round(time.monotonic() - t0, 1)
+    st.out["voice_state"] = {p: await st.pages[p].inner_text("#voice-state") for p in people}
+    await f.close()
+
+
 async def main(story: str) -> int:
     from playwright.async_api import async_playwright
     wd = tempfile.mkdtemp(prefix="voice-")
@@ -223,7 +248,7 @@ async def main(story: str) -> int:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             try:
-                await {"group": group_story, "listen": listen_story}[story](st, browser)
+                await {"group": group_story, "listen": listen_story, "recover": recover_story}[story](st, browser)
             finally:
                 await browser.close()
     except Exception as exc:      # noqa: BLE001 - reported to the test with what was seen so far
@@ -232,7 +257,10 @@ async def main(story: str) -> int:
         st.stop()
         try:
             with open(os.path.join(wd, "server.log")) as f:
-                st.out["server_log_tail"] = f.read()[-1500:]
+                text = f.read()
+                st.out["server_log_tail"] = text[-1500:]
+                st.out["voice_refusals"] = [ln.split("refused: ", 1)[1] for ln in text.splitlines()
+                                            if "voice request refused" in ln]
         except OSError:
             pass
     print(json.dumps(st.out))

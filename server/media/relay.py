@@ -220,6 +220,7 @@ class MediaSession:
                                                 c.VoiceActivity(person=self.person, talking=talking)))
 
     async def _refuse(self, txn, reason: str) -> None:
+        log.info("voice request refused: %s", reason)     # the reason names no one
         try:
             await self.ws.send(json.dumps({"janus": "error", "transaction": txn,
                                            "error": {"code": 403, "reason": reason}}))

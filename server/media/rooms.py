@@ -26,6 +26,13 @@ log = logging.getLogger("session_server.media")
 
 KEEPALIVE_S = 25.0
 
+# the events after which who is heard where may have changed (engine.voice's rules read
+# presence, breakout rooms, mutes, the floor and the speaker)
+MOVES = (ev_mod.Admitted, ev_mod.Returned, ev_mod.Dropped, ev_mod.Left, ev_mod.Removed, ev_mod.Denied,
+         ev_mod.BreakoutsOpened, ev_mod.BreakoutsClosed, ev_mod.BreakoutMoved, ev_mod.MicMuted,
+         ev_mod.MicUnmuted, ev_mod.FloorHeld, ev_mod.TurnStarted, ev_mod.TurnEnded, ev_mod.SessionClosed,
+         ev_mod.VoiceJoined)
+
 
 class MediaRooms:
     def __init__(self, cfg: JanusConfig, talk_level: int = 55, talk_packets: int = 25):
@@ -40,6 +47,10 @@ class MediaRooms:
         self.secret: dict[str, str] = {}         # janus room id -> secret
         self.sessions: dict[str, set] = {}       # group room -> live relay sessions
         self._lock = asyncio.Lock()
+        self._running: set[str] = set()          # rooms being reconciled now
+        self._again: set[str] = set()            # ... and asked for again meanwhile
+        self._ended: dict[str, set[int]] = {}    # breakout rounds ended, their rooms to destroy
+        self._closed: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
         self._keepalive: asyncio.Task | None = None
 
@@ -148,16 +159,44 @@ class MediaRooms:
     # --- following the group --------------------------------------------------------
 
     def after_event(self, host, event) -> None:
-        """Called by the hub after each delivered event (on the event loop, never awaited)."""
-        ended_round = host.visible.round if isinstance(event, ev_mod.BreakoutsClosed) else None
-        self._spawn(self.reconcile(host, ended_round, closed=isinstance(event, ev_mod.SessionClosed)))
+        """Called by the hub after each delivered event (on the event loop, never awaited).
+
+        Only events that can change who is heard where start a reconciliation, and a
+        room has one at a time: while one runs, later ones are folded into one more
+        pass after it (a move must not be ordered twice at once)."""
+        if not isinstance(event, MOVES):
+            return
+        room = host.id
+        if isinstance(event, ev_mod.BreakoutsClosed):
+            self._ended.setdefault(room, set()).add(host.visible.round)
+        if isinstance(event, ev_mod.SessionClosed):
+            self._closed.add(room)
+        if room in self._running:
+            self._again.add(room)
+            return
+        self._running.add(room)
+        self._spawn(self._reconcile_room(host))
+
+    async def _reconcile_room(self, host) -> None:
+        room = host.id
+        try:
+            while True:
+                self._again.discard(room)
+                ended = self._ended.pop(room, set())
+                closed = room in self._closed
+                self._closed.discard(room)
+                await self.reconcile(host, ended, closed)
+                if room not in self._again:
+                    return
+        finally:
+            self._running.discard(room)
 
     def _spawn(self, coro) -> None:
         t = asyncio.create_task(coro)
         self._tasks.add(t)
         t.add_done_callback(self._tasks.discard)
 
-    async def reconcile(self, host, ended_round: int | None = None, closed: bool = False) -> None:
+    async def reconcile(self, host, ended_rounds: set[int] = frozenset(), closed: bool = False) -> None:
         state = host.visible
         for sess in list(self.sessions.get(host.id, ())):
             if closed:
@@ -175,7 +214,7 @@ class MediaRooms:
                 await sess.moved()
                 continue
             await sess.apply_mic(mic_open(state, sess.person))
-        if ended_round is not None:
+        for ended_round in ended_rounds:
             prefix = f"{host.id}~r{ended_round}~"
             for jroom in [r for r in self.rooms if r.startswith(prefix)]:
                 await self.destroy(jroom)

@@ -11,6 +11,7 @@
 // peer connection. Nothing is recorded anywhere.
 
 const KEEPALIVE_MS = 20000;
+const WATCH_MS = 2500;     // how often we check that we are hearing the room
 
 let txn = 0;
 const nextTxn = () => `v${++txn}`;
@@ -123,6 +124,9 @@ export class Voice {
     const s = await this._send({ janus: "create" });
     this.session = s.data.id;
     this._keepalive = setInterval(() => this._send({ janus: "keepalive" }).catch(() => {}), KEEPALIVE_MS);
+    clearInterval(this._watch);
+    this._stuck = 0;
+    this._watch = setInterval(() => this._checkListening(), WATCH_MS);
     const h = await this._send({ janus: "attach", plugin: "janus.plugin.videoroom" });
     this.pub = h.data.id;
     // the relay names the room and adds its pin: we only say who we are joining as
@@ -221,9 +225,46 @@ export class Voice {
     if (feed !== undefined) this.audioOut.set(feed, el);
   }
 
+  // Hearing the others is one peer connection. If it has not come up a few seconds
+  // after there is someone to hear (lost ICE, an offer that crossed a move), it is
+  // built again from scratch rather than left silent.
+  _checkListening() {
+    if (!this.session || this.moving || !this.feeds.size) { this._stuck = 0; return; }
+    const st = this.pcSub ? this.pcSub.connectionState : "none";
+    this._stuck = ["connected", "connecting"].includes(st) ? 0 : this._stuck + 1;
+    if (this._stuck < 2) return;
+    this._stuck = 0;
+    const gen = this.gen;
+    const old = this.sub;
+    this.pcSub?.close();
+    this.pcSub = null;
+    this.sub = null;
+    this.subscribed.clear();
+    this.mids.clear();
+    for (const el of this.audioOut.values()) { el.srcObject = null; el.remove(); }
+    this.audioOut.clear();
+    if (old !== null) this._send({ janus: "detach", handle_id: old }).catch(() => {});
+    const feeds = [...this.feeds.keys()];
+    this._subQueue = this._subQueue.then(() => this._subscribe(feeds, gen)).catch(() => {});
+  }
+
   // the person moved (a breakout opened, they were moved, or everyone came back):
   // the server ended our Janus session; join the room we are in now, as before
   async _rejoin() {
+    // one move at a time: a second "moved" during a move means "check again after it"
+    if (this.moving) { this.moveAgain = true; return; }
+    this.moving = true;
+    try {
+      do {
+        this.moveAgain = false;
+        await this._moveOnce();
+      } while (this.moveAgain);
+    } finally {
+      this.moving = false;
+    }
+  }
+
+  async _moveOnce() {
     this.hooks.onState?.("Moving your voice…");
     for (const pc of [this.pcPub, this.pcSub]) pc?.close();
     for (const t of this.stream?.getTracks() || []) t.stop();
@@ -270,6 +311,7 @@ export class Voice {
 
   _teardown() {
     clearInterval(this._keepalive);
+    clearInterval(this._watch);
     for (const pc of [this.pcPub, this.pcSub]) pc?.close();
     for (const t of this.stream?.getTracks() || []) t.stop();
     for (const el of this.audioOut.values()) { el.srcObject = null; el.remove(); }

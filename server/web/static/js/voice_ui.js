@@ -11,6 +11,11 @@ export function mountVoice({ credential, room, view, announce, listen }) {
   const cam = $("camera-box");
   if (!btn) return null;
   let voice = null;
+  let joining = false;
+  // the participant's own choice: voice comes back by itself after a drop or a server
+  // restart, as chat does, for as long as they are in the room; never after they leave it
+  let wanted = false;
+  let nextTry = 0;
   const talking = new Set();
 
   const peers = () => {
@@ -39,10 +44,14 @@ export function mountVoice({ credential, room, view, announce, listen }) {
       onPeers: peers,
       onTalking: (id, on) => { if (on) talking.add(id); else talking.delete(id); peers(); },
       onState: (t) => { setStatus(t); mute.setAttribute("aria-pressed", String(voice?.muted || false)); },
-      onClosed: (why) => { leaveUi(why ? `Voice ended: ${why}` : "Voice ended"); },
+      onClosed: (why) => {
+        leaveUi(wanted ? "Voice lost its connection; joining again…" : `Voice ended: ${why}`);
+        nextTry = Date.now() + 1000 + Math.random() * 1000;
+      },
     });
     voice.credential = credential();
     voice.listen = listen ? listen() : null;
+    joining = true;
     try {
       await voice.join({ audio: true, video: !!cam?.checked && !voice.listen, publish: !voice.listen });
       window.voice = voice;
@@ -52,9 +61,20 @@ export function mountVoice({ credential, room, view, announce, listen }) {
       mute.hidden = false;
       announce?.("You joined the voice call");
     } catch (e) {
-      leaveUi(`Voice could not start: ${e.message || e}`);
+      leaveUi(wanted ? "Voice could not start yet; trying again…" : `Voice could not start: ${e.message || e}`);
+      nextTry = Date.now() + 2000 + Math.random() * 1000;
+    } finally {
+      joining = false;
     }
   }
+
+  // back into voice once the session is: checked on every render and every second
+  function retry() {
+    const v = view ? view() : null;
+    const inRoom = v ? (v.status === "present" && v.phase === "open") : true;   // staff: no view here
+    if (wanted && !voice && !joining && inRoom && Date.now() >= nextTry) join();
+  }
+  setInterval(retry, 1000);
 
   function leaveUi(text) {
     voice = null;
@@ -71,7 +91,7 @@ export function mountVoice({ credential, room, view, announce, listen }) {
   }
 
   btn.addEventListener("click", async () => {
-    if (btn.dataset.on) { const v = voice; leaveUi(); await v?.leave(); } else await join();
+    if (btn.dataset.on) { wanted = false; const v = voice; leaveUi(); await v?.leave(); } else { wanted = true; await join(); }
   });
   mute.addEventListener("click", () => {
     if (!voice) return;
@@ -83,11 +103,13 @@ export function mountVoice({ credential, room, view, announce, listen }) {
     // the session told us we were muted, or the floor is held: say it where the button is
     update() {
       const v = view();
+      if (v && (v.phase === "closed" || ["left", "removed", "denied"].includes(v.status))) wanted = false;
+      retry();
       if (!v || !voice) return;
       if (v.muted) setStatus("A facilitator has muted you");
       else if (v.floor_held && v.speaker !== v.me) setStatus("Only the speaker is heard right now");
       else setStatus(voice._stateText());
     },
-    leave() { if (voice) { const v = voice; leaveUi(); v.leave(); } },
+    leave() { wanted = false; if (voice) { const v = voice; leaveUi(); v.leave(); } },
   };
 }
