@@ -54,6 +54,9 @@ def evolve_view(view: ParticipantView, event: e.Event, at: float, seq: int | Non
     fn = _FOLD.get(type(event))
     if fn is not None:
         fn(view, event, at)
+    fn = _FOLD_SEQ.get(type(event))
+    if fn is not None:
+        fn(view, event, at, view.seq)       # what the view keeps by the event's seq
     if view.status not in INSIDE:
         return outside(view)
     return view
@@ -177,7 +180,7 @@ def _go_around_ended(v: ParticipantView, ev, at) -> None:
 # --- breakouts ----------------------------------------------------------------------
 
 def _breakouts_opened(v: ParticipantView, ev: e.BreakoutsOpened, at) -> None:
-    v.breakouts, v.breakouts_ends = "open", ev.ends_at
+    v.breakouts, v.breakouts_ends, v.round = "open", ev.ends_at, ev.round
     v.rooms = [list(r) for r in ev.rooms]
     v.my_room = next((i for i, r in enumerate(v.rooms, 1) if v.me in r), None)
     v.room_members = list(v.rooms[v.my_room - 1]) if v.my_room else []
@@ -194,8 +197,7 @@ def _breakout_moved(v: ParticipantView, ev: e.BreakoutMoved, at) -> None:
         v.rooms.append([])
     v.rooms[ev.room - 1].append(ev.person)
     if ev.person == v.me:
-        v.my_room = ev.room
-        _keep_main_chat(v)      # the old room's chat stays with that room
+        v.my_room = ev.room     # what they heard in the old room stays theirs (the room's `hears`)
     if v.my_room:
         v.room_members = list(v.rooms[v.my_room - 1])
 
@@ -204,25 +206,21 @@ def _breakouts_warning(v: ParticipantView, ev, at) -> None:
     v.breakouts_ends = ev.ends_at
 
 
-def _breakouts_broadcast(v: ParticipantView, ev: e.BreakoutsBroadcast, at) -> None:
+def _breakouts_broadcast(v: ParticipantView, ev: e.BreakoutsBroadcast, at, seq: int) -> None:
     if v.breakouts == "open":
-        v.broadcasts.append(BroadcastLine(text=ev.text, at=at))
+        v.broadcasts.append(BroadcastLine(text=ev.text, at=at, seq=seq))
 
 
 def _breakouts_closed(v: ParticipantView, ev, at) -> None:
-    v.breakouts, v.my_room, v.room_members, v.breakouts_ends = "none", None, [], None
+    # the chat of the rooms stays: a line is theirs if they could hear it when it was said
+    v.breakouts, v.my_room, v.room_members, v.breakouts_ends, v.round = "none", None, [], None, 0
     v.rooms, v.broadcasts = [], []
-    _keep_main_chat(v)
-
-
-def _keep_main_chat(v: ParticipantView) -> None:
-    """Out of a breakout room: its chat stays with the room, what one said or was sent stays."""
-    v.chat = [x for x in v.chat if x.room == 0 or x.by == v.me or x.to == v.me]
 
 
 def _help_requested(v: ParticipantView, ev: e.HelpRequested, at) -> None:
     if ev.person == v.me and not any(h.help_id == ev.help_id for h in v.my_help):
-        v.my_help.append(Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at))
+        v.my_help.append(Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at,
+                              round=ev.round))
 
 
 def _help_acknowledged(v: ParticipantView, ev, at) -> None:
@@ -264,8 +262,12 @@ def _poll_shared(v: ParticipantView, ev: e.PollShared, at) -> None:
         p.results, p.total = dict(ev.counts), ev.total
 
 
-def _chat_posted(v: ParticipantView, ev: e.ChatPosted, at) -> None:
-    v.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at))
+def _chat_posted(v: ParticipantView, ev: e.ChatPosted, at, seq: int) -> None:
+    # as the room keeps it (conversation._chat): a breakout line of a record from before
+    # rounds had numbers belongs to the round open then
+    round_ = ev.round or (v.round if ev.room else 0)
+    v.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at,
+                           round=round_, seq=seq))
     if len(v.chat) > CHAT_KEPT:
         del v.chat[: len(v.chat) - CHAT_KEPT]
 
@@ -293,9 +295,11 @@ _FOLD: dict[type, Callable] = {
     e.TurnEnded: _turn_ended, e.QueueMoved: _queue_moved, e.QueueModeSet: _queue_mode_set,
     e.GoAroundStarted: _go_around_started, e.GoAroundEnded: _go_around_ended,
     e.BreakoutsOpened: _breakouts_opened, e.BreakoutMoved: _breakout_moved,
-    e.BreakoutsWarning: _breakouts_warning, e.BreakoutsBroadcast: _breakouts_broadcast,
+    e.BreakoutsWarning: _breakouts_warning,
     e.BreakoutsClosed: _breakouts_closed, e.HelpRequested: _help_requested,
     e.HelpAcknowledged: _help_acknowledged,
     e.PollOpened: _poll_opened, e.VoteCast: _vote_cast, e.PollClosed: _poll_closed,
-    e.PollShared: _poll_shared, e.ChatPosted: _chat_posted,
+    e.PollShared: _poll_shared,
 }
+# the lines a fresh view judges one by one, by who could hear them at their seq
+_FOLD_SEQ: dict[type, Callable] = {e.BreakoutsBroadcast: _breakouts_broadcast, e.ChatPosted: _chat_posted}

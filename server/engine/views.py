@@ -59,7 +59,9 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
         v.room_members = list(s.rooms[m.breakout - 1])
     if s.breakouts == "open":
         v.rooms = [list(r) for r in s.rooms]
-        v.broadcasts = list(s.broadcasts)
+        # to the round's rooms (`b:<round>:*`): not to the main room, nor to those who came later
+        v.broadcasts = [b for b in s.broadcasts
+                        if hears(breakout_aud(s.round, "*"), b.seq, me, "participant", m)]
     for p in s.polls.values():
         if p.state == "draft":
             continue

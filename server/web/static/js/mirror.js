@@ -13,8 +13,8 @@ export function fromView(view, you) {
   for (const p of s.present || []) s.names[p.id] = p.name;
   if (s.you && s.you.name) s.names[s.me] = s.you.name;
   s.queue_mode = s.queue_mode || "fifo";
-  // breakout rooms as a whole are known only from an opening seen live
-  s.rooms = null;
+  // every breakout room while they are open, as the view has them (null: none open)
+  s.rooms = s.breakouts === "open" && Array.isArray(s.rooms) ? s.rooms : null;
   s.broadcasts = s.broadcasts || [];
   return s;
 }
@@ -26,6 +26,20 @@ export function nameOf(s, id) {
 
 function dropPresent(s, id) {
   s.present = s.present.filter((p) => p.id !== id);
+}
+
+// person_order (server/engine/view_fold.py): staff first, then by name, as the server's view
+const ROLE_RANK = { facilitator: 0, cofacilitator: 1, observer: 2, participant: 3 };
+const rank = (p) => ROLE_RANK[p.role] ?? 9;
+
+function addPresent(s, id, name, role) {
+  dropPresent(s, id);
+  s.present.push({ id, name, role });
+  s.present.sort((a, b) => rank(a) - rank(b) || cmp(a.name.toLowerCase(), b.name.toLowerCase()) || cmp(a.id, b.id));
+}
+
+function cmp(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function leaves(s, id) {
@@ -55,20 +69,20 @@ const FOLD = {
   admitted(s, ev) {
     s.names[ev.person] = ev.name;
     if (ev.person === s.me) s.status = "present";
-    if (!s.present.some((p) => p.id === ev.person)) s.present.push({ id: ev.person, name: ev.name, role: "participant" });
+    addPresent(s, ev.person, ev.name || s.names[ev.person] || "", "participant");
   },
   returned(s, ev) {
     if (ev.name) s.names[ev.person] = ev.name;
     if (ev.person === s.me) s.status = "present";
-    if (!s.present.some((p) => p.id === ev.person)) {
-      s.present.push({ id: ev.person, name: ev.name || s.names[ev.person] || "", role: "participant" });
-    }
+    addPresent(s, ev.person, ev.name || s.names[ev.person] || "", "participant");
   },
   denied(s, ev) { if (ev.person === s.me) s.status = "denied"; },
   removed(s, ev) { leaves(s, ev.person); if (ev.person === s.me) s.status = "removed"; },
   left(s, ev) { leaves(s, ev.person); if (ev.person === s.me) s.status = "left"; },
   dropped(s, ev) { dropPresent(s, ev.person); if (ev.person === s.me) s.status = "dropped"; },
-  staff_entered(s, ev) { s.names[ev.person] = ev.name; },
+  // staff come and go for everyone in the room (observers too): the list shows them with their role
+  staff_entered(s, ev) { s.names[ev.person] = ev.name; addPresent(s, ev.person, ev.name, ev.role); },
+  staff_left(s, ev) { dropPresent(s, ev.person); },
 
   hand_raised(s, ev) {
     // the event says where the hand went (by talk time in "fair" mode)
@@ -125,7 +139,7 @@ const FOLD = {
   breakouts_broadcast(s, ev, at, seq) { s.broadcasts.push({ text: ev.text, at, seq }); },
   breakouts_closed(s) {
     s.breakouts = "none"; s.rooms = null; s.my_room = null; s.room_members = []; s.breakouts_ends = null;
-    s.round = 0;
+    s.round = 0; s.broadcasts = [];    // they were the round's: the view keeps them while it is open
   },
   help_requested(s, ev, at) {
     if (ev.person !== s.me) return;
