@@ -56,6 +56,8 @@ def join(state, person: str, parked: ParticipantView | None, past: list, stats: 
     m = state.members[person]
     since = entered_at(m)
     if parked is None or (since is not None and parked.seq < since):
+        if parked is not None and stats is not None:
+            stats["afresh"] = stats.get("afresh", 0) + 1
         return wire(participant_view(state, person))
     if stats is not None:
         stats["resumed"] = stats.get("resumed", 0) + 1
@@ -70,8 +72,8 @@ def join(state, person: str, parked: ParticipantView | None, past: list, stats: 
 def streams(history, room: str, participants: list[str], resume: bool, stats: dict | None = None):
     """Yields (seq, person, folded view, the server's view) at every event, for everyone connected.
 
-    With `resume`, a participant who drops reconnects with the seq of the last event they
-    had, as the clients do; the hub answers as `join` above."""
+    With `resume`, a participant who drops, or leaves and comes back, reconnects with the seq
+    of the last event they had, as the clients do; the hub answers as `join` above."""
     state = engine.new_room(room)
     views: dict[str, ParticipantView | None] = {p: None for p in participants}
     parked: dict[str, ParticipantView] = {}     # the picture each dropped client holds
@@ -101,6 +103,8 @@ def streams(history, room: str, participants: list[str], resume: bool, stats: di
             if v is not None:
                 yield seq, pid, v, participant_view(state, pid)
         if isinstance(ev, HANG_UP) and person in views:
+            if resume and isinstance(ev, e.Left) and views[person] is not None:
+                parked[person] = views[person]      # a client may come back later with its old seq
             views[person] = None
         if isinstance(ev, e.SessionClosed):
             views = {p: None for p in views}

@@ -15,6 +15,11 @@ turn starts, the timers and the agenda) it is the room's rule, applied to the vi
 
 It mutates and returns `view`, like `evolve`. Events a participant cannot receive are
 ignored; so are those about things the view does not hold.
+
+Who could hear what is decided once, by `hearing.hears`, before an event is sent; so a
+view keeps every line it is given (a breakout room's chat after the rooms close too),
+stamped with its round and seq as the room stamps them, because a fresh view judges
+each line by them (server/engine/views.py).
 """
 from __future__ import annotations
 
