@@ -6,7 +6,8 @@ into that picture, without the room. Folding a participant's stream from any wel
 gives exactly `participant_view` of the server's state at that seq
 (tests/test_view_fold.py checks it over every scenario and every participant). The
 terminal client calls it; the page's JavaScript fold (server/web/static/js/mirror.js)
-is to be tested against it, on the whole view (issue 13, section 1).
+is its translation, held to the same views over the same scenarios, on the whole view,
+from the JSON frames the page is sent (the same test file, under Node).
 
 The room's own fold (`evolve`) cannot serve here: it needs the whole room (waiting
 room, talk times, other people's answers) that a participant never receives. Where
