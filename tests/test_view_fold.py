@@ -250,7 +250,8 @@ async def test_the_pages_fold_of_each_participants_frames_gives_the_servers_view
 
 
 def latecomer_story() -> list:
-    """A round with a latecomer and an observer who comes and goes, as a record's history."""
+    """A round with a latecomer who calls for help from the door, and an observer who comes
+    and goes, as a record's history."""
     from protocol.commands import RosterEntry
     people = ["p1", "p2", "p3"]
     story = [
@@ -264,11 +265,13 @@ def latecomer_story() -> list:
         ("b:1:*", e.BreakoutsBroadcast(text="before", by="f1", round=1)),                      # 10
         ("b:1:1", e.ChatPosted(by="p1", name="P1", to="all", text="room one", room=1, round=1)),
         ("p:p3", e.ParticipantWaiting(person="p3", name="P3")),
-        ("all", e.Admitted(person="p3", name="P3")),                                          # 13
+        ("p:p3", e.HelpRequested(help_id=1, person="p3", room=0, text="at the door")),
+        ("p:p3", e.HelpAcknowledged(help_id=1, by="f1")),
+        ("all", e.Admitted(person="p3", name="P3")),                                          # 15
         ("all", e.BreakoutMoved(person="p3", room=1)),
-        ("b:1:*", e.BreakoutsBroadcast(text="after", by="f1", round=1)),                       # 15
+        ("b:1:*", e.BreakoutsBroadcast(text="after", by="f1", round=1)),                       # 17
         ("all", e.StaffLeft(person="o1")),
-        ("all", e.BreakoutsClosed()),                                                         # 17
+        ("all", e.BreakoutsClosed()),                                                         # 19
     ]
     return [(1000.0 + i, i, aud, ev) for i, (aud, ev) in enumerate(story, start=1)]
 
@@ -277,19 +280,23 @@ def test_a_latecomer_gets_no_broadcast_sent_before_they_were_in_a_room():
     """Broadcasts go to the round's rooms (`b:<round>:*`): someone admitted while the
     rooms are open is in the main room and hears none, and once moved into a room
     hears only the later ones; a fresh view says the same as their stream. What a
-    room said stays with those who were in it, after the close too."""
+    room said stays with those who were in it, after the close too. A call for help
+    from the door is the caller's, waiting or admitted."""
     seen: dict[tuple[int, str], ParticipantView] = {}
     for seq, pid, mine, theirs in streams(latecomer_story(), "r", ["p1", "p2", "p3"], resume=False):
         assert msgspec.to_builtins(mine) | {"seq": 0} == msgspec.to_builtins(theirs) | {"seq": 0}, (seq, pid)
-        seen[seq, pid] = theirs
+        seen[seq, pid] = wire(theirs)      # a copy: the view shares its help entries with the room
     told = lambda seq, pid: [b.text for b in seen[seq, pid].broadcasts]  # noqa: E731
     said = lambda seq, pid: [c.text for c in seen[seq, pid].chat]        # noqa: E731
     staff = lambda seq, pid: [(p.id, p.role) for p in seen[seq, pid].present if p.role != "participant"]  # noqa: E731
-    assert told(13, "p3") == [] and told(13, "p1") == ["before"]    # admitted: in the main room
-    assert told(14, "p3") == []                                     # moved in: still not the earlier one
-    assert told(15, "p3") == ["after"] and told(15, "p2") == ["before", "after"]
-    assert said(14, "p3") == [] and said(17, "p1") == ["room one"] and said(17, "p2") == said(17, "p3") == []
-    assert staff(9, "p1") == staff(13, "p3") == [("o1", "observer")] and staff(16, "p1") == []
+    helped = lambda seq: [(h.text, h.acknowledged_by) for h in seen[seq, "p3"].my_help]  # noqa: E731
+    assert told(15, "p3") == [] and told(15, "p1") == ["before"]    # admitted: in the main room
+    assert told(16, "p3") == []                                     # moved in: still not the earlier one
+    assert told(17, "p3") == ["after"] and told(17, "p2") == ["before", "after"]
+    assert said(16, "p3") == [] and said(19, "p1") == ["room one"] and said(19, "p2") == said(19, "p3") == []
+    assert staff(9, "p1") == staff(15, "p3") == [("o1", "observer")] and staff(18, "p1") == []
+    assert seen[13, "p3"].status == "waiting" and helped(13) == [("at the door", None)]
+    assert helped(14) == helped(19) == [("at the door", "f1")]
 
 
 @needs_node

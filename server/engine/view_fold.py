@@ -41,10 +41,11 @@ def person_order(p: PersonView) -> tuple:
 
 
 def outside(view: ParticipantView) -> ParticipantView:
-    """What someone not in the room (waiting, left, removed, denied) may see: only their own status."""
+    """What someone not in the room (waiting, left, removed, denied) may see: only their own
+    status, and their own calls for help (the waiting room can call too)."""
     return ParticipantView(room=view.room, title=view.title, agreement=view.agreement, phase=view.phase,
                            seq=view.seq, me=view.me, status=view.status, agreed=view.agreed,
-                           checked_in=view.checked_in)
+                           checked_in=view.checked_in, my_help=view.my_help)
 
 
 def evolve_view(view: ParticipantView, event: e.Event, at: float, seq: int | None = None) -> ParticipantView:

@@ -44,6 +44,8 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     v = ParticipantView(room=s.room, title=s.title, agreement=s.agreement, phase=s.phase, seq=s.seq,
                         me=me, status=status, agreed=bool(m and m.agreed),
                         checked_in=bool(m and m.location))
+    # their own calls for help, from wherever they were (the waiting room can call too)
+    v.my_help = [h for h in s.help.values() if h.person == me]
     if not inside:
         return v
     v.present = sorted((PersonView(id=x.id, name=x.name, role=x.role) for x in s.members.values()
@@ -80,5 +82,4 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     # person is now: room numbers come round again, and a late joiner was not there
     v.chat = [c for c in s.chat if c.to == me or c.by == me
               or c.to == "all" and hears(_line_aud(c), c.seq, me, "participant", m)]
-    v.my_help = [h for h in s.help.values() if h.person == me]
     return v

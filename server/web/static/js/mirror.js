@@ -206,14 +206,14 @@ const FOLD = {
 };
 
 // Not in the room (waiting, left, removed, denied, the session over), one sees only
-// one's own status, as evolve_view's `outside`; a dropped participant keeps the picture
-// for the resume to fold on top of.
+// one's own status and own calls for help, as evolve_view's `outside`; a dropped
+// participant keeps the picture for the resume to fold on top of.
 const INSIDE = ["present", "dropped"];
 const OUTSIDE = () => ({
   present: [], queue: [], queue_mode: "fifo", speaker: null, turn_ends: null, go_around: null,
   breakouts: "none", my_room: null, round: 0, room_members: [], rooms: [], breakouts_ends: null,
   broadcasts: [], polls: [], timers: {}, agenda: [], agenda_index: null, agenda_started: null,
-  chat: [], my_help: [],
+  chat: [],
 });
 
 // Folds one event frame into the state; returns false for a type it does not know
