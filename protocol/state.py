@@ -133,6 +133,7 @@ class BroadcastLine(Struct, kw_only=True, gc=False):
     """A message from the facilitators to every breakout room, kept while the rooms are open."""
     text: str
     at: float
+    seq: int = 0        # the event's seq: a fresh view shows it only to those in a room of the round then
 
 
 class Alert(Struct, kw_only=True, gc=False):

@@ -253,7 +253,7 @@ async def test_a_draft_within_the_rules_opens_without_override(group, server):
 
 
 async def test_the_terminal_mirror_keeps_no_earlier_rounds_broadcasts_after_a_fresh_welcome(group):
-    from facilitator.participant_mirror import Mirror
+    from facilitator.participant.mirror import Mirror
     f = await group.start(participants=("p1", "p2"))
     await group.admit("p1", "p2")
     p1 = group.clients["p1"]
@@ -275,13 +275,16 @@ async def test_the_terminal_mirror_keeps_no_earlier_rounds_broadcasts_after_a_fr
     fresh = Mirror.from_welcome(w, m)
     assert (fresh.view.breakouts, fresh.view.round, fresh.view.my_room) == ("open", 2, 2)
     assert fresh.broadcasts == []
-    # within one round a fresh welcome keeps what this client was told
+    # within one round a fresh welcome keeps what this client was told: the server's view
+    # holds the round's broadcasts they heard, so even a client that knew nothing has them
     await ok(f, c.BreakoutsBroadcast(text="round two broadcast"))
     await again.sync()
     for fr in again.events:
         fresh.apply(fr)
+    assert [b.text for b in fresh.broadcasts] == ["round two broadcast"]
     w = await group.client("p1").connect()
     assert [b.text for b in Mirror.from_welcome(w, fresh).broadcasts] == ["round two broadcast"]
+    assert [b.text for b in Mirror.from_welcome(w).broadcasts] == ["round two broadcast"]
 
 
 async def test_a_record_from_before_rounds_had_numbers_is_judged_the_same_way(tmp_path):

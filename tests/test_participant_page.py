@@ -311,14 +311,17 @@ def same_view(page_view: dict, server_view) -> list[str]:
     """Where the page's picture of the room differs from what the server would show."""
     sv = json.loads(__import__("msgspec").json.encode(server_view))
     diffs = []
-    for key in ("status", "queue", "speaker", "turn_ends", "go_around", "breakouts", "my_room",
-                "breakouts_ends", "agenda_index", "agenda_started", "phase", "agreed"):
+    for key in ("status", "queue", "queue_mode", "speaker", "turn_ends", "go_around", "breakouts", "my_room",
+                "round", "breakouts_ends", "agenda_index", "agenda_started", "phase", "agreed"):
         if page_view.get(key) != sv.get(key):
             diffs.append(f"{key}: page {page_view.get(key)!r} server {sv.get(key)!r}")
     if sorted(page_view["room_members"]) != sorted(sv["room_members"]):
         diffs.append(f"room_members: page {page_view['room_members']} server {sv['room_members']}")
-    if sorted(p["id"] for p in page_view["present"]) != sorted(p["id"] for p in sv["present"]):
-        diffs.append("present differs")
+    if [(p["id"], p["role"]) for p in page_view["present"]] != [(p["id"], p["role"]) for p in sv["present"]]:
+        diffs.append(f"present: page {page_view['present']} server {sv['present']}")
+    said = lambda bs: [(b["text"], b["seq"]) for b in bs]
+    if said(page_view["broadcasts"]) != said(sv["broadcasts"]):
+        diffs.append(f"broadcasts: page {page_view['broadcasts']} server {sv['broadcasts']}")
     strip = lambda polls: sorted((p["id"], p["state"], p["results"], p["total"],
                                   p["mine"] if not p["anonymous"] else None) for p in polls)
     if strip(page_view["polls"]) != strip(sv["polls"]):
@@ -392,6 +395,12 @@ async def test_a_participant_joins_through_a_link_and_takes_part(server, browser
     await until(page, "document.querySelector('#people').textContent.includes('Sam')")
     assert "Alex (you)" in await page.inner_text("#people")
     assert "Check-in" in await page.inner_text("#agenda")
+    # staff who come and go after the welcome: listed with their role, then gone
+    obs = SessionClient(server.url, server.token(ROOM, "observer", "o1", "Robin"), name="obs")
+    await obs.connect()
+    await until(page, "document.querySelector('#people').textContent.includes('Robin observer')")
+    await obs.close()
+    await until(page, "!document.querySelector('#people').textContent.includes('Robin')")
     await shot(page, "04-admitted")
 
     # 5. hands: Sam first, then Alex, who is second in line; then Alex speaks

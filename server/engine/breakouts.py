@@ -195,7 +195,7 @@ def _warned(s: RoomState, ev, at: float) -> None:
 def _broadcast(s: RoomState, ev: e.BreakoutsBroadcast, at: float) -> None:
     # kept while the rooms are open, so that a participant's view has them after a reconnect
     if s.breakouts == "open":
-        s.broadcasts.append(BroadcastLine(text=ev.text, at=at))
+        s.broadcasts.append(BroadcastLine(text=ev.text, at=at, seq=s.seq))
     conversation.broadcast_line(s, ev, at)     # and a line in the staff's chat
 
 

@@ -6,7 +6,8 @@ into that picture, without the room. Folding a participant's stream from any wel
 gives exactly `participant_view` of the server's state at that seq
 (tests/test_view_fold.py checks it over every scenario and every participant). The
 terminal client calls it; the page's JavaScript fold (server/web/static/js/mirror.js)
-is to be tested against it, on the whole view (issue 13, section 1).
+is its translation, held to the same views over the same scenarios, on the whole view,
+from the JSON frames the page is sent (the same test file, under Node).
 
 The room's own fold (`evolve`) cannot serve here: it needs the whole room (waiting
 room, talk times, other people's answers) that a participant never receives. Where
@@ -15,6 +16,11 @@ turn starts, the timers and the agenda) it is the room's rule, applied to the vi
 
 It mutates and returns `view`, like `evolve`. Events a participant cannot receive are
 ignored; so are those about things the view does not hold.
+
+Who could hear what is decided once, by `hearing.hears`, before an event is sent; so a
+view keeps every line it is given (a breakout room's chat after the rooms close too),
+stamped with its round and seq as the room stamps them, because a fresh view judges
+each line by them (server/engine/views.py).
 """
 from __future__ import annotations
 
@@ -35,10 +41,11 @@ def person_order(p: PersonView) -> tuple:
 
 
 def outside(view: ParticipantView) -> ParticipantView:
-    """What someone not in the room (waiting, left, removed, denied) may see: only their own status."""
+    """What someone not in the room (waiting, left, removed, denied) may see: only their own
+    status, and their own calls for help (the waiting room can call too)."""
     return ParticipantView(room=view.room, title=view.title, agreement=view.agreement, phase=view.phase,
                            seq=view.seq, me=view.me, status=view.status, agreed=view.agreed,
-                           checked_in=view.checked_in)
+                           checked_in=view.checked_in, my_help=view.my_help)
 
 
 def evolve_view(view: ParticipantView, event: e.Event, at: float, seq: int | None = None) -> ParticipantView:
@@ -54,6 +61,9 @@ def evolve_view(view: ParticipantView, event: e.Event, at: float, seq: int | Non
     fn = _FOLD.get(type(event))
     if fn is not None:
         fn(view, event, at)
+    fn = _FOLD_SEQ.get(type(event))
+    if fn is not None:
+        fn(view, event, at, view.seq)       # what the view keeps by the event's seq
     if view.status not in INSIDE:
         return outside(view)
     return view
@@ -177,7 +187,7 @@ def _go_around_ended(v: ParticipantView, ev, at) -> None:
 # --- breakouts ----------------------------------------------------------------------
 
 def _breakouts_opened(v: ParticipantView, ev: e.BreakoutsOpened, at) -> None:
-    v.breakouts, v.breakouts_ends = "open", ev.ends_at
+    v.breakouts, v.breakouts_ends, v.round = "open", ev.ends_at, ev.round
     v.rooms = [list(r) for r in ev.rooms]
     v.my_room = next((i for i, r in enumerate(v.rooms, 1) if v.me in r), None)
     v.room_members = list(v.rooms[v.my_room - 1]) if v.my_room else []
@@ -194,8 +204,7 @@ def _breakout_moved(v: ParticipantView, ev: e.BreakoutMoved, at) -> None:
         v.rooms.append([])
     v.rooms[ev.room - 1].append(ev.person)
     if ev.person == v.me:
-        v.my_room = ev.room
-        _keep_main_chat(v)      # the old room's chat stays with that room
+        v.my_room = ev.room     # what they heard in the old room stays theirs (the room's `hears`)
     if v.my_room:
         v.room_members = list(v.rooms[v.my_room - 1])
 
@@ -204,25 +213,21 @@ def _breakouts_warning(v: ParticipantView, ev, at) -> None:
     v.breakouts_ends = ev.ends_at
 
 
-def _breakouts_broadcast(v: ParticipantView, ev: e.BreakoutsBroadcast, at) -> None:
+def _breakouts_broadcast(v: ParticipantView, ev: e.BreakoutsBroadcast, at, seq: int) -> None:
     if v.breakouts == "open":
-        v.broadcasts.append(BroadcastLine(text=ev.text, at=at))
+        v.broadcasts.append(BroadcastLine(text=ev.text, at=at, seq=seq))
 
 
 def _breakouts_closed(v: ParticipantView, ev, at) -> None:
-    v.breakouts, v.my_room, v.room_members, v.breakouts_ends = "none", None, [], None
+    # the chat of the rooms stays: a line is theirs if they could hear it when it was said
+    v.breakouts, v.my_room, v.room_members, v.breakouts_ends, v.round = "none", None, [], None, 0
     v.rooms, v.broadcasts = [], []
-    _keep_main_chat(v)
-
-
-def _keep_main_chat(v: ParticipantView) -> None:
-    """Out of a breakout room: its chat stays with the room, what one said or was sent stays."""
-    v.chat = [x for x in v.chat if x.room == 0 or x.by == v.me or x.to == v.me]
 
 
 def _help_requested(v: ParticipantView, ev: e.HelpRequested, at) -> None:
     if ev.person == v.me and not any(h.help_id == ev.help_id for h in v.my_help):
-        v.my_help.append(Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at))
+        v.my_help.append(Help(help_id=ev.help_id, person=ev.person, room=ev.room, text=ev.text, at=at,
+                              round=ev.round))
 
 
 def _help_acknowledged(v: ParticipantView, ev, at) -> None:
@@ -264,8 +269,12 @@ def _poll_shared(v: ParticipantView, ev: e.PollShared, at) -> None:
         p.results, p.total = dict(ev.counts), ev.total
 
 
-def _chat_posted(v: ParticipantView, ev: e.ChatPosted, at) -> None:
-    v.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at))
+def _chat_posted(v: ParticipantView, ev: e.ChatPosted, at, seq: int) -> None:
+    # as the room keeps it (conversation._chat): a breakout line of a record from before
+    # rounds had numbers belongs to the round open then
+    round_ = ev.round or (v.round if ev.room else 0)
+    v.chat.append(ChatLine(by=ev.by, name=ev.name, to=ev.to, text=ev.text, room=ev.room, at=at,
+                           round=round_, seq=seq))
     if len(v.chat) > CHAT_KEPT:
         del v.chat[: len(v.chat) - CHAT_KEPT]
 
@@ -304,10 +313,12 @@ _FOLD: dict[type, Callable] = {
     e.TurnEnded: _turn_ended, e.QueueMoved: _queue_moved, e.QueueModeSet: _queue_mode_set,
     e.GoAroundStarted: _go_around_started, e.GoAroundEnded: _go_around_ended,
     e.BreakoutsOpened: _breakouts_opened, e.BreakoutMoved: _breakout_moved,
-    e.BreakoutsWarning: _breakouts_warning, e.BreakoutsBroadcast: _breakouts_broadcast,
+    e.BreakoutsWarning: _breakouts_warning,
     e.BreakoutsClosed: _breakouts_closed, e.HelpRequested: _help_requested,
     e.HelpAcknowledged: _help_acknowledged,
     e.PollOpened: _poll_opened, e.VoteCast: _vote_cast, e.PollClosed: _poll_closed,
-    e.PollShared: _poll_shared, e.ChatPosted: _chat_posted,
+    e.PollShared: _poll_shared,
     e.MicMuted: _mic(True), e.MicUnmuted: _mic(False), e.FloorHeld: _floor_held,
 }
+# the lines a fresh view judges one by one, by who could hear them at their seq
+_FOLD_SEQ: dict[type, Callable] = {e.BreakoutsBroadcast: _breakouts_broadcast, e.ChatPosted: _chat_posted}

@@ -44,6 +44,8 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     v = ParticipantView(room=s.room, title=s.title, agreement=s.agreement, phase=s.phase, seq=s.seq,
                         me=me, status=status, agreed=bool(m and m.agreed),
                         checked_in=bool(m and m.location))
+    # their own calls for help, from wherever they were (the waiting room can call too)
+    v.my_help = [h for h in s.help.values() if h.person == me]
     if not inside:
         return v
     v.present = sorted((PersonView(id=x.id, name=x.name, role=x.role) for x in s.members.values()
@@ -59,7 +61,9 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
         v.room_members = list(s.rooms[m.breakout - 1])
     if s.breakouts == "open":
         v.rooms = [list(r) for r in s.rooms]
-        v.broadcasts = list(s.broadcasts)
+        # to the round's rooms (`b:<round>:*`): not to the main room, nor to those who came later
+        v.broadcasts = [b for b in s.broadcasts
+                        if hears(breakout_aud(s.round, "*"), b.seq, me, "participant", m)]
     for p in s.polls.values():
         if p.state == "draft":
             continue
@@ -78,7 +82,6 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
     # person is now: room numbers come round again, and a late joiner was not there
     v.chat = [c for c in s.chat if c.to == me or c.by == me
               or c.to == "all" and hears(_line_aud(c), c.seq, me, "participant", m)]
-    v.my_help = [h for h in s.help.values() if h.person == me]
     v.muted = me in s.muted
     v.floor_held = s.floor_held
     return v

@@ -221,16 +221,9 @@ function tick() {
 
 function onWelcome(w) {
   if (!w.resumed && w.state) {
-    const old = state;
+    // the view is the whole picture (the round's broadcasts this person heard and the
+    // queue's mode among it, as the server judges them): nothing of the old one carries over
     state = fromView(w.state, w.you);
-    if (old) {
-      // what only this page knew survives a fresh picture of the room
-      // the same round's broadcasts only: another round's rooms are not this one's
-      if (old.breakouts === "open" && state.breakouts === "open" && old.round === state.round) {
-        state.broadcasts = old.broadcasts;
-      }
-      state.queue_mode = old.queue_mode;
-    }
   }
   render();
 }

@@ -1,7 +1,9 @@
 // The participant's picture of the room: the welcome's ParticipantView, then
 // every event addressed to this participant folded into it, in seq order.
-// It follows the server's participant_view() (server/engine/views.py); the
-// browser test compares the two after a session.
+// It is a translation of the engine's evolve_view (server/engine/view_fold.py):
+// tests/test_view_fold.py folds every scenario's frames with it, under Node, and
+// compares the result with the server's participant_view on the whole view, at
+// every event; the browser test compares the two after a session.
 
 const CHAT_KEPT = 200;
 const WARNING_BEFORE = 60;
@@ -13,8 +15,7 @@ export function fromView(view, you) {
   for (const p of s.present || []) s.names[p.id] = p.name;
   if (s.you && s.you.name) s.names[s.me] = s.you.name;
   s.queue_mode = s.queue_mode || "fifo";
-  // breakout rooms as a whole are known only from an opening seen live
-  s.rooms = null;
+  s.rooms = s.rooms || [];      // every breakout room while they are open, as the view has them
   s.broadcasts = s.broadcasts || [];
   return s;
 }
@@ -26,6 +27,20 @@ export function nameOf(s, id) {
 
 function dropPresent(s, id) {
   s.present = s.present.filter((p) => p.id !== id);
+}
+
+// person_order (server/engine/view_fold.py): staff first, then by name, as the server's view
+const ROLE_RANK = { facilitator: 0, cofacilitator: 1, observer: 2, participant: 3 };
+const rank = (p) => ROLE_RANK[p.role] ?? 9;
+
+function addPresent(s, id, name, role) {
+  dropPresent(s, id);
+  s.present.push({ id, name, role });
+  s.present.sort((a, b) => rank(a) - rank(b) || cmp(a.name.toLowerCase(), b.name.toLowerCase()) || cmp(a.id, b.id));
+}
+
+function cmp(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function leaves(s, id) {
@@ -58,20 +73,20 @@ const FOLD = {
   admitted(s, ev) {
     s.names[ev.person] = ev.name;
     if (ev.person === s.me) s.status = "present";
-    if (!s.present.some((p) => p.id === ev.person)) s.present.push({ id: ev.person, name: ev.name, role: "participant" });
+    addPresent(s, ev.person, ev.name || s.names[ev.person] || "", "participant");
   },
   returned(s, ev) {
     if (ev.name) s.names[ev.person] = ev.name;
     if (ev.person === s.me) s.status = "present";
-    if (!s.present.some((p) => p.id === ev.person)) {
-      s.present.push({ id: ev.person, name: ev.name || s.names[ev.person] || "", role: "participant" });
-    }
+    addPresent(s, ev.person, ev.name || s.names[ev.person] || "", "participant");
   },
   denied(s, ev) { if (ev.person === s.me) s.status = "denied"; },
   removed(s, ev) { leaves(s, ev.person); if (ev.person === s.me) s.status = "removed"; },
   left(s, ev) { leaves(s, ev.person); if (ev.person === s.me) s.status = "left"; },
   dropped(s, ev) { dropPresent(s, ev.person); if (ev.person === s.me) s.status = "dropped"; },
-  staff_entered(s, ev) { s.names[ev.person] = ev.name; },
+  // staff come and go for everyone in the room (observers too): the list shows them with their role
+  staff_entered(s, ev) { s.names[ev.person] = ev.name; addPresent(s, ev.person, ev.name, ev.role); },
+  staff_left(s, ev) { dropPresent(s, ev.person); },
 
   hand_raised(s, ev) {
     // the event says where the hand went (by talk time in "fair" mode)
@@ -110,25 +125,18 @@ const FOLD = {
     s.broadcasts = [];
   },
   breakout_moved(s, ev) {
-    if (s.rooms) {
-      for (const r of s.rooms) { const i = r.indexOf(ev.person); if (i >= 0) r.splice(i, 1); }
-      while (s.rooms.length < ev.room) s.rooms.push([]);
-      s.rooms[ev.room - 1].push(ev.person);
-    }
-    if (ev.person === s.me) {
-      s.my_room = ev.room;
-      s.room_members = s.rooms ? [...s.rooms[ev.room - 1]] : [s.me];
-    } else if (s.my_room === ev.room) {
-      if (!s.room_members.includes(ev.person)) s.room_members.push(ev.person);
-    } else {
-      s.room_members = s.room_members.filter((q) => q !== ev.person);
-    }
+    if (s.breakouts !== "open") return;     // a draft move: staff only
+    for (const r of s.rooms) { const i = r.indexOf(ev.person); if (i >= 0) r.splice(i, 1); }
+    while (s.rooms.length < ev.room) s.rooms.push([]);
+    s.rooms[ev.room - 1].push(ev.person);
+    if (ev.person === s.me) s.my_room = ev.room;
+    if (s.my_room) s.room_members = [...s.rooms[s.my_room - 1]];
   },
   breakouts_warning(s, ev) { s.breakouts_ends = ev.ends_at; },
   breakouts_broadcast(s, ev, at, seq) { s.broadcasts.push({ text: ev.text, at, seq }); },
   breakouts_closed(s) {
-    s.breakouts = "none"; s.rooms = null; s.my_room = null; s.room_members = []; s.breakouts_ends = null;
-    s.round = 0;
+    s.breakouts = "none"; s.rooms = []; s.my_room = null; s.room_members = []; s.breakouts_ends = null;
+    s.round = 0; s.broadcasts = [];    // they were the round's: the view keeps them while it is open
   },
   help_requested(s, ev, at) {
     if (ev.person !== s.me) return;
@@ -153,7 +161,7 @@ const FOLD = {
   },
   vote_cast(s, ev) {
     const p = findPoll(s, ev.id);
-    if (p && ev.person === s.me) { p.mine = [...ev.keys]; p.answers = [...(ev.answers || [])]; }
+    if (p && ev.person === s.me) p.mine = [...ev.keys];
   },
   poll_closed(s, ev) { const p = findPoll(s, ev.id); if (p) p.state = "closed"; },
   poll_shared(s, ev) {
@@ -163,7 +171,7 @@ const FOLD = {
 
   timer_started(s, ev, at) {
     s.timers[ev.id] = { id: ev.id, label: ev.label, seconds: ev.seconds, state: "running",
-      ends_at: ev.ends_at, remaining: ev.seconds, warned: ev.ends_at - at <= WARNING_BEFORE };
+      ends_at: ev.ends_at, remaining: ev.seconds, warned: ev.ends_at - at <= WARNING_BEFORE, ended_at: null };
   },
   timer_paused(s, ev) {
     const t = s.timers[ev.id]; if (!t) return;
@@ -182,12 +190,12 @@ const FOLD = {
   timer_cancelled(s, ev, at) {
     const t = s.timers[ev.id]; if (!t) return;
     if (t.state === "running") t.remaining = Math.max(0, t.ends_at - at);
-    t.state = "cancelled"; t.ends_at = null;
+    t.state = "cancelled"; t.ends_at = null; t.ended_at = at;
   },
   timer_warning(s, ev) { const t = s.timers[ev.id]; if (t) t.warned = true; },
-  timer_expired(s, ev) {
+  timer_expired(s, ev, at) {
     const t = s.timers[ev.id]; if (!t) return;
-    t.state = "expired"; t.remaining = 0; t.ends_at = null;
+    t.state = "expired"; t.remaining = 0; t.ends_at = null; t.ended_at = at;
   },
   agenda_advanced(s, ev, at) { s.agenda_index = ev.index; s.agenda_started = at; },
 
@@ -200,6 +208,17 @@ const FOLD = {
   },
 };
 
+// Not in the room (waiting, left, removed, denied, the session over), one sees only
+// one's own status and own calls for help, as evolve_view's `outside`; a dropped
+// participant keeps the picture for the resume to fold on top of.
+const INSIDE = ["present", "dropped"];
+const OUTSIDE = () => ({
+  present: [], queue: [], queue_mode: "fifo", speaker: null, turn_ends: null, go_around: null,
+  breakouts: "none", my_room: null, round: 0, room_members: [], rooms: [], breakouts_ends: null,
+  broadcasts: [], polls: [], timers: {}, agenda: [], agenda_index: null, agenda_started: null,
+  chat: [],
+});
+
 // Folds one event frame into the state; returns false for a type it does not know
 // (a newer server), which it skips rather than failing the whole page.
 export function apply(s, frame) {
@@ -208,5 +227,6 @@ export function apply(s, frame) {
   s.seq = frame.seq;
   if (!f) return false;
   f(s, ev, frame.at, frame.seq);
+  if (!INSIDE.includes(s.status)) Object.assign(s, OUTSIDE());
   return true;
 }
