@@ -17,149 +17,37 @@ backoff; see server/outage.py, server/health.py and docs/reliability.md.
 from __future__ import annotations
 
 import asyncio
-import collections
-import gc
-import heapq
 import time
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import msgspec
 
 from protocol import events as ev_mod
 from protocol.commands import Command
-from protocol.frames import PROTOCOL_VERSION, Ack, Error, EventFrame, Welcome, You, encode
-from protocol.state import RoomState
-from server import engine, snapshots, stops
+from protocol.frames import PROTOCOL_VERSION, Ack, Error, Welcome, You, encode
+from server import engine, snapshots
 from server.health import BACKOFF_FIRST, BACKOFF_MAX, Health, Unavailable
 from server.outage import Outages
 from server.engine import Actor, Ctx, Emit, Rejected
 from server.engine.hearing import entered_at, hears
-from server.engine.views import for_participants, participant_view
+from server.engine.views import participant_view
+from server.deadlines import Deadlines
+from server.loading import Loading
 from server.record import Record, Row  # noqa: F401  (Record: the interface's name)
+# what other modules know the hub's room by
+from server.room_host import RECENT_KEPT, Batch, Recent, RoomHost, Sink, _as_retry, _as_wire, _enc  # noqa: F401
+from server.sharing import Sharing
 
 log = logging.getLogger("session_server.hub")
 
 GATEWAY_ROOM = "~gateway"    # where refusals of unusable tokens are recorded
 REFUSALS_PER_S = 20.0        # refused hellos recorded per second, sustained
 REFUSALS_BURST = 100.0
-RECENT_KEPT = 2000          # events per room kept in memory for resumes
-RESULTS_KEPT = 5000         # command ids per room remembered for retries
-# After a restart, the ids of each room's last events: a command whose answer
-# was lost in the restart is among the room's newest (nothing else was decided
-# while the server was down), so its retry finds it here.
-IDS_AFTER_RESTART = 200
-
-_event_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
-_enc = msgspec.msgpack.Encoder()
 
 
-class Sink(Protocol):
-    """A connection as the hub sees it."""
-    person: str
-    role: str
-    binary: bool
 
-    def send(self, data: bytes | str) -> None: ...
-    def close(self, code: int, reason: str) -> None: ...
-
-
-class Recent(msgspec.Struct, gc=False):
-    """A recorded event as the room keeps it for delivery and resume.
-
-    Untracked by the cyclic collector (it can hold no cycle: data and bytes
-    only): a room keeps thousands of these, and a server hundreds of rooms.
-    Its encodings are made on first send, one per (format, redaction)."""
-    seq: int
-    at: float
-    aud: str
-    event: ev_mod.Event | None     # None until needed, for events a snapshot already covers
-    bin_full: bytes | None = None
-    bin_red: bytes | None = None
-    txt_full: str | None = None
-    txt_red: str | None = None
-    body: bytes | None = None      # the recorded bytes, while `event` is not decoded yet
-
-    def frame(self, binary: bool, redacted: bool) -> bytes | str:
-        if binary:
-            f = self.bin_red if redacted else self.bin_full
-        else:
-            f = self.txt_red if redacted else self.txt_full
-        if f is None:
-            ev = self.event
-            if ev is None:
-                ev = self.event = _event_dec.decode(self.body)
-                self.body = None
-            ev = for_participants(ev) if redacted else ev
-            f = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)
-            if binary:
-                if redacted:
-                    self.bin_red = f
-                else:
-                    self.bin_full = f
-            elif redacted:
-                self.txt_red = f
-            else:
-                self.txt_full = f
-        return f
-
-
-def _as_wire(cmd: Command) -> Command:
-    """An in-process command (the console's own setup, scenario files) typed as if it
-    had come over the wire: an int where the schema says float becomes a float, and
-    the schema's limits are checked. Otherwise its events would hold `10` where the
-    record, decoded, holds `10.0`: the live state and the fold of the log would differ."""
-    return msgspec.msgpack.decode(_enc.encode(cmd), type=type(cmd))
-
-
-def _as_retry(result, cmd_id: str):
-    if isinstance(result, int):          # remembered from the record at start: an ack's seq
-        return Ack(id=cmd_id, seq=result, duplicate=True)
-    if isinstance(result, Ack):
-        return Ack(id=cmd_id, seq=result.seq, duplicate=True)
-    return result
-
-
-def _remember_refusal(host, actor, cmd, typ, body) -> None:
-    info = msgspec.msgpack.decode(body)
-    host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"), message=info.get("message", ""))
-    host.names[(actor, cmd)] = typ   # a refusal row is named after its command
-
-
-class RoomHost:
-    def __init__(self, room: str):
-        self.id = room
-        self.state: RoomState = engine.new_room(room)      # decided
-        self.visible: RoomState = engine.new_room(room)    # committed and delivered
-        self.conns: dict[str, Sink] = {}
-        self.recent: collections.deque[Recent] = collections.deque(maxlen=RECENT_KEPT)
-        self.results: collections.OrderedDict[tuple[str, str], object] = collections.OrderedDict()
-        self.names: dict[tuple[str, str], str] = {}     # which command each remembered id was
-        self.snap_seq = 0                                # the seq of the room's newest snapshot
-        self.joining = 0                                 # hellos between `room()` and registering
-        # who came or went while their arrival or departure could not be recorded:
-        # person -> (actor, when); recorded once writing resumes (`Hub._reconcile`)
-        self.unrecorded: dict[str, tuple[Actor, float]] = {}
-
-    def remember(self, key, value) -> None:
-        self.results[key] = value
-        if len(self.results) > RESULTS_KEPT:
-            old, _ = self.results.popitem(last=False)
-            self.names.pop(old, None)
-
-
-@dataclass(slots=True)
-class Batch:
-    host: RoomHost
-    rows: list[Row]
-    items: list[Recent]
-    future: asyncio.Future
-    after: object = None     # called once delivered
-
-
-class Hub(Outages):
+class Hub(Outages, Loading, Sharing, Deadlines):
     def __init__(self, record: Record, clock, secret: bytes):
         self.record = record
         self.clock = clock
@@ -195,161 +83,7 @@ class Hub(Outages):
 
     # --- start and stop -----------------------------------------------------------
 
-    def load(self) -> int:
-        """Rebuilds every open room from the record with the same fold; returns events folded.
-
-        A room starts from its snapshot, if it has a valid one, and folds only
-        the events after it, so a restart costs what happened since the last
-        snapshot, not the whole evening. Older events stay on disk: a console
-        resuming from before them reads them from the record (see `join`).
-        The ids of the commands behind each room's newest events are
-        remembered, so a retry across the restart is answered, not applied
-        twice. The committed, visible state is a copy: at rest everything
-        decided is recorded."""
-        # A bulk build that makes no garbage cycles: the collector would only walk
-        # the growing rooms again and again (a third of a 1,000-room restart).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return self._load_rooms()
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _load_rooms(self) -> int:
-        rec = self.record
-        self._unloaded = set()
-        if self.shared:
-            # several servers share this record: a room is folded only by the one
-            # that takes its lease, when someone first asks for it (see `take`)
-            return 0
-        snaps = rec.snapshots()
-        # Closed sessions stay on disk until someone opens them (a reviewer, a
-        # late console): a clinic's record grows for years, its restart must not.
-        self._unloaded = rec.closed_rooms()
-        n = 0
-        for room, last in rec.open_rooms().items():
-            host = self.rooms[room] = RoomHost(room)
-            n += self._fold_from_record(rec, host, snaps.get(room), last)
-        for room, actor, cmd, typ, body in rec.refusals():
-            host = self.rooms.get(room)
-            if host is not None:
-                _remember_refusal(host, actor, cmd, typ, body)
-        self._drops_after_crash()
-        for host in self.rooms.values():
-            self._ready(host)
-        return n
-
-    def _drops_after_crash(self) -> None:
-        stops.drops_after_crash(self)
-
-    async def record_stop(self, timeout: float = 3.0) -> None:
-        """A graceful stop is a drop for everyone connected (see server/stops.py)."""
-        await stops.record_stop(self, timeout)
-
-    def _fold_from_record(self, rec: Record, host: RoomHost, snap, last: int) -> int:
-        """Folds a room from its snapshot (if valid) and the events after it;
-        remembers the command ids behind its newest events. Returns events folded."""
-        state = self.sealer.open(host.id, *snap) if snap is not None else None
-        if state is not None and state.seq <= last:
-            host.state, host.snap_seq = state, state.seq
-        elif snap is not None:
-            log.warning("a room snapshot was not used (another fold, or not sealed by this server)")
-        recent, st, n = host.recent, host.state, 0
-        decode, evolve = _event_dec.decode, engine.evolve
-        for seq, at, aud, body in rec.tail(host.id, host.snap_seq):
-            event = decode(body)
-            evolve(st, event, at, seq)
-            recent.append(Recent(seq, at, aud, event))
-            n += 1
-        results = host.results
-        for actor, cmd, seq in rec.command_ids(host.id, max(0, last - IDS_AFTER_RESTART)):
-            results[(actor, cmd)] = seq     # an answered id: its ack's position
-        return n
-
-    def _ready(self, host: RoomHost) -> None:
-        host.visible = engine.copy_state(host.state)
-        while len(host.results) > RESULTS_KEPT:
-            host.results.popitem(last=False)
-        self._reschedule(host)
-
     # --- rooms shared with other servers (PostgreSQL) --------------------------------
-
-    async def take(self, room: str, wait: bool = False) -> "RoomHost | str":
-        """The room, once this server may serve it. With a record of its own that is
-        at once. With a shared record it takes the room's lease and folds the
-        room from the record; if a live server holds the lease, returns that
-        server's address instead (the gateway relays to it), unless `wait`:
-        then it waits for the lease to lapse (its holder is gone) and takes it."""
-        if not self.shared:
-            return self.room(room)
-        while True:
-            host = self.rooms.get(room)
-            if host is not None:
-                return host
-            pending = self._taking.get(room)
-            if pending is None:
-                break
-            await asyncio.shield(pending)
-        done = self._taking[room] = asyncio.get_running_loop().create_future()
-        try:
-            deadline = time.monotonic() + self.leases.ttl + 2.0
-            while True:
-                epoch, holder, left = await asyncio.to_thread(self.leases.acquire, room)
-                if epoch is not None:
-                    break
-                if holder is not None and not wait:
-                    return holder
-                if time.monotonic() > deadline:
-                    return holder or ""
-                await asyncio.sleep(min(0.25, left + 0.05))
-            host = RoomHost(room)
-            rec = self.reader()
-
-            def fold() -> None:
-                self._fold_from_record(rec, host, rec.snapshot(room), rec.last_seq(room))
-                for r, actor, cmd, typ, body in rec.refusals(room):
-                    _remember_refusal(host, actor, cmd, typ, body)
-            await asyncio.to_thread(fold)
-            # whoever the record holds as connected was cut off by the server that died
-            # (a graceful stop records its drops itself): their drops, as after a crash
-            at = host.state.at
-            emits = engine.stop_drops(host.state, at)
-            if emits:
-                rows, items = self._fold(host, emits, engine.SYSTEM.id, None, at)
-                await asyncio.get_running_loop().run_in_executor(self._writer, self.record.append, rows, [])
-                host.recent.extend(items)
-            self.rooms[room] = host
-            self._ready(host)
-            log.info("took a room (epoch %d)", epoch)
-            return host
-        finally:
-            self._taking.pop(room, None)
-            done.set_result(None)
-
-    async def _keep_leases(self) -> None:
-        from server.leases import RENEW_EVERY
-        while True:
-            await asyncio.sleep(RENEW_EVERY)
-            try:
-                lost = await asyncio.to_thread(self.leases.renew)
-            except Exception as exc:     # noqa: BLE001 - the database is away: the fence keeps writes safe
-                log.warning("could not renew room leases: %s", type(exc).__name__)
-                continue
-            for room in lost:
-                self.drop_room(room, "the room moved to another server")
-
-    def drop_room(self, room: str, reason: str) -> None:
-        """Stops serving a room whose lease passed to another server; its people
-        reconnect and are served by the new owner, resuming by seq."""
-        host = self.rooms.pop(room, None)
-        if host is None:
-            return
-        log.warning("lost the lease of a room; its connections are closed to reconnect")
-        self._due.pop(room, None)
-        for conn in list(host.conns.values()):
-            conn.close(1012, reason)
-        host.conns.clear()
 
     async def start(self) -> None:
         self._wake_commit = asyncio.Event()
@@ -388,76 +122,6 @@ class Hub(Outages):
         if self._reader is not None and self._reader is not self.record:
             self._reader.close()
 
-    def room(self, room: str) -> RoomHost:
-        host = self.rooms.get(room)
-        if host is None and self.shared:
-            # with a shared record only the lease holder may serve a room (see `take`)
-            raise LookupError(f"this server does not hold room {room!r}: take it first")
-        if host is None:
-            host = self.rooms[room] = RoomHost(room)
-            if room in self._unloaded:
-                self._unloaded.discard(room)
-                self._load_closed(host)
-        return host
-
-    def reader(self) -> Record:
-        """A read-only connection of the hub's own, for reads on the event loop
-        (WAL lets it read beside the writer thread)."""
-        if self._reader is None:
-            self._reader = self.record.reader()
-        return self._reader
-
-    def _load_closed(self, host: RoomHost) -> None:
-        """Folds a closed session from the record on first use (after a restart, or after
-        it was let go once its last connection had gone: see `_release`).
-
-        The answers to its commands come back with it, from the same rows: a command
-        retried after the room was let go (its answer lost with a connection) is answered
-        as the duplicate it is, with its ack's seq or its refusal, as it would have been
-        had the room stayed in memory. Anonymous ballots carry no id in the record, so a
-        retried ballot is decided again, and refused: the session is closed."""
-        results, names = host.results, host.names
-        st, recent = host.state, host.recent
-        for _rid, _room, seq, at, actor, kind, typ, aud, cmd, body in self.reader().rows(host.id):
-            if kind == "event":
-                event = _event_dec.decode(body)
-                engine.evolve(st, event, at, seq)
-                recent.append(Recent(seq, at, aud, event))
-                if cmd is not None:
-                    results[(actor, cmd)] = seq     # the last event of a command is its ack's seq
-            elif cmd is not None:
-                info = msgspec.msgpack.decode(body)
-                results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
-                                              message=info.get("message", ""))
-                names[(actor, cmd)] = typ
-        while len(results) > RESULTS_KEPT:
-            old, _ = results.popitem(last=False)
-            names.pop(old, None)
-        host.visible = engine.copy_state(st)
-
-    def _release(self, host: RoomHost) -> None:
-        """Lets a finished room go once nothing holds it: a closed session (or a room that
-        never had an event) with no connection, no hello on its way in and nothing waiting
-        to be written or delivered. It is folded again from the record on first use, as
-        closed sessions are after a restart, so a server that runs for months holds only
-        the rooms in use, not every session it ever hosted."""
-        if self.rooms.get(host.id) is not host or host.conns or host.joining:
-            return
-        st = host.state
-        if not (st.phase == "closed" or (st.phase == "setup" and st.seq == 0)):
-            return
-        if st.seq != host.visible.seq:
-            return
-        if any(b.host is host for b in self._pending) or any(b.host is host for b in self._inflight):
-            return
-        del self.rooms[host.id]
-        self._due.pop(host.id, None)
-        if st.phase == "closed":
-            self._unloaded.add(host.id)
-        if self.leases is not None:
-            # a shared record: give the room back, so any server may fold it again
-            asyncio.get_running_loop().run_in_executor(None, self.leases.release, host.id)
-
     # --- the write path -----------------------------------------------------------
 
     def _submit(self, host: RoomHost, emits: list[Emit], actor: str | None, cmd_id: str | None,
@@ -487,39 +151,6 @@ class Hub(Outages):
                             None if anonymous else cmd_id, _enc.encode(x.event)))
             items.append(Recent(seq, at, x.aud, x.event))
         return rows, items
-
-    def _reschedule(self, host: RoomHost) -> None:
-        """Keeps the room's next deadline in the heap; wakes the timer only if sooner."""
-        d = engine.due(host.state)
-        if self._due.get(host.id) == d:
-            return
-        if d is None:
-            self._due.pop(host.id, None)
-            return
-        self._due[host.id] = d
-        heapq.heappush(self._heap, (d, host.id))
-        if len(self._heap) > 4 * len(self._due) + 1024:
-            # superseded entries leave only when they reach the top: rebuild before they
-            # outnumber the live ones (rooms that come and go leave theirs behind)
-            self._heap = [(t, r) for r, t in self._due.items()]
-            heapq.heapify(self._heap)
-        if self._wake_timer is not None and (self._target is None or d < self._target):
-            self._wake_timer.set()
-
-    def _pop_due(self, until: float) -> RoomHost | None:
-        """The room with the earliest live deadline at or before `until`, if any."""
-        heap = self._heap
-        while heap:
-            d, room = heap[0]
-            if self._due.get(room) != d:
-                heapq.heappop(heap)          # superseded
-                continue
-            if d > until:
-                return None
-            heapq.heappop(heap)
-            del self._due[room]
-            return self.rooms[room]
-        return None
 
     def _audit(self, host: RoomHost, actor: Actor, cmd_id: str | None, what: str,
                exc: Rejected) -> asyncio.Future:
@@ -655,53 +286,6 @@ class Hub(Outages):
                               state=state), conn.binary)
 
     # --- deadlines ------------------------------------------------------------------
-
-    def fire_due(self, host: RoomHost) -> None:
-        if not self.health.ok:
-            return      # held back: they fire at their own instants once writing resumes
-        now = self.clock.now()
-        for _ in range(10_000):
-            at = engine.due(host.state)
-            if at is None or at > now:
-                break
-            emits = engine.expire(host.state)
-            if not emits:
-                break
-            self._submit(host, emits, None, None, at)
-        self._reschedule(host)
-
-    async def advance_to(self, t: float) -> None:
-        """Virtual time: fires every deadline up to t, in order across rooms."""
-        while True:
-            host = self._pop_due(t)
-            if host is None:
-                break
-            d = engine.due(host.state)
-            if d is not None:
-                self.clock.t = max(self.clock.t, d)
-            self.fire_due(host)
-            await self.flush()
-        self.clock.t = max(self.clock.t, t)
-
-    async def _timer_loop(self) -> None:
-        while True:
-            if not self.health.ok:
-                await self._wake_timer.wait()     # set again on recovery
-                self._wake_timer.clear()
-                continue
-            while (host := self._pop_due(self.clock.now())) is not None:
-                self.fire_due(host)
-            self._target = None
-            while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
-                heapq.heappop(self._heap)
-            if self._heap:
-                self._target = self._heap[0][0]
-            timeout = None if self._target is None else max(0.0, self._target - self.clock.now())
-            try:
-                await asyncio.wait_for(self._wake_timer.wait(), timeout)
-            except TimeoutError:
-                pass
-            self._wake_timer.clear()
 
     # --- what connections ask --------------------------------------------------------
 

@@ -17,7 +17,7 @@ from server.engine import Rejected
 from server.health import Unavailable
 
 if TYPE_CHECKING:
-    from server.hub import Batch, RoomHost
+    from server.room_host import Batch, RoomHost
 
 
 class Outages:

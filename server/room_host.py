@@ -1,0 +1,131 @@
+"""A room as the hub holds it: its decided and visible states, its connections, the
+recent window it resumes from, and the answers it remembers for retried commands."""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncio
+import msgspec
+
+from protocol import events as ev_mod
+from protocol.commands import Command
+from protocol.frames import Ack, Error, EventFrame, encode
+from protocol.state import RoomState
+from server import engine
+from server.engine import Actor
+from server.engine.views import for_participants
+from server.record import Row
+
+RECENT_KEPT = 2000          # events per room kept in memory for resumes
+RESULTS_KEPT = 5000         # command ids per room remembered for retries
+# After a restart, the ids of each room's last events: a command whose answer
+# was lost in the restart is among the room's newest (nothing else was decided
+# while the server was down), so its retry finds it here.
+IDS_AFTER_RESTART = 200
+
+_event_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
+_enc = msgspec.msgpack.Encoder()
+
+class Sink(Protocol):
+    """A connection as the hub sees it."""
+    person: str
+    role: str
+    binary: bool
+
+    def send(self, data: bytes | str) -> None: ...
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class Recent(msgspec.Struct, gc=False):
+    """A recorded event as the room keeps it for delivery and resume.
+
+    Untracked by the cyclic collector (it can hold no cycle: data and bytes
+    only): a room keeps thousands of these, and a server hundreds of rooms.
+    Its encodings are made on first send, one per (format, redaction)."""
+    seq: int
+    at: float
+    aud: str
+    event: ev_mod.Event | None     # None until needed, for events a snapshot already covers
+    bin_full: bytes | None = None
+    bin_red: bytes | None = None
+    txt_full: str | None = None
+    txt_red: str | None = None
+    body: bytes | None = None      # the recorded bytes, while `event` is not decoded yet
+
+    def frame(self, binary: bool, redacted: bool) -> bytes | str:
+        if binary:
+            f = self.bin_red if redacted else self.bin_full
+        else:
+            f = self.txt_red if redacted else self.txt_full
+        if f is None:
+            ev = self.event
+            if ev is None:
+                ev = self.event = _event_dec.decode(self.body)
+                self.body = None
+            ev = for_participants(ev) if redacted else ev
+            f = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)
+            if binary:
+                if redacted:
+                    self.bin_red = f
+                else:
+                    self.bin_full = f
+            elif redacted:
+                self.txt_red = f
+            else:
+                self.txt_full = f
+        return f
+
+
+def _as_wire(cmd: Command) -> Command:
+    """An in-process command (the console's own setup, scenario files) typed as if it
+    had come over the wire: an int where the schema says float becomes a float, and
+    the schema's limits are checked. Otherwise its events would hold `10` where the
+    record, decoded, holds `10.0`: the live state and the fold of the log would differ."""
+    return msgspec.msgpack.decode(_enc.encode(cmd), type=type(cmd))
+
+
+def _as_retry(result, cmd_id: str):
+    if isinstance(result, int):          # remembered from the record at start: an ack's seq
+        return Ack(id=cmd_id, seq=result, duplicate=True)
+    if isinstance(result, Ack):
+        return Ack(id=cmd_id, seq=result.seq, duplicate=True)
+    return result
+
+
+def _remember_refusal(host, actor, cmd, typ, body) -> None:
+    info = msgspec.msgpack.decode(body)
+    host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"), message=info.get("message", ""))
+    host.names[(actor, cmd)] = typ   # a refusal row is named after its command
+
+
+class RoomHost:
+    def __init__(self, room: str):
+        self.id = room
+        self.state: RoomState = engine.new_room(room)      # decided
+        self.visible: RoomState = engine.new_room(room)    # committed and delivered
+        self.conns: dict[str, Sink] = {}
+        self.recent: collections.deque[Recent] = collections.deque(maxlen=RECENT_KEPT)
+        self.results: collections.OrderedDict[tuple[str, str], object] = collections.OrderedDict()
+        self.names: dict[tuple[str, str], str] = {}     # which command each remembered id was
+        self.snap_seq = 0                                # the seq of the room's newest snapshot
+        self.joining = 0                                 # hellos between `room()` and registering
+        # who came or went while their arrival or departure could not be recorded:
+        # person -> (actor, when); recorded once writing resumes (`Hub._reconcile`)
+        self.unrecorded: dict[str, tuple[Actor, float]] = {}
+
+    def remember(self, key, value) -> None:
+        self.results[key] = value
+        if len(self.results) > RESULTS_KEPT:
+            old, _ = self.results.popitem(last=False)
+            self.names.pop(old, None)
+
+
+@dataclass(slots=True)
+class Batch:
+    host: RoomHost
+    rows: list[Row]
+    items: list[Recent]
+    future: asyncio.Future
+    after: object = None     # called once delivered
