@@ -604,9 +604,11 @@ async def test_voice_in_the_roster_mute_and_floor_keys_and_measured_speech(room)
         await until(pilot, lambda: "p1" not in room.state().muted, what="the unmute")
         await pilot.press("H")
         await until(pilot, lambda: room.state().floor_held, what="the floor held")
+        await until(pilot, lambda: "floor held" in screen_text(app), what="the header says so")
         await pilot.press("H")
         await until(pilot, lambda: not room.state().floor_held, what="the floor released")
         await until(pilot, lambda: not app.room.floor_held)
+        await until(pilot, lambda: "floor held" not in screen_text(app))
 
 
 async def test_the_invite_screen_shows_the_staff_voice_link(tmp_path):
