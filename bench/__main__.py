@@ -222,6 +222,10 @@ async def main_async(quick: bool) -> dict:
                                                            secret=secret)
             result["restart_long"]["hub_load_in_process"] = figures.in_process_load(
                 cfg["restart_rooms"], cfg["restart_long_minutes"], d, secret)
+    if not quick:
+        # a minute of Chromium pages: too long for --quick; alone it is `python -m bench.media`
+        log("media: Janus per publisher, 4 Chromium pages in a network namespace")
+        result["media"] = media_figure()
     log(f"console: key press to screen, {cfg['console_presses']} presses under 100 events/s")
     result["console_key_to_screen"] = console_latency(cfg["console_presses"])
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
@@ -237,6 +241,16 @@ def console_latency(presses: int) -> dict:
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
         log(f"console latency failed: {type(exc).__name__}: {exc}")
+        return {"failed": f"{type(exc).__name__}"}
+
+
+def media_figure() -> dict:
+    try:
+        out = subprocess.run([sys.executable, "-m", "bench.media"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=700)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        log(f"media figure failed: {type(exc).__name__}: {exc}")
         return {"failed": f"{type(exc).__name__}"}
 
 

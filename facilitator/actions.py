@@ -72,6 +72,11 @@ ACTIONS: list[Action] = [
            "go_around"),
     Action("stop_go_around", "Stop go-around", "End the running go-around now", SPEAKING, "G",
            "go_around_stop"),
+    # voice: a mute that holds (the media server stops the audio), and the floor
+    Action("toggle_mute", "Mute / unmute", "Mute the highlighted person's voice (it holds), or let them speak",
+           SPEAKING, "M", "mute", palette="Mute or unmute participant"),
+    Action("toggle_floor", "Hold floor", "Only the current speaker and staff are heard; again to release",
+           SPEAKING, "H", "hold_floor", palette="Hold / release the floor"),
     Action("person", "Person", "The highlighted person: notes, flags, location, talk time (also Enter)",
            PEOPLE, "v", palette="Show person: notes and flags"),
     Action("clear_flag", "Clear flags", "Resolve the highlighted person's open flags", PEOPLE, "F",
@@ -129,6 +134,7 @@ NARROW_FOOTER = {a.action for a in ACTIONS + REPLAY if a.narrow} | {"command_pal
 # What the roster's columns mean (the help screen's legend).
 ROSTER_LEGEND = [
     ("●", "status: ● here, ◌ waiting, ↯ dropped (⚠ past the grace), ← left, ○ absent, ◎ excused, ✕ denied or removed"),
+    ("Name", "voice after the name: ♪ talking now (measured), ~ in voice, ⊘ muted by staff"),
     ("Q", "queue: ▶ speaking now, ✋2 second in the queue"),
     ("Talk", "share of the talk time so far"),
     ("Rm", "breakout room: R2 in room 2, (2) planned for room 2"),
@@ -136,7 +142,8 @@ ROSTER_LEGEND = [
     ("↯", "how many times the connection dropped"),
     ("⚑", "open risk flags: ⚑ watch, ⚑! urgent, a number when several"),
     ("In (I)", "location checked in (✓) or not (·); the header is cut to I at 80 columns"),
-    ("Spoke, Here", "talk time, and minutes present (wide screens; v shows them anywhere)"),
+    ("Spoke, Here", "talk time, and minutes present (wide screens; v shows them anywhere, "
+                    "with the speech the media server measured)"),
     ("Location", "where they said they are (wide screens; v shows it anywhere)"),
     ("title", "at 80 columns the roster's title shows the highlighted person's talk time, minutes here "
               "and location"),

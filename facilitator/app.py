@@ -66,6 +66,7 @@ class Target:
     stop: Callable[[], Awaitable[None]] | None = None
     note: str = ""
     port: int | None = None     # a local room's port, kept across restarts
+    staff_link: str | None = None   # the staff voice page, with this console's own token
 
 
 REPLAY_ONLY = {a.action.split("(")[0] for a in REPLAY} - {a.action for a in ACTIONS}
@@ -461,6 +462,15 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
         if pid := self._need_selected("move up the queue"):
             self.act(c.MoveInQueue(target=pid, position=1))
 
+    def action_toggle_mute(self) -> None:
+        """A staff mute holds until staff lift it: the same key does both."""
+        if pid := self._need_selected("mute or unmute"):
+            muted = self.room is not None and pid in self.room.muted
+            self.act(c.UnmuteMic(target=pid) if muted else c.MuteMic(target=pid))
+
+    def action_toggle_floor(self) -> None:
+        self.act(c.HoldFloor(on=not (self.room is not None and self.room.floor_held)))
+
     def action_move_in_queue(self) -> None:
         pid = self._need_selected("move in the queue")
         if pid is None:
@@ -623,7 +633,7 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
 
     def action_invite(self) -> None:
         if self.target is not None and self.target.invite is not None:
-            self.push_screen(InviteScreen(self.target.invite))
+            self.push_screen(InviteScreen(self.target.invite, self.target.staff_link))
 
     def action_toggle_log(self) -> None:
         self.query_one("#bottom").toggle_class("-log")

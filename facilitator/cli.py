@@ -91,7 +91,7 @@ def _read_token(args) -> str:
 def _local_setup(args, demo: bool):
     """The embedded server and the room, started inside the console's own event loop."""
     from facilitator.app import Target
-    from facilitator.local import FACILITATOR, invite_fn, prepare_room, start_room_server, start_server
+    from facilitator.local import FACILITATOR, invite_fn, staff_link, prepare_room, start_room_server, start_server
     from server.app import default_paths
     from server.tokens import load_secret
 
@@ -125,8 +125,9 @@ def _local_setup(args, demo: bool):
                 await group.stop()
             await server.stop()
 
-        target = Target(server.url, server.token(room, "facilitator", who[0], who[1]),
-                        invite=invite_fn(server, room, token_dir), stop=stop, note=note, port=server.port)
+        token = server.token(room, "facilitator", who[0], who[1])
+        target = Target(server.url, token, invite=invite_fn(server, room, token_dir), stop=stop, note=note,
+                        port=server.port, staff_link=staff_link(server, token))
         if not demo:
             app.call_later(app.action_invite)
         return target

@@ -88,6 +88,11 @@ async def prepare_room(server: EmbeddedServer, room: str, configure: c.Configure
             raise RuntimeError(f"could not set up room {room}: {result.message}")
 
 
+def staff_link(server: EmbeddedServer, token: str) -> str:
+    """The staff voice page: staff carry their voice in a browser, the console stays the controls."""
+    return f"{server.http_url}/staff#t={token}"
+
+
 def invite_fn(server: EmbeddedServer, room: str, token_dir: str | None = None):
     """Makes `(token, page link, terminal command)` for a new participant."""
     def issue(pid: str, name: str) -> tuple[str, str, str]:

@@ -101,6 +101,17 @@ def talk_shares(s: RoomState, now: float) -> dict[str, tuple[float, float]]:
     return {pid: (t, t / total if total > 0 else 0.0) for pid, t in secs.items()}
 
 
+def voice_shares(s: RoomState, now: float) -> dict[str, tuple[float, float]]:
+    """Per participant: (seconds of speech the media server measured, share of all of it).
+
+    Turns say who had the floor; this says who actually spoke, also between turns
+    and in breakouts. Only staff receive `voice_talking`, so only their views have it."""
+    secs = {m.id: m.voice_talk + (max(0.0, now - m.talking_since) if m.talking_since is not None else 0.0)
+            for m in s.members.values() if m.role == "participant"}
+    total = sum(secs.values())
+    return {pid: (t, t / total if total > 0 else 0.0) for pid, t in secs.items()}
+
+
 def active_poll(s: RoomState) -> Poll | None:
     """The poll worth showing: an open one, else the newest."""
     polls = list(s.polls.values())

@@ -84,10 +84,15 @@ def _media_options(a, db: str):
     from server.record import is_postgres
     if a.no_media:
         return None
+    if a.janus and not a.janus_secrets:
+        _die("--janus URL needs --janus-secrets FILE: the admin secret and room key that open it")
     if a.janus_secrets:
         if not os.path.isfile(a.janus_secrets):
             _die(f"no such file: {a.janus_secrets}")
-        return MediaOptions(folder="", janus_secrets=a.janus_secrets)
+        if a.janus and not a.janus.startswith(("ws://", "wss://")):
+            _die(f"--janus takes the websocket address of Janus's API (ws://host:port), not {a.janus}")
+        return MediaOptions(folder="", janus_secrets=a.janus_secrets, janus_url=a.janus or "",
+                            talk_level=a.talk_level, talk_packets=a.talk_packets)
     if janus_binary() is None:
         print("session-server: voice is off: Janus is not installed (apt-get install janus), "
               "or pass --janus-secrets for one that runs", file=sys.stderr)
@@ -399,8 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--advertise", help="with a PostgreSQL record: the ws:// address other servers relay this "
                                        "server's rooms to (default: ws://HOST:PORT)")
     s.add_argument("--no-media", action="store_true", help="no voice or video (Janus is not started)")
+    s.add_argument("--janus", metavar="URL", help="use a Janus that already runs: its API's websocket address "
+                                                "(ws://127.0.0.1:8188); with --janus-secrets")
     s.add_argument("--janus-secrets", help="use a Janus that already runs: a JSON file (mode 0600) with its "
-                                          "url, admin_url, admin_secret and room_key")
+                                          "url, admin_url, admin_secret and room_key (--janus overrides url)")
     s.add_argument("--media-interfaces", help="the network interfaces Janus offers for media (ice_enforce_list)")
     s.add_argument("--media-public-ip", help="this machine's public address, behind a 1:1 NAT")
     s.add_argument("--stun", help="a STUN server, host:port")

@@ -44,6 +44,7 @@ def test_every_command_has_help(sub):
     (["verify", "--db", "/nonexistent/x.db"], "no such record: /nonexistent/x.db"),
     (["export", "--db", "/nonexistent/x.db", "--format", "jsonl", "--room", "r"], "no such record"),
     (["serve", "--certfile", "/nonexistent/c.pem", "--keyfile", "/nonexistent/k.pem"], "no such file"),
+    (["serve", "--janus", "ws://127.0.0.1:8188"], "--janus URL needs --janus-secrets FILE"),
 ])
 def test_bad_input_gets_one_clear_line(args, needle, tmp_path):
     r = run(*args, "--secret-file", str(tmp_path / "s")) if args[0] in ("serve",) else run(*args)

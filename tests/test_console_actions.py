@@ -570,3 +570,67 @@ def test_the_log_names_a_poll_by_what_it_asks_and_puts_what_happened_first():
     assert describe(s, e.PollClosed(id="mood")) == "poll closed: “How are you feeling right n…”"
     assert describe(s, e.PollShared(id="mood", total=7, counts={})).startswith("results shared (7 answers): “How")
     assert describe(s, e.VoteCast(id="phq", person="p1", keys=["0"])) == "Alex answered PHQ-2 check-in"
+
+
+async def test_voice_in_the_roster_mute_and_floor_keys_and_measured_speech(room):
+    """Who is in voice, talking now or muted shows in the roster's Q column; M mutes and
+    unmutes the highlighted person, H holds and releases the floor; v shows measured speech."""
+    from facilitator.screens.person import card
+    from server.engine import Actor
+    app = console(room)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, room)
+        alex, = await present(pilot, app, room, ("p1", "Alex"))
+        await room.ok(alex, c.VoiceJoin())
+        await until(pilot, lambda: "p1" in app.room.in_voice, what="Alex in voice")
+        roster = app.query_one(Roster)
+        cell = lambda: roster.get_cell("p1", "name").plain.split()[-1]   # noqa: E731
+        await until(pilot, lambda: cell() == "~", what="in-voice mark")
+        # the media layer reports speech as the system, as the relay does
+        host = room.server.hub.room(room.room)
+        system = Actor("system", "system", "system")
+        await room.server.hub.command(host, system, "va-1", c.VoiceActivity(person="p1", talking=True))
+        await until(pilot, lambda: cell() == "♪", what="talking mark")
+        await room.server.hub.command(host, system, "va-2", c.VoiceActivity(person="p1", talking=False))
+        await until(pilot, lambda: app.room.members["p1"].talking_since is None)
+        assert app.room.members["p1"].voice_talk > 0
+        assert "Voice: measured speech" in card(app.room, "p1", app.now()).plain
+
+        select(app, "p1")
+        await pilot.press("M")
+        await until(pilot, lambda: "p1" in room.state().muted, what="the mute")
+        await until(pilot, lambda: cell() == "⊘", what="muted mark")
+        await pilot.press("M")
+        await until(pilot, lambda: "p1" not in room.state().muted, what="the unmute")
+        await pilot.press("H")
+        await until(pilot, lambda: room.state().floor_held, what="the floor held")
+        await until(pilot, lambda: "floor held" in screen_text(app), what="the header says so")
+        await pilot.press("H")
+        await until(pilot, lambda: not room.state().floor_held, what="the floor released")
+        await until(pilot, lambda: not app.room.floor_held)
+        await until(pilot, lambda: "floor held" not in screen_text(app))
+
+
+async def test_the_invite_screen_shows_the_staff_voice_link(tmp_path):
+    from facilitator.app import Target
+    from facilitator.local import invite_fn, staff_link
+    r = await Room(str(tmp_path / "record.db")).start()
+    token = r.token()
+    link = staff_link(r.server, token)
+    assert link == f"{r.server.http_url}/staff#t={token}"
+
+    async def setup(app) -> Target:
+        return Target(r.url, token, invite=invite_fn(r.server, r.room), staff_link=link)
+    app = ConsoleApp(setup=setup, key_guard=0, backoff=(0.05, 0.2))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app, r)
+        await pilot.press("i")
+        await until(pilot, lambda: type(app.screen).__name__ == "InviteScreen")
+        from textual.widgets import TextArea
+        out = app.screen.query_one("#out", TextArea)
+        assert link in out.text
+        app.screen.query_one("#name").value = "Alex"
+        await pilot.press("enter")
+        await until(pilot, lambda: "Alex" in out.text)
+        assert out.text.index(link) < out.text.index("Alex")    # the staff link stays on top
+    await r.stop()

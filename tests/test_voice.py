@@ -69,3 +69,10 @@ def test_voice_comes_back_on_its_own_after_the_server_restarts():
     out = _run("recover")
     assert out["before"] == {"p1": ["p2"], "p2": ["p1"]}
     assert out["after"] == {"p1": ["p2"], "p2": ["p1"]}, out
+
+
+def test_a_janus_that_already_runs_is_used_with_janus_url_and_its_secrets():
+    out = _run("external")
+    assert out["heard"] == {"p1": ["p2"], "p2": ["p1"]}, out
+    assert "janus" not in out["server_children"], out["server_children"]   # it started none of its own
+    assert out["janus_alive_after_server"]

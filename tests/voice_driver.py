@@ -44,6 +44,7 @@ class Story:
         self.proc = None
         self.pages: dict[str, object] = {}
         self.out: dict = {}
+        self.media_args = ["--media-interfaces", "v0"]     # the server starts its own Janus
 
     def token(self, role, pid, name):
         return tokens.sign(self.secret, tokens.Claims(room=ROOM, role=role, id=pid, name=name,
@@ -53,7 +54,7 @@ class Story:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--db", os.path.join(self.wd, "record.db"), "--secret-file", self.secret_file,
-             "--media-interfaces", "v0",
+             *self.media_args,
              # Chromium's fake microphone beeps briefly once a second: quieter on average than speech
              "--talk-level", "70", "--talk-packets", "10"], cwd=ROOT, stdout=subprocess.PIPE,
             stderr=open(os.path.join(self.wd, "server.log"), "wb"), text=True)
@@ -239,6 +240,53 @@ async def recover_story(st: Story, browser) -> None:
     await f.close()
 
 
+async def external_story(st: Story, browser) -> None:
+    """A Janus that already runs: `serve --janus URL --janus-secrets FILE` uses it.
+
+    The secrets file names a dead API address on purpose, so voice works only if
+    --janus overrides it."""
+    from server.media.janus import JanusProcess, write_config
+    st.stop()
+    cfg = write_config(os.path.join(st.wd, "own-janus"), interfaces="v0")
+    janus = await JanusProcess(cfg).start()
+    try:
+        secrets_file = os.path.join(st.wd, "janus-secrets.json")
+        with open(secrets_file, "w", opener=lambda p, fl: os.open(p, fl, 0o600)) as fh:
+            json.dump({"url": "ws://127.0.0.1:9", "admin_url": cfg.admin_url, "admin_secret": cfg.admin_secret,
+                       "room_key": cfg.room_key}, fh)
+        st.media_args = ["--janus", cfg.url, "--janus-secrets", secrets_file]
+        st.start_server()
+        st.out["server_children"] = _children(st.proc.pid)
+        people = ["p1", "p2"]
+        f = await st.facilitator(people)
+        for p in people:
+            await st.open_page(browser, p)
+        for p in people:
+            await st.join_voice(p)
+        st.out["heard"] = await st.settle({"p1": ["p2"], "p2": ["p1"]})
+        await f.close()
+        st.stop()
+        st.out["janus_alive_after_server"] = janus.proc.poll() is None   # not ours to stop
+    finally:
+        janus.stop()
+
+
+def _children(pid: int) -> list[str]:
+    """The names of a process's children (from /proc): which Janus the server started, if any."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    with open(f"/proc/{d}/comm") as fh:
+                        out.append(fh.read().strip())
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
 async def main(story: str) -> int:
     from playwright.async_api import async_playwright
     wd = tempfile.mkdtemp(prefix="voice-")
@@ -248,7 +296,8 @@ async def main(story: str) -> int:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             try:
-                await {"group": group_story, "listen": listen_story, "recover": recover_story}[story](st, browser)
+                await {"group": group_story, "listen": listen_story, "recover": recover_story,
+                        "external": external_story}[story](st, browser)
             finally:
                 await browser.close()
     except Exception as exc:      # noqa: BLE001 - reported to the test with what was seen so far

@@ -55,6 +55,9 @@ class SessionClock(Static):
             t.append("  ◫ ", "dim")
             t.append(f"rooms{f' (round {s.round})' if s.round else ''} back in {fmt_secs(max(0.0, back))}",
                      "bold yellow" if back <= 60 else "")
+        if s.floor_held:
+            # while held, only the speaker and staff are heard: H again releases it
+            t.append("  ⊘ floor held", "bold magenta")
         update_if_changed(self, t)
 
 

@@ -44,6 +44,16 @@ def bar(share: float, width: int = 4) -> str:
     return ("█" * full + (BLOCKS[part] if part else "")).ljust(width)
 
 
+def voice_mark(s, m) -> Text:
+    """After the name: talking now (from the media server's audio levels), in voice,
+    or under a staff mute. A mute shows even out of voice: it holds when they come back."""
+    if m.id in s.muted:
+        return Text("⊘", "bold red")
+    if m.id not in s.in_voice:
+        return Text("")
+    return Text("♪", "bold green") if m.talking_since is not None else Text("~", "dim")
+
+
 class Roster(DataTable):
     """The roster table; the highlighted row is "the selected person" for actions."""
 
@@ -139,7 +149,11 @@ class Roster(DataTable):
             if len(flags) > 1:
                 flag.append(str(len(flags)), "dim")
         loc = Text("✓", "green") if m.location else Text("·", "dim")
-        name = Text(m.name[:9], "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
+        # the voice mark takes the name's last cells: the column keeps its width (80 columns)
+        mark = voice_mark(s, m)
+        name = Text(m.name[:7] + " " if mark.plain else m.name[:9],
+                    "bold" if m.status == "present" else ("dim" if m.status in ("absent", "left", "denied", "removed") else ""))
+        name.append_text(mark)
         cells = {
             "st": Text(sym, style), "name": name, "turn": turn, "talk": talk,
             "room": Text(room), "late": Text(f"+{late:.0f}m" if late >= 1 else "", "yellow"),

@@ -16,24 +16,32 @@ from facilitator.screens import steady_cursors
 class InviteScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close"), Binding("ctrl+y", "copy", "Copy the last link")]
 
-    def __init__(self, issue):
-        """`issue(person_id, name) -> (token, http_link, join_command)`."""
+    def __init__(self, issue, staff_link: str | None = None):
+        """`issue(person_id, name) -> (token, http_link, join_command)`; `staff_link`: the
+        staff voice page with this console's token (for staff only: it carries their identity)."""
         super().__init__()
         self.issue = issue
-        self.last_link: str | None = None
+        self.staff_link = staff_link
+        self.last_link: str | None = staff_link
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog full") as v:
             v.border_title = "Invite participants"
             yield Label("Name of the participant (Enter for a link):")
             yield Input(placeholder="e.g. Alex", id="name")
-            yield TextArea("", read_only=True, id="out", soft_wrap=True)
+            yield TextArea(self._staff_block(), read_only=True, id="out", soft_wrap=True)
             yield Label("Send each person their own link: it carries their identity. "
                         "Copy copies the newest link (or select text with the mouse).", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Make link", variant="primary", id="make")
                 yield Button("Copy", id="copy")
                 yield Button("Close", id="close")
+
+    def _staff_block(self) -> str:
+        if self.staff_link is None:
+            return ""
+        return (f"Your voice (staff only, do not send to participants):\n  staff page: {self.staff_link}\n"
+                "  join voice there; listen in to any breakout from it\n\n")
 
     def on_mount(self) -> None:
         steady_cursors(self)
@@ -67,7 +75,9 @@ class InviteScreen(ModalScreen[None]):
         token, link, command = self.issue(pid, name)
         out = self.query_one("#out", TextArea)
         block = f"{name} ({pid})\n  page:     {link}\n  terminal: {command}\n  token:    {token}\n\n"
-        out.text = block + out.text
+        # the staff link stays on top; the newest participant's link comes next
+        staff = self._staff_block()
+        out.text = staff + block + out.text[len(staff):]
         inp.value = ""
         self.last_link = link
 

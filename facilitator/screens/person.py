@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from facilitator.mirror import attended, fmt_secs, name_of, talk_shares
+from facilitator.mirror import attended, fmt_secs, name_of, talk_shares, voice_shares
 
 
 def card(s, pid: str, now: float) -> Text:
@@ -35,6 +35,15 @@ def card(s, pid: str, now: float) -> Text:
     if m.drops:
         out.append(f" · dropped {m.drops}×", "yellow")
     out.append("\n")
+    voice, vshare = voice_shares(s, now).get(pid, (0.0, 0.0))
+    if voice or pid in s.in_voice or pid in s.muted:
+        # measured speech, for the facilitators' eyes: who spoke, not only who held a turn
+        out.append(f"Voice: measured speech {fmt_secs(voice)} ({round(vshare * 100)}% of speech)", "dim")
+        if m.talking_since is not None:
+            out.append(" · talking now", "bold green")
+        if pid in s.muted:
+            out.append(" · muted by staff", "bold red")
+        out.append("\n")
     out.append("Location: ", "bold")
     out.append((m.location or "not checked in") + "\n", "" if m.location else "yellow")
     out.append("\nFlags\n", "bold underline")

@@ -13,6 +13,7 @@ class MediaOptions:
     public_ip: str = ""           # ICE: a 1:1 NAT mapping, on a cloud machine
     stun: str = ""                # host:port
     janus_secrets: str = ""       # use a Janus that already runs: the JSON file with its URLs and secrets
+    janus_url: str = ""           # ... and its API's address, when it is not the file's `url`
     # talking is detected by Janus from the audio-level header: average level (-dBov; speech clears 55)
     # over this many packets (20 ms each)
     talk_level: int = 55
@@ -27,8 +28,9 @@ async def start_media(opts: MediaOptions):
     if opts.janus_secrets:
         with open(opts.janus_secrets) as f:
             d = json.load(f)
-        cfg = JanusConfig(url=d["url"], admin_url=d["admin_url"], admin_secret=d["admin_secret"],
-                          room_key=d["room_key"])
+        # --janus URL names the API; the secrets (and the admin API's address) stay in the file
+        cfg = JanusConfig(url=opts.janus_url or d["url"], admin_url=d["admin_url"],
+                          admin_secret=d["admin_secret"], room_key=d["room_key"])
     else:
         cfg = write_config(os.path.join(opts.folder, "janus"), interfaces=opts.interfaces,
                            nat_1_1=opts.public_ip, stun=opts.stun)
