@@ -78,6 +78,11 @@ def _bindings(actions) -> list[Binding]:
     return out
 
 
+def default_export_dir() -> str:
+    from platformdirs import user_data_dir
+    return os.path.join(user_data_dir("group-console", appauthor=False), "exports")
+
+
 class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
@@ -95,7 +100,7 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
                  setup: Callable[["ConsoleApp"], Awaitable[Target]] | None = None,
                  replay: Replay | None = None, clock: Callable[[], float] | None = None,
                  export_dir: str | None = None, backoff: tuple[float, float] = (0.25, 8.0),
-                 own_process: bool = False, key_guard: float | None = None):
+                 own_process: bool = False, key_guard: float | None = None, note: str = ""):
         super().__init__()
         if key_guard is not None:
             self.key_guard = key_guard
@@ -108,7 +113,10 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
         self.setup = setup
         self.replay = replay
         self.clock = clock
-        self.export_dir = export_dir or os.getcwd()
+        # exports name people: by default they go beside the record in the data directory,
+        # never into whatever directory the console was started from
+        self.export_dir = export_dir or default_export_dir()
+        self.start_note = note
         self.backoff = backoff
         self.mirror = Mirror()
         self.link: Link | None = None
@@ -195,6 +203,8 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
                 return
             if self.target.note:
                 self.notify(self.target.note, timeout=12)
+        elif self.start_note:
+            self.notify(self.start_note, timeout=12)
         problem = staff_token_problem(token_role(self.target.token))
         if problem:
             self._status("refused", problem)

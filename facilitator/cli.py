@@ -99,6 +99,8 @@ def _local_setup(args, demo: bool):
         db, secret_path = default_paths()
         if args.db:
             db = args.db
+        elif demo:
+            db = demo_db(db)
         moved = ""
         if demo:
             server = await start_server(db, load_secret(secret_path))
@@ -111,13 +113,15 @@ def _local_setup(args, demo: bool):
             room = demo_room_name()
             group = DemoGroup(server, room, seed=args.seed)
             await group.start()
-            note = "A simulated group is joining. Try n (next speaker), o (open the mood poll), b (breakouts)."
+            note = ("A simulated group is joining. Try n (next speaker), o (open the mood poll), b (breakouts). "
+                    f"Its record: {db} (the demo's own, apart from your groups').")
         else:
             room = args.room
             from protocol.commands import Configure
             await prepare_room(server, room, Configure(title=room), who=who)
-            note = moved or (f"Room {room} on port {server.port} (kept for next time). "
-                             "Press i for participants' join links; quitting stops this room's server.")
+            note = (moved + " " if moved else "") + (
+                f"Room {room} on port {server.port} (kept for next time). Record: {db}. "
+                "Press i for participants' join links; quitting stops this room's server.")
         token_dir = os.path.join(os.path.dirname(db), "invites")
 
         async def stop() -> None:
@@ -131,6 +135,12 @@ def _local_setup(args, demo: bool):
             app.call_later(app.action_invite)
         return target
     return setup
+
+
+def demo_db(records_db: str) -> str:
+    """The demo's record, beside the user's: a demo member must never show up as absent
+    in a real group's reports, so the demo never writes into records.db."""
+    return os.path.join(os.path.dirname(records_db), "demo.db")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.url.startswith(("ws://", "wss://")):
             parser().error(f"{args.url!r} is not a ws:// or wss:// URL")
         token = _read_token(args)
-        ConsoleApp(url=args.url, token=token, own_process=True).run()
+        # the record is the server's, on its machine: nothing is kept here but exports
+        ConsoleApp(url=args.url, token=token, own_process=True,
+                   note=f"The record is kept by the server at {args.url}.").run()
         return 0
 
     if args.token_file:
@@ -190,7 +202,7 @@ def _bad_local_files(args) -> str:
     from server.tokens import TokenError, load_secret
     db, secret_path = default_paths()
     try:
-        check(args.db or db, create=True)
+        check(args.db or (db if args.room else demo_db(db)), create=True)
         if os.path.exists(secret_path):
             load_secret(secret_path, create=False)
     except (RecordFileError, TokenError) as exc:
