@@ -66,6 +66,9 @@ class Target:
     stop: Callable[[], Awaitable[None]] | None = None
     note: str = ""
     port: int | None = None     # a local room's port, kept across restarts
+    hub: object | None = None   # a local server's hub: the program screen reads and writes through it
+    program: tuple[str, object] | None = None   # (program id, date) of a program's session
+    http_url: str = ""
 
 
 REPLAY_ONLY = {a.action.split("(")[0] for a in REPLAY} - {a.action for a in ACTIONS}
@@ -634,6 +637,15 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
     def action_invite(self) -> None:
         if self.target is not None and self.target.invite is not None:
             self.push_screen(InviteScreen(self.target.invite))
+
+    def action_program(self) -> None:
+        t = self.target
+        if t is None or t.hub is None or t.program is None:
+            self.notify("No program here: start the console with --program ID (or --db F and pick).",
+                        severity="warning", timeout=6)
+            return
+        from facilitator.screens.program import ProgramScreen
+        self.push_screen(ProgramScreen(t.hub, t.program[0], t.program[1], t.http_url))
 
     def action_toggle_log(self) -> None:
         self.query_one("#bottom").toggle_class("-log")
