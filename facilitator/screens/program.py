@@ -44,6 +44,7 @@ class ProgramScreen(ModalScreen[None]):
     ProgramScreen #trend { height: 3; }
     ProgramScreen .measure { width: 1fr; height: 3; padding-right: 2; }
     ProgramScreen Sparkline { height: 2; }
+    ProgramScreen .buttons Button { min-width: 12; }
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "enrol", "Enrol"),
                 Binding("d", "discharge", "Discharge"), Binding("r", "rules", "Rules"),
@@ -73,10 +74,10 @@ class ProgramScreen(ModalScreen[None]):
                         yield Sparkline([], id=f"spark-{wid}")
             yield Label("", id="hint", classes="hint")
             with Horizontal(classes="buttons"):
-                yield Button("Enrol (e)", id="enrol")
-                yield Button("Discharge (d)", id="discharge")
-                yield Button("Rules (r)", id="rules")
-                yield Button("Join links (j)", variant="primary", id="links")
+                yield Button("Enrol e", id="enrol")
+                yield Button("Discharge d", id="discharge")
+                yield Button("Rules r", id="rules")
+                yield Button("Links j", variant="primary", id="links")
                 yield Button("Close", id="close")
 
     def on_mount(self) -> None:
@@ -97,7 +98,11 @@ class ProgramScreen(ModalScreen[None]):
 
     def _show(self) -> None:
         d = self.data
-        sched = ", ".join(f"{s['weekday']} {s['start']} ({s['minutes']} min)" for s in d["schedule"])
+        # weekdays that share a time read as one: "mon tue thu 18:00 (90 min)"
+        slots: dict[tuple[str, int], list[str]] = {}
+        for x in d["schedule"]:
+            slots.setdefault((x["start"], x["minutes"]), []).append(x["weekday"])
+        sched = ", ".join(f"{' '.join(days)} {start} ({mins} min)" for (start, mins), days in slots.items())
         staff = ", ".join(f"{s['name']} ({s['role']})" for s in d["staff"]) or "none"
         self.query_one("#about", Static).update(
             f"[b]{d['title'] or d['id']}[/b]  {d['id']} · {d['timezone']}\n"
