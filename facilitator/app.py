@@ -39,6 +39,7 @@ from facilitator.components.waiting import WaitingRoom
 from facilitator.describe import describe
 from facilitator.link import Link
 from facilitator.mirror import LEADS, Mirror, active_poll, name_of, open_help, waiting
+from facilitator.program_actions import ProgramActions
 from facilitator.replay import Replay
 from facilitator.screens.attendance import AttendanceScreen
 from facilitator.screens.breakouts import BreakoutScreen
@@ -86,7 +87,7 @@ def default_export_dir() -> str:
     return os.path.join(user_data_dir("group-console", appauthor=False), "exports")
 
 
-class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
+class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
         "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",
@@ -256,6 +257,8 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
         gaps = self.mirror.gaps
         if not self.mirror.fold(f):
             return
+        if f.ev.__class__.__name__ == "SessionClosed":
+            self.call_later(self.offer_note)
         if self.mirror.gaps != gaps:
             log.warning("seq gap before %d: asking for a fresh snapshot", f.seq)
             self.need_fresh = True
@@ -637,15 +640,6 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
     def action_invite(self) -> None:
         if self.target is not None and self.target.invite is not None:
             self.push_screen(InviteScreen(self.target.invite))
-
-    def action_program(self) -> None:
-        t = self.target
-        if t is None or t.hub is None or t.program is None:
-            self.notify("No program here: start the console with --program ID (or --db F and pick).",
-                        severity="warning", timeout=6)
-            return
-        from facilitator.screens.program import ProgramScreen
-        self.push_screen(ProgramScreen(t.hub, t.program[0], t.program[1], t.http_url))
 
     def action_toggle_log(self) -> None:
         self.query_one("#bottom").toggle_class("-log")

@@ -163,3 +163,29 @@ async def test_an_observer_sees_the_program_but_does_not_change_it(db):
         await pilot.press("e")
         assert type(app.screen).__name__ == "ProgramScreen"
         assert "Only the facilitator changes the program" in screen_text(app)
+
+
+async def test_closing_a_programs_session_offers_the_group_note_saved_where_the_user_says(db, tmp_path,
+                                                                                       monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    from protocol import commands as c
+    app = program_app(db, "--program", "iop-evening")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await opened(pilot, app)
+        app.act(c.Close())
+        await until(pilot, lambda: type(app.screen).__name__ == "NoteDraftScreen"
+                    and app.screen.query("#draft"), timeout=10, what="the note draft")
+        draft = app.screen.query_one("#draft").text
+        assert draft.startswith("# Group note (draft): Evening IOP") and "Dana" in draft
+        path_box = app.screen.query_one("#path")
+        assert path_box.value.startswith(str(tmp_path / "data")) and path_box.value.endswith(".md")
+        chosen = tmp_path / "notes" / "tonight.md"
+        path_box.value = str(chosen)
+        path_box.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(app, "last_note", None), what="the note saved")
+    assert chosen.read_text() == draft
+    assert oct(os.stat(chosen).st_mode & 0o777) == "0o600"
+    assert os.listdir(cwd) == []          # nothing landed where the console was started from
