@@ -17,7 +17,6 @@ from textual.widgets.option_list import Option
 from protocol import commands as c
 from protocol.frames import Error
 from server.programs import on_hub, open_session, programs, tonight
-from server.programs.reports import local
 from server.programs.store import zone
 
 
@@ -55,8 +54,9 @@ async def choose_session(app, server, program_id: str | None, who: tuple[str, st
         p = found[0]
         raise RuntimeError(f"program {p.id!r} has no session today ({p.timezone})")
     if program_id is None:
-        lines = [(f"{p.title or p.id}  ·  {local(s['start'], zone(p))}  ·  {s['minutes']} min  ·  {s['room']}", True)
-                 for p, s in choices]
+        # the start in the program's own zone: "Thu 18:00 CST", as the group knows it
+        lines = [(f"{p.title or p.id}  ·  {dt.datetime.fromtimestamp(s['start'], zone(p)).strftime('%a %H:%M %Z')}"
+                  f"  ·  {s['minutes']} min  ·  {s['room']}", True) for p, s in choices]
         lines += [(f"{p.title or p.id}  ·  no session today", False)
                   for p in found if not any(q is p for q, _ in choices)]
         picked = await app.push_screen_wait(PickSession(lines))
