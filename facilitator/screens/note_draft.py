@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
-from server.programs import load_program, on_hub
+from server.programs import load_program
 from server.programs.documents import group_note
 
 
