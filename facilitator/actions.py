@@ -104,6 +104,8 @@ ACTIONS: list[Action] = [
     Action("listen_in", "Listen in…", "Join an open breakout room to listen; room 0 is the main room",
            BREAKOUTS, None, "listen_in", palette="Listen in to a breakout room"),
     Action("invite", "Invite", "Join links and tokens for this room (local rooms)", SESSION, "i"),
+    Action("program", "Program", "The program: schedule, staff, members, rules, score trends, join links",
+           SESSION, "P", palette="Program screen"),
     Action("open_session", "Open session", "Participants may join", SESSION, None, "open"),
     Action("close_session", "Close session…", "Ends the session for everyone; attendance becomes final",
            SESSION, None, "close"),

@@ -39,6 +39,7 @@ from facilitator.components.waiting import WaitingRoom
 from facilitator.describe import describe
 from facilitator.link import Link
 from facilitator.mirror import LEADS, Mirror, active_poll, name_of, open_help, waiting
+from facilitator.program_actions import ProgramActions
 from facilitator.replay import Replay
 from facilitator.screens.attendance import AttendanceScreen
 from facilitator.screens.breakouts import BreakoutScreen
@@ -67,6 +68,9 @@ class Target:
     note: str = ""
     port: int | None = None     # a local room's port, kept across restarts
     staff_link: str | None = None   # the staff voice page, with this console's own token
+    hub: object | None = None   # a local server's hub: the program screen reads and writes through it
+    program: tuple[str, object] | None = None   # (program id, date) of a program's session
+    http_url: str = ""
 
 
 REPLAY_ONLY = {a.action.split("(")[0] for a in REPLAY} - {a.action for a in ACTIONS}
@@ -79,7 +83,12 @@ def _bindings(actions) -> list[Binding]:
     return out
 
 
-class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
+def default_export_dir() -> str:
+    from platformdirs import user_data_dir
+    return os.path.join(user_data_dir("group-console", appauthor=False), "exports")
+
+
+class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
         "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",
@@ -96,7 +105,7 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
                  setup: Callable[["ConsoleApp"], Awaitable[Target]] | None = None,
                  replay: Replay | None = None, clock: Callable[[], float] | None = None,
                  export_dir: str | None = None, backoff: tuple[float, float] = (0.25, 8.0),
-                 own_process: bool = False, key_guard: float | None = None):
+                 own_process: bool = False, key_guard: float | None = None, note: str = ""):
         super().__init__()
         if key_guard is not None:
             self.key_guard = key_guard
@@ -109,7 +118,10 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
         self.setup = setup
         self.replay = replay
         self.clock = clock
-        self.export_dir = export_dir or os.getcwd()
+        # exports name people: by default they go beside the record in the data directory,
+        # never into whatever directory the console was started from
+        self.export_dir = export_dir or default_export_dir()
+        self.start_note = note
         self.backoff = backoff
         self.mirror = Mirror()
         self.link: Link | None = None
@@ -196,6 +208,8 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
                 return
             if self.target.note:
                 self.notify(self.target.note, timeout=12)
+        elif self.start_note:
+            self.notify(self.start_note, timeout=12)
         problem = staff_token_problem(token_role(self.target.token))
         if problem:
             self._status("refused", problem)
@@ -244,6 +258,8 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, App):
         gaps = self.mirror.gaps
         if not self.mirror.fold(f):
             return
+        if f.ev.__class__.__name__ == "SessionClosed":
+            self.call_later(self.offer_note)
         if self.mirror.gaps != gaps:
             log.warning("seq gap before %d: asking for a fresh snapshot", f.seq)
             self.need_fresh = True

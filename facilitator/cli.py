@@ -2,6 +2,8 @@
 
     facilitator                              a demo group on a local server
     facilitator --room NAME                  an empty local room, with join links
+    facilitator --program ID [--db F]        tonight's session of a program in the record
+    facilitator --db F                       with programs in F: pick one of tonight's sessions
     facilitator URL [--token-file F]         a running server (token: file, $FACILITATOR_TOKEN, or prompt)
     facilitator --replay RECORD.db --room R  a recorded session, read-only, with a timeline
     facilitator join URL ...                 the participant's terminal client
@@ -32,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("url", nargs="?", help="session server URL (ws:// or wss://)")
     p.add_argument("--token-file", help="file holding your token (else $FACILITATOR_TOKEN, else a prompt)")
     p.add_argument("--room", help="with no URL: open this room on a local server; with --replay: the room to replay")
+    p.add_argument("--program", metavar="ID", help="open tonight's session of this program (local record)")
     p.add_argument("--replay", metavar="RECORD.db", help="replay a recorded session read-only")
     p.add_argument("--db", help="the local server's record (default: in your data directory)")
     p.add_argument("--name", default="Dana", help="your display name in a local room (default: Dana)")
@@ -99,25 +102,41 @@ def _local_setup(args, demo: bool):
         db, secret_path = default_paths()
         if args.db:
             db = args.db
+        elif demo:
+            db = demo_db(db)
         moved = ""
+        secret = load_secret(secret_path)
+        program, day = None, None
         if demo:
-            server = await start_server(db, load_secret(secret_path))
+            server = await start_server(db, secret)
         else:
-            server, moved = await start_room_server(db, load_secret(secret_path), args.room)
+            # a program's session runs on the record's own server, started before its room is known
+            server, moved = await start_room_server(db, secret, args.room or args.program or "programs")
         group = None
         who = (FACILITATOR[0], args.name)
-        if demo:
+        if not demo and not args.room:
+            from facilitator.program_pick import choose_session
+            try:
+                program, day, room, who = await choose_session(app, server, args.program, who)
+            except BaseException:
+                await server.stop()
+                raise
+            note = (f"{program.title or program.id}: room {room}. Record: {db}. "
+                    "P shows the program; i issues join links.")
+        elif demo:
             from facilitator.demo import DemoGroup, demo_room_name
             room = demo_room_name()
             group = DemoGroup(server, room, seed=args.seed)
             await group.start()
-            note = "A simulated group is joining. Try n (next speaker), o (open the mood poll), b (breakouts)."
+            note = ("A simulated group is joining. Try n (next speaker), o (open the mood poll), b (breakouts). "
+                    f"Its record: {db} (the demo's own, apart from your groups').")
         else:
             room = args.room
             from protocol.commands import Configure
             await prepare_room(server, room, Configure(title=room), who=who)
-            note = moved or (f"Room {room} on port {server.port} (kept for next time). "
-                             "Press i for participants' join links; quitting stops this room's server.")
+            note = (moved + " " if moved else "") + (
+                f"Room {room} on port {server.port} (kept for next time). Record: {db}. "
+                "Press i for participants' join links; quitting stops this room's server.")
         token_dir = os.path.join(os.path.dirname(db), "invites")
 
         async def stop() -> None:
@@ -127,11 +146,19 @@ def _local_setup(args, demo: bool):
 
         token = server.token(room, "facilitator", who[0], who[1])
         target = Target(server.url, token, invite=invite_fn(server, room, token_dir), stop=stop, note=note,
-                        port=server.port, staff_link=staff_link(server, token))
-        if not demo:
+                        port=server.port, staff_link=staff_link(server, token),
+                        hub=server.hub, program=(program.id, day) if program is not None else None,
+                        http_url=server.http_url)
+        if not demo and program is None:
             app.call_later(app.action_invite)
         return target
     return setup
+
+
+def demo_db(records_db: str) -> str:
+    """The demo's record, beside the user's: a demo member must never show up as absent
+    in a real group's reports, so the demo never writes into records.db."""
+    return os.path.join(os.path.dirname(records_db), "demo.db")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.url.startswith(("ws://", "wss://")):
             parser().error(f"{args.url!r} is not a ws:// or wss:// URL")
         token = _read_token(args)
-        ConsoleApp(url=args.url, token=token, own_process=True).run()
+        # the record is the server's, on its machine: nothing is kept here but exports
+        ConsoleApp(url=args.url, token=token, own_process=True,
+                   note=f"The record is kept by the server at {args.url}.").run()
         return 0
 
     if args.token_file:
@@ -178,8 +207,27 @@ def main(argv: list[str] | None = None) -> int:
     if refusal:
         sys.stderr.write(f"facilitator: {refusal}\n")
         return 2
-    ConsoleApp(setup=_local_setup(args, demo=not args.room), own_process=True).run()
+    if args.program and args.room:
+        parser().error("--program opens its own room (PROGRAM-DATE); leave out --room")
+    demo = not args.room and not args.program and not (args.db and _has_programs(args.db))
+    ConsoleApp(setup=_local_setup(args, demo=demo), own_process=True).run()
     return 0
+
+
+def _has_programs(db: str) -> bool:
+    """Whether a record holds programs: then `facilitator --db F` offers tonight's sessions."""
+    if not os.path.exists(db):
+        return False
+    from server.programs.store import program_ids
+    from server.record import open_record
+    try:
+        rec = open_record(db, readonly=True)
+    except Exception:  # noqa: BLE001 - a bad file is refused later, with its own message
+        return False
+    try:
+        return bool(program_ids(rec))
+    finally:
+        rec.close()
 
 
 def _bad_local_files(args) -> str:
@@ -191,7 +239,7 @@ def _bad_local_files(args) -> str:
     from server.tokens import TokenError, load_secret
     db, secret_path = default_paths()
     try:
-        check(args.db or db, create=True)
+        check(args.db or (db if args.room or args.program else demo_db(db)), create=True)
         if os.path.exists(secret_path):
             load_secret(secret_path, create=False)
     except (RecordFileError, TokenError) as exc:

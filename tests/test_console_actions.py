@@ -261,6 +261,10 @@ async def test_attendance_screen_exports_csv(room, tmp_path):
         await until(pilot, lambda: app.screen.__class__.__name__ == "AttendanceScreen")
         assert "attended" in screen_text(app)
         await pilot.press("e")
+        # the path is asked for, with a default in the export directory (never the cwd)
+        await until(pilot, lambda: app.screen.__class__.__name__ == "PromptScreen", what="the path question")
+        assert app.screen.query_one("#answer").value.startswith(str(tmp_path))
+        await pilot.press("enter")
         await until(pilot, lambda: getattr(app, "last_export", None), what="the export")
         with open(app.last_export) as f:
             rows = list(csv.reader(f))

@@ -61,7 +61,9 @@ def test_demo_in_a_terminal_comes_alive_and_answers_keys(tmp_path):
         _wait(session, lambda s: "● live" not in s, 10, "the console to quit")
     finally:
         tmux("kill-server", capture_output=True)
-    assert os.path.exists(tmp_path / "data" / "group-console" / "records.db")
+    # the demo keeps a record of its own: the user's records.db never hears of it
+    assert os.path.exists(tmp_path / "data" / "group-console" / "demo.db")
+    assert not os.path.exists(tmp_path / "data" / "group-console" / "records.db")
 
 
 def test_a_bad_flag_is_one_clear_line(capsys):

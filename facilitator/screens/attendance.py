@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label
 
+from facilitator.screens.prompt import PromptScreen
 from server.attendance import CSV_HEADER, attendance_rows, csv_lines
 
 
@@ -78,12 +79,21 @@ class AttendanceScreen(ModalScreen[None]):
             return
         rows = attendance_rows(s, None if s.phase == "closed" else self.app.now())
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in s.room)[:40]
-        path = os.path.join(self.app.export_dir, f"attendance-{safe}-{time.strftime('%Y%m%d-%H%M')}.csv")
-        self._export(path, csv_lines(rows))
+        default = os.path.join(self.app.export_dir, f"attendance-{safe}-{time.strftime('%Y%m%d-%H%M')}.csv")
+        lines = csv_lines(rows)
+
+        # The CSV names people: it goes only where the user says, never silently into
+        # whatever directory the console was started from.
+        def chosen(path: str | None) -> None:
+            if path:
+                self._export(os.path.abspath(os.path.expanduser(path)), lines)
+        self.app.push_screen(PromptScreen("Export attendance", "Save the CSV to", value=default,
+                                          ok="Save"), chosen)
 
     @work(thread=True, exclusive=True)
     def _export(self, path: str, lines: list[list[str]]) -> None:
         try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             write_csv(path, CSV_HEADER, lines)
         except OSError as exc:
             self.app.call_from_thread(self.notify, f"Could not write {path}: {exc.strerror}",

@@ -60,3 +60,14 @@ def join_links(secret: bytes, program: Program, day: dt.date, base_url: str, roo
             claims = tokens.Claims(room=room, role=r.role, id=r.id, name=r.name, exp=time.time() + ttl)
             out.append({"id": r.id, "name": r.name, "role": r.role, "token": tokens.sign(secret, claims)})
     return out
+
+
+async def on_hub(hub, fn, *args):
+    """Runs `fn(record, *args)` on a running hub's record, in the hub's own writer thread.
+
+    The record has a single writer (a lock file): while a hub runs, it holds it, so a
+    console embedding that hub changes programs through the hub's record. The writer
+    thread is the one the hub appends room events in, so a program event and a room
+    event are never written at once, and reads see every write before them."""
+    import asyncio
+    return await asyncio.get_running_loop().run_in_executor(hub._writer, fn, hub.record, *args)
