@@ -39,7 +39,7 @@ import time
 
 import msgspec
 
-from campaigns.common import Figures, ServerProcess, workdir
+from campaigns.common import Figures, ServerProcess, scenario_paths, workdir
 from campaigns.recordview import RecordView
 from protocol import commands as c
 from protocol import events as e
@@ -660,7 +660,7 @@ async def campaign(fig: Figures, quick: bool) -> None:
     a = Access(fig, quick)
     try:
         await a.run()
-        paths = sorted(glob.glob(os.path.join(ROOT, "tests", "scenarios", "*.toml")))
+        paths = scenario_paths()
         if quick:
             wanted = ("private_flag_and_help", "chat_audiences", "polls_named_and_anonymous", "waiting_room_capacity",
                       "breakout_rounds")
