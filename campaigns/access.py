@@ -54,7 +54,8 @@ F, C, O, P = "facilitator", "cofacilitator", "observer", "participant"
 ROLES = (F, C, O, P)
 LEAD = {F, C}
 
-# The role table of SCENARIOS.md, written down here independently of the code.
+# The role table of SCENARIOS.md, written down here independently of the code (tests/test_gateway.py
+# holds the server to it as well).
 SPEC = {
     "open": LEAD, "close": {F}, "accept_agreement": {P}, "check_in": {P}, "admit": LEAD, "deny": LEAD,
     "remove": LEAD, "excuse": LEAD, "leave": {F, C, O, P}, "raise_hand": {P}, "lower_hand": {P, F, C},
@@ -66,6 +67,10 @@ SPEC = {
     "timer_start": LEAD, "timer_pause": LEAD, "timer_resume": LEAD, "timer_cancel": LEAD,
     "timer_extend": LEAD, "agenda_next": LEAD, "chat": {F, C, P}, "note": LEAD, "flag": LEAD,
     "go_around_stop": LEAD, "agenda_goto": LEAD, "flag_clear": LEAD,
+    # project additions, as docs/protocol.md's command table gives them
+    "configure": {F}, "listen_in": LEAD, "help_ack": LEAD,
+    # voice: everyone joins and leaves it; only the leads hold a mute or the floor
+    "voice_join": {F, C, O, P}, "voice_leave": {F, C, O, P}, "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
 }
 
 # Distinctive words, so that finding one in a log cannot be a coincidence.
@@ -147,6 +152,9 @@ class Access:
     async def matrix(self) -> None:
         fig = self.fig
         names = sorted(c.COMMAND_TYPES)
+        fig.check(set(permissions.MATRIX) == set(SPEC),
+                  f"commands in only one of the code's matrix and the documented one: "
+                  f"{sorted(set(permissions.MATRIX) ^ set(SPEC))}")
         for name in SPEC:       # the code's matrix agrees with the documented one
             fig.check(set(permissions.MATRIX.get(name, ())) == SPEC[name],
                       f"permissions.MATRIX[{name!r}] = {sorted(permissions.MATRIX.get(name, ()))}, "

@@ -17,7 +17,6 @@ import asyncio
 import random
 import time
 
-import msgspec
 
 from protocol import commands as c
 from protocol import events as e
@@ -294,7 +293,3 @@ class Group:
                 if type(exc).__name__.startswith("ConnectionClosed"):
                     return
                 raise
-
-
-def event_bytes(ev) -> bytes:
-    return msgspec.msgpack.encode(ev)
