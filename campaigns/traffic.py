@@ -22,11 +22,11 @@ from protocol import commands as c
 from protocol import events as e
 from protocol.frames import Ack, EventFrame, Welcome
 from protocol.state import RoomState
+from protocol.roles import STAFF_ROLES
 from server import engine
 from server.client import ClientError, SessionClient
 from websockets.protocol import State
 
-STAFF = ("facilitator", "cofacilitator", "observer")
 NAMES = ["Alex", "Blake", "Casey", "Drew", "Emery", "Finley", "Gray", "Harper", "Jordan", "Kai",
          "Logan", "Morgan"]
 
@@ -36,7 +36,7 @@ class Tracker:
 
     def __init__(self, person: str, role: str):
         self.person, self.role = person, role
-        self.staff = role in STAFF
+        self.staff = role in STAFF_ROLES
         self.last = None              # last seq seen in this continuous stream
         self.events: list[EventFrame] = []
         self.mirror: RoomState | None = None
