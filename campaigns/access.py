@@ -39,7 +39,7 @@ import time
 
 import msgspec
 
-from campaigns.common import Figures, ServerProcess, workdir
+from campaigns.common import Figures, ServerProcess, scenario_paths, workdir
 from campaigns.recordview import RecordView
 from protocol import commands as c
 from protocol import events as e
@@ -54,7 +54,8 @@ F, C, O, P = "facilitator", "cofacilitator", "observer", "participant"
 ROLES = (F, C, O, P)
 LEAD = {F, C}
 
-# The role table of SCENARIOS.md, written down here independently of the code.
+# The role table of SCENARIOS.md, written down here independently of the code (tests/test_gateway.py
+# holds the server to it as well).
 SPEC = {
     "open": LEAD, "close": {F}, "accept_agreement": {P}, "check_in": {P}, "admit": LEAD, "deny": LEAD,
     "remove": LEAD, "excuse": LEAD, "leave": {F, C, O, P}, "raise_hand": {P}, "lower_hand": {P, F, C},
@@ -66,6 +67,10 @@ SPEC = {
     "timer_start": LEAD, "timer_pause": LEAD, "timer_resume": LEAD, "timer_cancel": LEAD,
     "timer_extend": LEAD, "agenda_next": LEAD, "chat": {F, C, P}, "note": LEAD, "flag": LEAD,
     "go_around_stop": LEAD, "agenda_goto": LEAD, "flag_clear": LEAD,
+    # project additions, as docs/protocol.md's command table gives them
+    "configure": {F}, "listen_in": LEAD, "help_ack": LEAD,
+    # voice: everyone joins and leaves it; only the leads hold a mute or the floor
+    "voice_join": {F, C, O, P}, "voice_leave": {F, C, O, P}, "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
 }
 
 # Distinctive words, so that finding one in a log cannot be a coincidence.
@@ -94,6 +99,8 @@ def sample(name: str, who: str) -> c.Command:
         "timer_extend": dict(id="t-main", seconds=30), "chat": dict(text=SECRET_TEXTS[1]),
         "note": dict(target="p1", text=SECRET_TEXTS[0]), "flag": dict(target="p1", level="watch", reason=SECRET_TEXTS[5]),
         "agenda_goto": dict(index=0), "flag_clear": dict(target="p1"),
+        "mute": dict(target="p1"), "unmute": dict(target="p1"), "hold_floor": dict(on=True),
+        "voice_activity": dict(person="p1", talking=True),
     }.get(name, {})
     return c.COMMAND_TYPES[name](**args)
 
@@ -145,6 +152,9 @@ class Access:
     async def matrix(self) -> None:
         fig = self.fig
         names = sorted(c.COMMAND_TYPES)
+        fig.check(set(permissions.MATRIX) == set(SPEC),
+                  f"commands in only one of the code's matrix and the documented one: "
+                  f"{sorted(set(permissions.MATRIX) ^ set(SPEC))}")
         for name in SPEC:       # the code's matrix agrees with the documented one
             fig.check(set(permissions.MATRIX.get(name, ())) == SPEC[name],
                       f"permissions.MATRIX[{name!r}] = {sorted(permissions.MATRIX.get(name, ()))}, "
@@ -660,7 +670,7 @@ async def campaign(fig: Figures, quick: bool) -> None:
     a = Access(fig, quick)
     try:
         await a.run()
-        paths = sorted(glob.glob(os.path.join(ROOT, "tests", "scenarios", "*.toml")))
+        paths = scenario_paths()
         if quick:
             wanted = ("private_flag_and_help", "chat_audiences", "polls_named_and_anonymous", "waiting_room_capacity",
                       "breakout_rounds")

@@ -26,10 +26,6 @@ def _frame(rng: random.Random, obj, binary: bool | None = None):
     return mp(obj) if binary else _js(obj)
 
 
-def _valid_cmd(rng: random.Random) -> dict:
-    return {"t": "cmd", "id": f"fz-{rng.randrange(10**9)}", "cmd": {"do": "raise_hand"}}
-
-
 def truncated(rng):
     obj = {"t": "cmd", "id": f"fz-{rng.randrange(10**6)}",
            "cmd": {"do": "chat", "text": "x" * rng.randint(1, 300), "to": "all"}}

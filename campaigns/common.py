@@ -5,6 +5,7 @@ and in time.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import resource
@@ -155,6 +156,25 @@ class ServerProcess:
     def token(self, room: str, role: str, person: str, name: str, ttl: float = 3600.0) -> str:
         return tokens.sign(self.secret(), tokens.Claims(room=room, role=role, id=person, name=name,
                                                         exp=time.time() + ttl))
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class NoScenarios(RuntimeError):
+    """The campaign found no scenario to play: a check over nothing must not pass."""
+
+
+def scenario_paths(root: str = ROOT) -> list[str]:
+    """Every scenario file of `tests/scenarios/` under `root` (a source checkout), sorted.
+
+    Raises `NoScenarios` when there is none, as in an installed wheel, which does not ship them:
+    a leak check or a tamper run over no scenario would pass over nothing."""
+    folder = os.path.join(root, "tests", "scenarios")
+    paths = sorted(glob.glob(os.path.join(folder, "*.toml")))
+    if not paths:
+        raise NoScenarios(f"no scenario found in {folder}: run the campaigns from a source checkout")
+    return paths
 
 
 def make_secret(path: str) -> bytes:

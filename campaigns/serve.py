@@ -27,17 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ping-timeout", type=float)
     a, rest = p.parse_known_args(argv)
     kw = {k: v for k, v in vars(a).items() if v is not None}
-    fields = set(Limits.__dataclass_fields__)
-    ping = {k: kw.pop(k) for k in ("ping_interval", "ping_timeout") if k in kw and k not in fields}
-    if ping:
-        # an older gateway without keepalive in Limits: pass it to serve() directly
-        from server import gateway
-        real_serve = gateway.serve
-
-        def serve(*args, **kwargs):
-            kwargs.update(ping)
-            return real_serve(*args, **kwargs)
-        gateway.serve = serve
     limits = Limits(**kw)
 
     class Limited(app.EmbeddedServer):

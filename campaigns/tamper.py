@@ -13,7 +13,6 @@ deletion, the row after the hole). A sample also goes through the real
 """
 from __future__ import annotations
 
-import glob
 import os
 import random
 import shutil
@@ -21,11 +20,10 @@ import sqlite3
 import struct
 import tempfile
 
-from campaigns.common import Figures
+from campaigns.common import Figures, scenario_paths
 from campaigns.recordview import cli_verify
 from server.record import Record
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXT_COLS = ("room", "actor", "kind", "type", "aud", "cmd")
 
 
@@ -149,7 +147,7 @@ def run(args) -> int:
     trials = args.trials or (100 if args.quick else 1000)
     wd = tempfile.mkdtemp(prefix="campaign-tamper-")
     try:
-        scenarios = sorted(glob.glob(os.path.join(ROOT, "tests", "scenarios", "*.toml")))
+        scenarios = scenario_paths()
         if args.quick:
             scenarios = scenarios[:2]
         pristine = os.path.join(wd, "pristine.db")

@@ -14,18 +14,15 @@ not the record's format to reason about, and its own checksums guard them.
 """
 from __future__ import annotations
 
-import glob
-import os
 import random
 import struct
 
-from campaigns.common import Figures
+from campaigns.common import Figures, scenario_paths
 from campaigns.recordview import cli_verify
 from campaigns.tamper import TEXT_COLS, _flip_bytes, _flip_text
 from server.record.pgserver import LocalPostgres
 from server.record.postgres import PostgresRecord
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _connect(url: str):
@@ -99,7 +96,7 @@ def run(args) -> int:
     with LocalPostgres() as pg:
         pristine = pg.create_database("pristine")
         from server.scenarios.runner import run_scenario
-        scenarios = sorted(glob.glob(os.path.join(ROOT, "tests", "scenarios", "*.toml")))
+        scenarios = scenario_paths()
         for sc in scenarios[:2] if args.quick else scenarios:
             run_scenario(sc, pristine)
         rec = PostgresRecord(pristine, readonly=True)

@@ -17,17 +17,16 @@ import asyncio
 import random
 import time
 
-import msgspec
 
 from protocol import commands as c
 from protocol import events as e
 from protocol.frames import Ack, EventFrame, Welcome
 from protocol.state import RoomState
+from protocol.roles import STAFF_ROLES
 from server import engine
 from server.client import ClientError, SessionClient
 from websockets.protocol import State
 
-STAFF = ("facilitator", "cofacilitator", "observer")
 NAMES = ["Alex", "Blake", "Casey", "Drew", "Emery", "Finley", "Gray", "Harper", "Jordan", "Kai",
          "Logan", "Morgan"]
 
@@ -37,7 +36,7 @@ class Tracker:
 
     def __init__(self, person: str, role: str):
         self.person, self.role = person, role
-        self.staff = role in STAFF
+        self.staff = role in STAFF_ROLES
         self.last = None              # last seq seen in this continuous stream
         self.events: list[EventFrame] = []
         self.mirror: RoomState | None = None
@@ -294,7 +293,3 @@ class Group:
                 if type(exc).__name__.startswith("ConnectionClosed"):
                     return
                 raise
-
-
-def event_bytes(ev) -> bytes:
-    return msgspec.msgpack.encode(ev)

@@ -20,6 +20,7 @@ from textual.widgets._footer import FooterKey
 from facilitator.actions import ACTIONS, NARROW_FOOTER, REPLAY, may
 from facilitator.mirror import name_of, open_help
 from protocol import commands as c
+from protocol.roles import LEADS
 
 # Long enough for the rest of a burst of typing to land, short enough not to be felt.
 KEY_GUARD = 0.5
@@ -166,7 +167,7 @@ class SessionActions:
 
     async def action_quit(self) -> None:
         from facilitator.screens.quit import QuitScreen
-        if not self.session_is_open() or self.role not in ("facilitator", "cofacilitator"):
+        if not self.session_is_open() or self.role not in LEADS:
             self.exit()
             return
         local = self.target is not None and self.target.stop is not None

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from protocol.frames import EventFrame, Welcome
+from protocol.roles import LEADS, STAFF_ROLES  # noqa: F401 - LEADS: the app reads it from here
 from protocol.state import Member, Poll, RoomState
+from protocol.timefmt import hms
 from server.engine import evolve
 from server.engine.admission import attended_seconds
 from server.attendance import late_minutes  # noqa: F401 - the panels read it from here
 from server.engine.polls import tally
 from server.engine.speaking import talk_seconds
 
-STAFF = ("facilitator", "cofacilitator", "observer")
-LEADS = ("facilitator", "cofacilitator")
 
 
 @dataclass
@@ -76,7 +76,7 @@ def participants(s: RoomState) -> list[Member]:
 
 
 def staff(s: RoomState) -> list[Member]:
-    return [m for m in s.members.values() if m.role in STAFF]
+    return [m for m in s.members.values() if m.role in STAFF_ROLES]
 
 
 def present(s: RoomState) -> list[Member]:
@@ -171,8 +171,4 @@ def fmt_secs(t: float | None) -> str:
     """m:ss, or h:mm:ss past an hour; negative values keep their sign."""
     if t is None:
         return "--:--"
-    sign = "-" if t < 0 else ""
-    t = int(abs(t))
-    h, rest = divmod(t, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{sign}{h}:{m:02d}:{sec:02d}" if h else f"{sign}{m}:{sec:02d}"
+    return ("-" if t < 0 else "") + hms(int(abs(t)))

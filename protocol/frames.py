@@ -149,11 +149,3 @@ def encode(frame: Struct, binary: bool = True) -> bytes | str:
     if binary:
         return _mp_enc.encode(frame)
     return _js_enc.encode(frame).decode()
-
-
-def encode_msgpack(obj) -> bytes:
-    return _mp_enc.encode(obj)
-
-
-def encode_json(obj) -> bytes:
-    return _js_enc.encode(obj)

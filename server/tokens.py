@@ -16,7 +16,8 @@ import secrets
 
 import msgspec
 
-ROLES = ("facilitator", "cofacilitator", "observer", "participant")
+from protocol.roles import ROLES
+
 
 
 # A device credential lives this long without a renewal. The page renews it while

@@ -110,7 +110,7 @@ def test_bad_frame_generators_make_frames_the_server_cannot_decode(kind):
             decode_client(data)
 
 
-# --- findings the campaigns made (campaigns/NEEDS.md), kept as stories -----------------------
+# --- findings the campaigns made (docs/reliability.md), kept as stories -----------------------
 
 async def test_a_deeply_nested_frame_gets_an_invalid_error_and_the_connection_stays(server):
     from server.client import SessionClient

@@ -28,6 +28,16 @@ SIZES = {"80x24": (80, 24), "160x45": (160, 45)}
 
 
 @pytest.fixture(autouse=True)
+def no_stray_files(tmp_path):
+    """After each test, the staged room has written only its record (with its lock and SQLite's files) in the test's
+    own directory: no export, invite or log file."""
+    yield
+    kept = ("record.db", "record.db-wal", "record.db-shm", "record.db.lock")
+    stray = sorted(n for n in os.listdir(tmp_path) if n not in kept)
+    assert not stray, f"the console wrote {stray} in {tmp_path}"
+
+
+@pytest.fixture(autouse=True)
 def utc(monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
@@ -154,8 +164,3 @@ def test_modal(snap_compare, tmp_path, size, modal, presses):
 @pytest.mark.parametrize("size", SIZES)
 def test_breakouts_modal(snap_compare, tmp_path, size):
     assert snap_compare(app_for(tmp_path), terminal_size=SIZES[size], run_before=_plan_then_open_modal)
-
-
-def test_no_stray_files(tmp_path):
-    # the staged rooms write only their record in the test's own directory
-    assert not os.listdir(tmp_path)

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from protocol import events as e
 from protocol.frames import EventFrame, Welcome
-from protocol.state import BroadcastLine, ParticipantView, PollView, Timer
+from protocol.state import BroadcastLine, ParticipantView, PollView
+from protocol.timefmt import hms
+from server.engine.timers import remaining as timer_left  # noqa: F401 - the participant app reads it from here
 from server.engine.view_fold import evolve_view
 
 
@@ -69,19 +71,10 @@ class Mirror:
         self.view = evolve_view(self.view, ev, f.at, f.seq)
 
 
-def timer_left(t: Timer, now: float) -> float:
-    if t.state == "running" and t.ends_at is not None:
-        return min(t.seconds, max(0.0, t.ends_at - now))
-    return t.remaining
-
-
 def clock(seconds: float) -> str:
     """m:ss (h:mm:ss past an hour), rounded up so 0:00 shows only when time is up."""
     import math
-    s = max(0, math.ceil(seconds - 0.25))
-    h, rest = divmod(s, 3600)
-    m, r = divmod(rest, 60)
-    return f"{h}:{m:02d}:{r:02d}" if h else f"{m}:{r:02d}"
+    return hms(max(0, math.ceil(seconds - 0.25)))
 
 
 def ordinal(n: int) -> str:

@@ -16,14 +16,6 @@ from server.engine.base import LEADS, STAFF_ROLES, Actor, Ctx, Emit, Rejected, o
 # --- connection-level requests (made by the gateway, not sent by clients) -----
 
 
-class Connect:
-    """A person's connection says hello."""
-
-
-class Disconnect:
-    """A connection ended without `leave`: for a participant, a drop."""
-
-
 def connect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     m = state.members.get(actor.id)
     if actor.role in STAFF_ROLES:

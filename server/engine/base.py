@@ -11,10 +11,9 @@ import hmac
 from dataclasses import dataclass
 
 from protocol.events import Event
+from protocol.roles import LEADS, STAFF_ROLES  # noqa: F401 - the engine's modules read them from here
 from protocol.state import Member, RoomState
 
-STAFF_ROLES = frozenset({"facilitator", "cofacilitator", "observer"})
-LEADS = frozenset({"facilitator", "cofacilitator"})
 
 
 @dataclass(frozen=True, slots=True)

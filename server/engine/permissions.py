@@ -7,8 +7,10 @@ to one person) are checked by the command's handler, after this gate.
 """
 from __future__ import annotations
 
+from protocol.roles import LEADS
+
 F, C, O, P = "facilitator", "cofacilitator", "observer", "participant"
-LEAD = frozenset({F, C})
+LEAD = frozenset(LEADS)
 
 MATRIX: dict[str, frozenset[str]] = {
     "configure": frozenset({F}),

@@ -170,6 +170,8 @@ EVOLVERS = {
 
 
 def remaining(t: Timer, now: float) -> float:
+    """Seconds left on a timer at `now`: never below zero, and never more than the timer's length (a client whose
+    clock runs behind the server's would otherwise count more than was set)."""
     if t.state == "running" and t.ends_at is not None:
-        return max(0.0, t.ends_at - now)
+        return min(t.seconds, max(0.0, t.ends_at - now))
     return t.remaining

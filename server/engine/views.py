@@ -11,14 +11,9 @@ import msgspec
 
 from protocol import events as e
 from protocol.state import ChatLine, ParticipantView, PersonView, PollView, RoomState
-from server.engine.base import STAFF_ROLES
 from server.engine.hearing import breakout_aud, hears
 from server.engine.polls import tally
 from server.engine.view_fold import person_order
-
-
-def is_staff(role: str) -> bool:
-    return role in STAFF_ROLES
 
 
 def _line_aud(line: ChatLine) -> str:

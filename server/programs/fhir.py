@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import uuid
 
+from protocol.roles import LEADS
 from server.programs.model import Program
 from server.programs.reports import held, local
 from server.programs.session_facts import facts, staff_of
@@ -80,7 +81,7 @@ def bundle(record: Record, p: Program, room: str) -> dict:
                                            "code": "PPRF" if m.role == "facilitator" else "SPRF"}]}],
                      "period": _period(m.first_joined, m.last_left or state.closed_at, tz),
                      "individual": _ref("Practitioner", _fid(m.id))}
-                    for m in staff if m.role in ("facilitator", "cofacilitator") and m.first_joined is not None]
+                    for m in staff if m.role in LEADS and m.first_joined is not None]
     group_id = _fid(f"program-{p.id}")
     members = [r for r in h.rows.values()]
     add({"resourceType": "Group", "id": group_id, "type": "person", "actual": True, "active": True,

@@ -18,7 +18,6 @@ from protocol.commands import AgendaItem
 from server.record.sqlite import PROGRAM_PREFIX  # one definition, beside the record that filters on it
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-STAFF_ROLES = ("facilitator", "cofacilitator", "observer")
 
 
 def program_room(program_id: str) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import msgspec
 
 from protocol.commands import AgendaItem
-from server.programs.model import STAFF_ROLES, WEEKDAYS, ProgramDefined, Slot, StaffEntry
+from protocol.roles import STAFF_ROLES
+from server.programs.model import WEEKDAYS, ProgramDefined, Slot, StaffEntry
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import msgspec
 
 from protocol import commands as c
+from protocol.roles import ROLES
+from protocol.timefmt import hms
 
-ROLES = ("facilitator", "cofacilitator", "observer", "participant")
 CONNECTION_STEPS = ("join", "leave", "drop", "reconnect", "wait")
 # scenario words that are protocol commands (leave is both: a command, then the socket closes)
 PROTOCOL_STEPS = {name: t for name, t in c.COMMAND_TYPES.items() if name != "configure"}
@@ -101,10 +102,8 @@ def parse_time(text) -> float:
 
 
 def fmt_time(seconds: float) -> str:
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    """A moment of the script, to the nearest second."""
+    return hms(int(round(seconds)))
 
 
 def _lines(text: str):
