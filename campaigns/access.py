@@ -94,6 +94,8 @@ def sample(name: str, who: str) -> c.Command:
         "timer_extend": dict(id="t-main", seconds=30), "chat": dict(text=SECRET_TEXTS[1]),
         "note": dict(target="p1", text=SECRET_TEXTS[0]), "flag": dict(target="p1", level="watch", reason=SECRET_TEXTS[5]),
         "agenda_goto": dict(index=0), "flag_clear": dict(target="p1"),
+        "mute": dict(target="p1"), "unmute": dict(target="p1"), "hold_floor": dict(on=True),
+        "voice_activity": dict(person="p1", talking=True),      # the media server's own: nobody's here
     }.get(name, {})
     return c.COMMAND_TYPES[name](**args)
 
