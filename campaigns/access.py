@@ -100,7 +100,7 @@ def sample(name: str, who: str) -> c.Command:
         "note": dict(target="p1", text=SECRET_TEXTS[0]), "flag": dict(target="p1", level="watch", reason=SECRET_TEXTS[5]),
         "agenda_goto": dict(index=0), "flag_clear": dict(target="p1"),
         "mute": dict(target="p1"), "unmute": dict(target="p1"), "hold_floor": dict(on=True),
-        "voice_activity": dict(person="p1", talking=True),
+        "voice_activity": dict(person="p1", talking=True),      # the media server's own: nobody's here
     }.get(name, {})
     return c.COMMAND_TYPES[name](**args)
 
@@ -484,8 +484,10 @@ class Access:
 
 # --- the leak check over every scenario (in-process, with the scenario runner) -------------
 
+# staff_entered and staff_left go to everyone since issue 14.2 (docs/protocol.md: participants
+# see who is in the room with them, observers too), so they are not in this list
 STAFF_ONLY = (e.NoteAdded, e.Flagged, e.LocationCheckedIn, e.CheckInAlert, e.DropOverdue, e.Excused,
-              e.BallotCast, e.RoomConfigured, e.PollCreated, e.BreakoutsPlanned, e.StaffEntered, e.StaffLeft,
+              e.BallotCast, e.RoomConfigured, e.PollCreated, e.BreakoutsPlanned,
               e.ListenedIn, e.BreakoutRuleChanged, e.FlagCleared)
 ABOUT_ONE = (e.ParticipantWaiting, e.WaitingLeft, e.AgreementAccepted, e.Denied, e.VoteCast, e.HelpRequested)
 

@@ -17,7 +17,9 @@ websocket clients on loopback and the real SQLite file:
     gone (even by SIGKILL) the record can be served again.
   * `stop_while_full`: SIGTERM while the disk is full ends the server within
     5 s, and the record it leaves is whole.
-`run_story` runs any of them; other stories can be added to STORIES.
+The campaign also runs the stories of campaigns/faults_stories.py: restart
+attendance, clock steps, rooms memory, bad files, breakout rounds and the
+HTTP edge. `run_story` runs any of them.
 """
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ import time
 import msgspec
 
 from campaigns.common import Figures, ServerProcess, free_port, make_secret, workdir
+from campaigns.faults_stories import STORIES as MORE
+from campaigns.faults_stories import Room
 from campaigns.recordview import RecordView, cli_verify, decode_event
-from campaigns.traffic import Tracker
 from protocol import commands as c
 from protocol.frames import Ack, Error
 from protocol.state import RoomState
@@ -104,46 +107,6 @@ class Disk:
         if self.mounted:
             subprocess.run(["umount", "-l", self.dir], capture_output=True)
             self.mounted = False
-
-
-# --- a small live group --------------------------------------------------------------
-
-class Room:
-    def __init__(self, srv: ServerProcess, room: str):
-        self.srv, self.room = srv, room
-        self.clients: dict[str, SessionClient] = {}
-        self.trackers: dict[str, Tracker] = {}
-
-    def client(self, pid: str, role: str = "participant") -> SessionClient:
-        t = self.trackers[pid] = Tracker(pid, role)
-        cl = SessionClient(self.srv.url, self.srv.token(self.room, role, pid, pid.upper()), name=pid,
-                           on_frame=t.on_frame)
-        self.clients[pid] = cl
-        return cl
-
-    async def start(self, participants=("p1", "p2", "p3")) -> SessionClient:
-        f = self.client("f1", "facilitator")
-        await f.connect()
-        roster = [c.RosterEntry(id=p, name=p.upper()) for p in participants]
-        for cmd in (c.Configure(title="Faults", roster=roster), c.Open()):
-            r = await f.command(cmd)
-            if not isinstance(r, Ack):
-                raise RuntimeError(f"setting up {self.room}: {r}")
-        for p in participants:
-            cl = self.client(p)
-            await cl.connect()
-            r = await f.command(c.Admit(target=p))
-            if not isinstance(r, Ack):
-                raise RuntimeError(f"admitting {p}: {r}")
-            await cl.sync()
-        return f
-
-    async def close(self) -> None:
-        for cl in self.clients.values():
-            try:
-                await cl.close()
-            except Exception:   # noqa: BLE001 - tearing down
-                pass
 
 
 async def _answers(fig: Figures, cl: SessionClient, cmds: list[tuple[str, c.Command]], what: str,
@@ -403,12 +366,20 @@ async def stop_while_full(fig: Figures, wd: str, quick: bool, mode: str | None =
 STORIES = {"disk_full": disk_full, "second_writer": second_writer, "stop_while_full": stop_while_full}
 
 
+def _stories() -> dict:
+    return {**STORIES, **MORE}
+
+
 def run_story(name: str, fig: Figures, quick: bool = True, **kw) -> None:
     """Runs one story in a fresh work directory; its figures and failures go to `fig`."""
     wd = workdir(f"faults-{name}")
     t = time.monotonic()
+    story = _stories()[name]
     try:
-        asyncio.run(STORIES[name](fig, wd, quick, **kw))
+        if asyncio.iscoroutinefunction(story):
+            asyncio.run(story(fig, wd, quick, **kw))
+        else:
+            story(fig, wd, quick, **kw)
     except Exception as exc:    # noqa: BLE001 - a story that crashes is a failure with its reason
         fig.fail(f"{name}: {type(exc).__name__}: {exc}")
     finally:
@@ -419,7 +390,7 @@ def run_story(name: str, fig: Figures, quick: bool = True, **kw) -> None:
 
 def run(args) -> int:
     fig = Figures("faults", args.seed, args.quick)
-    names = args.stories.split(",") if args.stories else list(STORIES)
+    names = args.stories.split(",") if args.stories else list(_stories())
     for name in names:
         kw = {"mode": args.disk} if args.disk and name in ("disk_full", "stop_while_full") else {}
         if name == "disk_full" and args.outages:
@@ -429,7 +400,7 @@ def run(args) -> int:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--stories", help=f"comma-separated, of: {', '.join(STORIES)} (default: all)")
+    p.add_argument("--stories", help=f"comma-separated, of: {', '.join(_stories())} (default: all)")
     p.add_argument("--outages", type=int, help="disk_full: times the disk fills and is freed (default 5; 1 with --quick)")
     p.add_argument("--disk", choices=["tmpfs", "fsize"],
                    help="how to fill the disk (default: tmpfs as root, else the file size limit)")

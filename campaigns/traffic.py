@@ -25,6 +25,7 @@ from protocol.state import RoomState
 from protocol.roles import STAFF_ROLES
 from server import engine
 from server.client import ClientError, SessionClient
+from websockets.exceptions import InvalidHandshake
 from websockets.protocol import State
 
 NAMES = ["Alex", "Blake", "Casey", "Drew", "Emery", "Finley", "Gray", "Harper", "Jordan", "Kai",
@@ -279,8 +280,8 @@ class Group:
                 await asyncio.sleep(p.rng.uniform(0.0, 0.05))
                 try:
                     await p.connect()
-                except (ClientError, OSError, asyncio.TimeoutError, TimeoutError):
-                    return
+                except (ClientError, OSError, asyncio.TimeoutError, TimeoutError, InvalidHandshake):
+                    return        # InvalidHandshake: the server was killed between accept and the HTTP answer
                 continue
             cmd = p.choose(self.participant_ids)
             if cmd is None:

@@ -136,7 +136,7 @@ def cmd_serve(a) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        _stop_watchdog(STOP_WITHIN)
+        _stop_watchdog(STOP_WITHIN - 0.5)   # the exit itself takes a moment: within STOP_WITHIN in all
         try:
             await asyncio.wait_for(server.stop(), STOP_WITHIN - 1.0)
         except (asyncio.TimeoutError, TimeoutError):
