@@ -275,8 +275,13 @@ async def scale(cfg: dict) -> dict:
                 [c[0]["postgresql_2"] / c[0]["postgresql_1"] for c in climbs if c[0]["postgresql_1"]])}
         log(f"failover: {cfg['failover_kills']} kills of a room's owner")
         out["failover"] = await failover(cfg["failover_kills"], pg)
-        log("record writes on PostgreSQL")
-        out["record_writes_postgresql"] = figures.record_writes(cfg["pg_record_sizes"], cfg["record_seconds"], "", pg=pg)
+        # the same batches into PostgreSQL and into a SQLite file, alternating size by size
+        out["record_writes_postgresql"], out["record_writes_sqlite_same_run"] = {}, {}
+        with figures.tmpdir() as d:
+            for size in cfg["pg_record_sizes"]:
+                log(f"record writes, batches of {size}: PostgreSQL, then SQLite")
+                out["record_writes_postgresql"] |= figures.record_writes([size], cfg["record_seconds"], d, pg=pg)
+                out["record_writes_sqlite_same_run"] |= figures.record_writes([size], cfg["record_seconds"], d)
     finally:
         pg.stop()
     return out
