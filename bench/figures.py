@@ -36,14 +36,21 @@ def _rows(room: str, log: list[sch.Emitted]) -> list[Row]:
 
 # --- durable record writes ---------------------------------------------------------------
 
-def record_writes(sizes: list[int], seconds_each: float, directory: str) -> dict:
-    """Record.append in batches of each size, against a file on disk: events/s and commits/s."""
+def record_writes(sizes: list[int], seconds_each: float, directory: str, pg=None) -> dict:
+    """Record.append in batches of each size, against a file on disk: events/s and commits/s.
+
+    With `pg` (a LocalPostgres), the same batches into a fresh PostgreSQL database
+    on it (synchronous_commit on, fsync on): PostgreSQL's commit latency as the
+    record sees it, through psycopg on loopback."""
     template = [x for x in sch.group_session("w", 1, minutes=30) if type(x.event).__name__ in
                 ("ChatPosted", "HandRaised", "TurnStarted", "TurnEnded", "VoteCast")]
     out = {}
     for size in sizes:
-        path = os.path.join(directory, f"writes-{size}.db")
-        rec = Record(path)
+        if pg is not None:
+            from server.record import open_record
+            rec = open_record(pg.create_database())
+        else:
+            rec = Record(os.path.join(directory, f"writes-{size}.db"))
         seq: dict[str, int] = {}
         n = commits = 0
         i = 0

@@ -94,8 +94,8 @@ _setup_ids = itertools.count(1)
 class Target:
     """A server process: the project (`bench.serve`) or the bare relay (`bench.relay`)."""
 
-    def __init__(self, kind: str, db: str | None = None, secret: bytes = b""):
-        self.kind, self.db, self.secret = kind, db, secret
+    def __init__(self, kind: str, db: str | None = None, secret: bytes = b"", index: int = 0):
+        self.kind, self.db, self.secret, self.index = kind, db, secret, index
         self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
         self.ready_line: list[str] = []
@@ -106,7 +106,7 @@ class Target:
         else:
             args = ["-m", "bench.relay"]
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.log = open(os.path.join(tempfile.gettempdir(), f"bench-{self.kind}-server.log"), "wb")
+        self.log = open(os.path.join(tempfile.gettempdir(), f"bench-{self.kind}-server{self.index or ''}.log"), "wb")
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=self.log)
@@ -173,6 +173,7 @@ class Peer:
 
     def __init__(self, run: "Run", room: int, who: int):
         self.run, self.room, self.who = run, room, who
+        self.target = run.target_of(room)
         self.pid = sch.pid(who)
         self.ws = None
         self.pending: dict[str, asyncio.Future] = {}
@@ -182,18 +183,21 @@ class Peer:
     async def connect(self) -> None:
         run = self.run
         if run.kind == "relay":
-            ws = await connect(f"{run.target.url}/r{self.room}", max_size=None, ping_interval=None,
+            ws = await connect(f"{self.target.url}/r{self.room}", max_size=None, ping_interval=None,
                                open_timeout=60, create_connection=_Conn, compression=run.compression)
             ws.on_data = self._on_relay
             self.ws = ws
             return
-        ws = await connect(run.target.url, max_size=None, ping_interval=None, open_timeout=60,
+        url = self.target.url
+        if run.shared:
+            url += f"/?room={run.room_id(self.room)}"     # as clients of a cluster do (docs/protocol.md)
+        ws = await connect(url, max_size=None, ping_interval=None, open_timeout=60,
                            create_connection=_Conn, compression=run.compression)
         ws.on_data = self._on_project
         self.ws = ws
         self.welcomed = asyncio.get_running_loop().create_future()
         a = sch.actor(self.who)
-        token = tokens.sign(run.target.secret, tokens.Claims(
+        token = tokens.sign(self.target.secret, tokens.Claims(
             room=run.room_id(self.room), role=a.role, id=a.id, name=a.name, exp=time.time() + 3600))
         if self.who == sch.LATE:
             run.rec.hello_at[self.room] = clock()
@@ -260,7 +264,14 @@ def pct(sorted_vals: list[float], q: float) -> float:
 
 class Run:
     def __init__(self, kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
-                 connect_concurrency: int = 32, compression: str | None = "deflate", bursts: bool = True):
+                 connect_concurrency: int = 32, compression: str | None = "deflate", bursts: bool = True,
+                 pg=None, servers: int = 1):
+        # pg: a server.record.pgserver.LocalPostgres; each run gets a fresh database on it.
+        # servers: project processes sharing that record; room r is served by server r % servers,
+        # and its people connect straight to it (what HAProxy's `balance url_param room` gives).
+        self.pg, self.servers = pg, servers
+        self.shared = pg is not None
+        self.targets: list[Target] = []
         self.bursts = bursts             # the every-room poll and breakouts, or only steady talk
         self.compression = compression   # what clients offer; browsers offer permessage-deflate
         self.kind, self.rooms, self.seconds, self.rate, self.seed = kind, rooms, seconds, rate, seed
@@ -270,6 +281,9 @@ class Run:
         self.peers: list[list[Peer]] = []
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.base_seq = [0] * rooms
+
+    def target_of(self, r: int) -> "Target":
+        return self.targets[r % len(self.targets)]
 
     def room_id(self, r: int) -> str:
         return f"bench-room-{r}"
@@ -320,17 +334,19 @@ class Run:
         """Starts the server, sets the rooms up, runs the window, stops; returns the figures."""
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-")
         secret = os.urandom(32)
-        self.target = Target(self.kind, os.path.join(self.tmp.name, "record.db"), secret)
+        db = self.pg.create_database() if self.pg is not None else os.path.join(self.tmp.name, "record.db")
+        self.targets = [Target(self.kind, db, secret, index=i) for i in range(self.servers)]
+        self.target = self.targets[0]
         try:
             t_start = clock()
-            await self.target.start()
-            rss_empty = self.target.rss()
+            await asyncio.gather(*(t.start() for t in self.targets))
+            rss_empty = sum(t.rss() for t in self.targets)
             self.peers = [[Peer(self, r, w) for w in range(sch.PARTICIPANTS + 1)] for r in range(self.rooms)]
             sem = asyncio.Semaphore(self.conc)
             await asyncio.gather(*(self._setup_room(r, sem) for r in range(self.rooms)))
             setup_s = clock() - t_start
             await asyncio.sleep(0.3)
-            rss_held = self.target.rss()
+            rss_held = sum(t.rss() for t in self.targets)
             if on_ready is not None:
                 await on_ready(self)
             if self.kind == "project":
@@ -343,31 +359,40 @@ class Run:
             gc.collect()
             gc.disable()      # a full collection here would show up as latency that is ours, not the server's
             try:
-                cpu0, gen0, t0 = self.target.cpu(), time.process_time(), clock() + 0.2
+                cpu0, gen0, t0 = self._cpus(), time.process_time(), clock() + 0.2
                 await asyncio.gather(*(self._room(r, plans[r], t0) for r in range(self.rooms)))
                 # drain: until nothing has arrived for a while, bounded
                 limit = clock() + max(3.0, self.seconds)
                 while clock() < limit and clock() - self.rec.last_rx < 0.5:
                     await asyncio.sleep(0.05)
                 t1 = clock()
-                cpu1, gen1 = self.target.cpu(), time.process_time()
+                cpu1, gen1 = self._cpus(), time.process_time()
             finally:
                 gc.enable()
             result = self._figures(t1 - t0)
             result.update(
                 rooms=self.rooms, connections=self.rooms * (sch.PARTICIPANTS + 1), setup_s=round(setup_s, 2),
-                server_cpu_pct=round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+                server_cpu_pct=round(100 * (cpu1[0] - cpu0[0]) / (t1 - t0), 1),
+                servers=self.servers, record="postgresql" if self.pg is not None else "sqlite",
+                # every server process together (up to 100 per core), and PostgreSQL's own processes
+                server_cpu_each_pct=[round(100 * (b - a) / (t1 - t0), 1) for a, b in zip(cpu0[2], cpu1[2])],
+                postgres_cpu_pct=(round(100 * (cpu1[1] - cpu0[1]) / (t1 - t0), 1)
+                                  if self.pg is not None else None),
                 loadgen_cpu_pct=round(100 * (gen1 - gen0) / (t1 - t0), 1),
                 rss_empty_mb=round(rss_empty / 2**20, 1), rss_held_mb=round(rss_held / 2**20, 1),
                 rss_per_connection_kb=round((rss_held - rss_empty) / 1024 / (self.rooms * sch.PARTICIPANTS), 1),
             )
             return result
         finally:
-            await self.target.stop()
+            await asyncio.gather(*(t.stop() for t in self.targets))
             for room in self.peers:
                 for p in room:
                     await p.close()
             self.tmp.cleanup()
+
+    def _cpus(self) -> tuple[float, float, list[float]]:
+        each = [t.cpu() for t in self.targets]
+        return sum(each), (postgres_cpu(self.pg) if self.pg is not None else 0.0), each
 
     def _figures(self, elapsed: float) -> dict:
         rec = self.rec
@@ -422,6 +447,28 @@ class Run:
         return out
 
 
+def postgres_cpu(pg) -> float:
+    """CPU seconds used by a LocalPostgres's postmaster and its live children (backends, writers)."""
+    try:
+        with open(os.path.join(pg.data, "postmaster.pid")) as f:
+            root = int(f.readline())
+    except (OSError, ValueError):
+        return 0.0
+    tck = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(d) == root or int(parts[1]) == root:
+            total += (int(parts[11]) + int(parts[12])) / tck
+    return total
+
+
 def sustained(result: dict, limit_ms: float = 100.0) -> bool:
     """Under the latency limit, with (almost) every command answered and delivered."""
     bad = sum(result["errors"].values()) + result["skipped"] + result["unmatched"]
@@ -431,5 +478,6 @@ def sustained(result: dict, limit_ms: float = 100.0) -> bool:
 
 
 async def run_once(kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
-                   compression: str | None = "deflate", bursts: bool = True) -> dict:
-    return await Run(kind, rooms, seconds, rate, seed, compression=compression, bursts=bursts).execute()
+                   compression: str | None = "deflate", bursts: bool = True, pg=None, servers: int = 1) -> dict:
+    return await Run(kind, rooms, seconds, rate, seed, compression=compression, bursts=bursts,
+                     pg=pg, servers=servers).execute()

@@ -72,3 +72,24 @@ def test_the_run_names_its_machine_and_settings(quick):
     assert positive(quick["machine"]["cpus"])
     assert quick["settings"]["people_per_room"] == 12
     assert positive(quick["elapsed_s"])
+
+
+def test_the_scale_figures_are_side_by_side(quick):
+    """PostgreSQL against SQLite and two servers against one, in the same run; failover through HAProxy."""
+    scale = quick["scale"]
+    if "failed" in scale:
+        pytest.skip(scale["failed"])
+    for variant in ("sqlite_1", "postgresql_1", "postgresql_2"):
+        fixed = scale["fixed_load"][variant]
+        assert positive(fixed["p99_ms"]["median"]), variant
+        assert fixed["p99_ms"]["min"] <= fixed["p99_ms"]["median"] <= fixed["p99_ms"]["max"]
+        assert positive(fixed["delivered_events_per_s"]["median"]), variant
+        assert positive(fixed["loadgen_cpu_pct"]["median"]), variant
+    assert len(scale["fixed_load"]["postgresql_2"]["runs"][0]["server_cpu_each_pct"]) == 2
+    assert positive(scale["fixed_load"]["postgresql_1"]["postgres_cpu_pct"]["median"])
+    assert positive(quick["ratio_postgresql_to_sqlite"]["p99_fixed_load"]["median"])
+    for size, w in scale["record_writes_postgresql"].items():
+        assert positive(w["commits_per_s"]) and positive(w["commit_ms"]["p50"]), size
+    fo = quick["failover"]
+    assert fo["failures"] == 0, fo["first_failures"]
+    assert fo["served_again_s"]["n"] >= 1 and positive(fo["served_again_s"]["median"])
