@@ -125,7 +125,9 @@ async def test_brackets_in_names_broadcasts_agreements_and_polls_are_shown_as_ty
     async with app.run_test(size=(160, 60)) as pilot:
         stages = app.query_one("#stages")
         await until(pilot, lambda: stages.current == "agreement", "the agreement")
-        assert "[b]Whatissaidhere[/b]stayshere[1]." in compact(screen(app))
+        # the stage switches before the screen is drawn again: wait for the words themselves
+        await until(pilot, lambda: "[b]Whatissaidhere[/b]stayshere[1]." in compact(screen(app)),
+                    "the agreement shown as typed, brackets and all")
         await pilot.press("space")
         await pilot.click("#agree-btn")
         await until(pilot, lambda: stages.current == "location", "the location")
