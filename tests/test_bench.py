@@ -77,8 +77,7 @@ def test_the_run_names_its_machine_and_settings(quick):
 def test_the_scale_figures_are_side_by_side(quick):
     """PostgreSQL against SQLite and two servers against one, in the same run; failover through HAProxy."""
     scale = quick["scale"]
-    if "failed" in scale:
-        pytest.skip(scale["failed"])
+    assert "failed" not in scale, scale.get("failed")      # PostgreSQL is installed by ./run-tests
     for variant in ("sqlite_1", "postgresql_1", "postgresql_2"):
         fixed = scale["fixed_load"][variant]
         assert positive(fixed["p99_ms"]["median"]), variant
