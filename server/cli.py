@@ -78,30 +78,8 @@ class _Damage:
 
 
 def _media_options(a, db: str):
-    """Voice: our own Janus when it is installed, one that runs (--janus-secrets), or none."""
-    from server.media import MediaOptions
-    from server.media.janus import janus_binary
-    from server.record import is_postgres
-    if a.no_media:
-        return None
-    if a.janus and not a.janus_secrets:
-        _die("--janus URL needs --janus-secrets FILE: the admin secret and room key that open it")
-    if a.janus_secrets:
-        if not os.path.isfile(a.janus_secrets):
-            _die(f"no such file: {a.janus_secrets}")
-        if a.janus and not a.janus.startswith(("ws://", "wss://")):
-            _die(f"--janus takes the websocket address of Janus's API (ws://host:port), not {a.janus}")
-        return MediaOptions(folder="", janus_secrets=a.janus_secrets, janus_url=a.janus or "",
-                            talk_level=a.talk_level, talk_packets=a.talk_packets)
-    if janus_binary() is None:
-        print("session-server: voice is off: Janus is not installed (apt-get install janus), "
-              "or pass --janus-secrets for one that runs", file=sys.stderr)
-        return None
-    from server.app import default_paths
-    base = os.path.dirname(default_paths()[0]) if is_postgres(db) else os.path.dirname(os.path.abspath(db))
-    return MediaOptions(folder=os.path.join(base, "media"), interfaces=a.media_interfaces or "",
-                        public_ip=a.media_public_ip or "", stun=a.stun or "", talk_level=a.talk_level,
-                        talk_packets=a.talk_packets)
+    from server.media.options import from_args
+    return from_args(a, db, _die)
 
 
 def cmd_serve(a) -> int:
@@ -366,22 +344,8 @@ def _replay_scenario(a) -> int:
 
 
 def cmd_migrate(a) -> int:
-    from server.record import is_postgres
-    from server.record.migrate import MigrateError, migrate
-    from server.record.postgres import RecordUnavailable
-    if is_postgres(getattr(a, "from")) or not is_postgres(a.to):
-        _die("migrate copies a SQLite record (--from FILE) into PostgreSQL (--to postgresql://...)")
-    if not os.path.isfile(getattr(a, "from")):
-        _die(f"no such record: {getattr(a, 'from')}")
-    try:
-        m = migrate(getattr(a, "from"), a.to)
-    except (MigrateError, RecordUnavailable) as exc:
-        _die(str(exc), EXIT_FAIL)
-    except Exception as exc:   # a file that is not a record, a database that refuses us
-        _die(f"migrate failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", EXIT_FAIL)
-    print(f"ok: {m.rows} rows of {m.rooms} rooms and {m.snapshots} snapshots copied and verified; "
-          f"source head {m.source_head}, new head {m.target_head}")
-    return EXIT_OK
+    from server.record.migrate import run_cli
+    return run_cli(a, _die)
 
 
 def build_parser() -> argparse.ArgumentParser:

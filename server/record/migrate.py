@@ -65,3 +65,24 @@ def migrate(source: str, target: str) -> Migrated:
             dst.close()
     finally:
         src.close()
+
+
+def run_cli(a, die) -> int:
+    """`session-server migrate --from FILE --to postgresql://...`."""
+    import os
+
+    from server.record import is_postgres
+    from server.record.postgres import RecordUnavailable
+    if is_postgres(getattr(a, "from")) or not is_postgres(a.to):
+        die("migrate copies a SQLite record (--from FILE) into PostgreSQL (--to postgresql://...)")
+    if not os.path.isfile(getattr(a, "from")):
+        die(f"no such record: {getattr(a, 'from')}")
+    try:
+        m = migrate(getattr(a, "from"), a.to)
+    except (MigrateError, RecordUnavailable) as exc:
+        die(str(exc), 1)
+    except Exception as exc:   # a file that is not a record, a database that refuses us
+        die(f"migrate failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 1)
+    print(f"ok: {m.rows} rows of {m.rooms} rooms and {m.snapshots} snapshots copied and verified; "
+          f"source head {m.source_head}, new head {m.target_head}")
+    return 0
