@@ -73,7 +73,13 @@ class Leases:
             return None, other[0], max(0.0, float(other[1]))
 
     def renew(self) -> list[str]:
-        """Extends every lease still ours; returns the rooms lost (expired and taken, or fenced)."""
+        """Extends every lease still ours; returns the rooms lost (taken by another server).
+
+        A lease that lapsed while this server was stalled (a busy machine, a slow
+        database) but that nobody took since is still ours at the same epoch, so it is
+        extended, not given up: no other server can have written to the room, because
+        taking it would have raised the epoch. Appends in the gap were refused by the
+        fence (which also checks the expiry) and are retried like any failed write."""
         with self._lock:
             if not self.held:
                 return []
@@ -81,7 +87,7 @@ class Leases:
             kept = {r for (r,) in self.db.execute(
                 "UPDATE leases l SET expires = clock_timestamp() + make_interval(secs => %s) "
                 "FROM unnest(%s::text[], %s::bigint[]) AS f(room, epoch) "
-                "WHERE l.room = f.room AND l.epoch = f.epoch AND l.owner = %s AND l.expires > clock_timestamp() "
+                "WHERE l.room = f.room AND l.epoch = f.epoch AND l.owner = %s "
                 "RETURNING l.room", (self.ttl, rooms, epochs, self.owner))}
             lost = [r for r in rooms if r not in kept]
             for r in lost:

@@ -49,6 +49,27 @@ def test_a_stale_owner_cannot_add_a_row(postgres):
         x.close()
 
 
+def test_a_lease_that_lapsed_while_nobody_took_it_is_kept(postgres):
+    """A stalled server (a loaded machine) misses its renewals; as long as no other
+    server took the room, its epoch still stands: renew keeps the room rather than
+    dropping every connection, and writes go on after it."""
+    url = postgres.create_database()
+    rec = open_record(url)
+    a = Leases(url, "ws://a", ttl=0.3)
+    rec.leases = a
+    assert a.acquire("r1")[0] == 1
+    rec.append([Row("r1", 1, 1.0, "f1", "event", "x", "all", None, b"1")])
+    time.sleep(0.5)                      # stalled past the expiry
+    with pytest.raises(Fenced):          # while lapsed, the fence refuses
+        rec.append([Row("r1", 2, 2.0, "f1", "event", "x", "all", None, b"gap")])
+    assert a.renew() == []               # nobody took it: still ours, same epoch
+    assert a.fence()[1] == {"r1": 1}
+    rec.append([Row("r1", 2, 2.0, "f1", "event", "x", "all", None, b"2")])
+    assert [bytes(body) for *_x, body in rec.events("r1")] == [b"1", b"2"]
+    a.close()
+    rec.close()
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
