@@ -35,7 +35,7 @@ from server.client import SessionClient
 
 GRACE = 2                     # seconds of drop grace in the restart stories
 ROOMS_FULL = 10_000
-ROOMS_QUICK = 400             # as tests/test_room_release.py
+ROOMS_QUICK = 400             # the suite's short run (tests/test_campaigns.py)
 # After the warm-up nothing may grow but SQLite's page caches, which fill by about 1,200
 # rooms (a fixed server measured 31.0 -> 34.2 MiB by then, and 34.3 at 3,000); before the
 # fix each room kept about 13 KiB. The slope bound is what a short run can judge.

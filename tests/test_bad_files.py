@@ -166,12 +166,6 @@ def test_a_secret_others_can_read_is_refused_before_any_record_is_made(secret, t
                   "--secret-file", secret).returncode == 0
 
 
-def test_the_bad_files_campaign_passes_in_short():
-    figures, failures = ff.bad_files(quick=True)
-    assert not failures, failures
-    assert figures["file_cases"] >= 6 and figures["file_refusals_one_line"] >= 18
-
-
 def test_the_consoles_local_server_refuses_a_bad_record_before_the_screen_opens(tmp_path):
     path = ff.make_random(str(tmp_path / "junk.db"))
     before = ff.fingerprint(path)

@@ -62,12 +62,14 @@ def test_a_hundred_changed_bytes_and_deleted_rows_are_all_caught(capsys):
 
 
 def test_the_faults_campaign_tells_every_story_of_issue_12(capsys):
-    # each story is also checked in full on its own: tests/test_write_faults.py, test_restart_attendance.py,
-    # test_clock_steps.py, test_room_release.py, test_bad_files.py, test_breakout_rounds.py, test_http_edge.py
+    # The one run of the campaign's stories in the suite (they were also run one by one in
+    # test_write_faults.py, test_faults_attendance.py, test_bad_files.py and test_room_release.py,
+    # twice the time for the same checks). The finer-grained tests of each fault stay in those files.
     f = run_campaign(capsys, "faults", "--quick")
     assert f["stories"] == 10
     # disk full, second writer, stop while full
-    assert f["unavailable"] > 0 and f["acked_after_fill"] == 0 and f["retried_after"] > 0
+    assert f["unavailable"] > 0 and f["acked_after_fill"] == 0 and f["retried_after"] == f["unavailable"]
+    assert f["resumed_after_free_max_s"] < 5 and f["fold_checks"] >= 2
     assert f["readers_beside_server"] == 3 and f["served_after_kill"] == 1 and f["second_refused_in_s"] < 5
     assert f["sigterm_to_exit_s"] < 5 and f["sigterm_while_full_to_exit_s"] < 5
     assert f["sigterm_while_locked_to_exit_s"] < 5 and f["served_after_lock"] == 1
@@ -75,15 +77,17 @@ def test_the_faults_campaign_tells_every_story_of_issue_12(capsys):
     for kind in ("graceful", "crash"):
         r = f["restart_attendance"][kind]
         assert r["ghosts_after_restart"] == 0 and r["newcomer"] == "admitted" and r["verify_ok"]
+        assert abs(r["p1_credited_s"] - r["p1_present_s"]) < 1.0
     # clock steps, both ways
     for way in ("forward", "backward"):
         s = f["clock_steps"][way]
         assert abs(s["credited_s"] - s["present_s"]) < 1 and not s["last_left_before_first_joined"]
     # rooms memory (the full run: 10,000 rooms)
-    assert f["rooms_memory"]["rooms"] > 0 and f["rooms_memory"]["growth_after_warmup_kib"] is not None
+    m = f["rooms_memory"]
+    assert m["rooms"] >= 400 and m["growth_after_warmup_kib"] is not None and m["kib_per_room_after_warmup"] is not None
     # bad files: every run refused in one line
     b = f["bad_files"]
-    assert b["file_cases"] >= 7 and b["file_refusals_one_line"] > 0
+    assert b["file_cases"] >= 7 and b["file_refusals_one_line"] >= 18
     # breakout rounds: reloads and resumes in the next round, no leak
     r = f["breakout_rounds"]
     assert r["reloads"] >= 3 and r["resumes"] >= 3 and r["leaks"] == 0

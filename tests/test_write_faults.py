@@ -15,7 +15,6 @@ import threading
 import msgspec
 import pytest
 
-from campaigns.common import Figures
 from campaigns.recordview import RecordView
 from protocol import commands as c
 from protocol import events as e
@@ -229,21 +228,6 @@ def test_one_writer_per_record_and_readers_beside_it(tmp_path):
     first.close()
     Record(path).close()                         # once closed, it can be written again
     assert lock_path(path).endswith("r.db.lock")
-
-
-@pytest.mark.parametrize("story", ["disk_full", "second_writer", "stop_while_full"])
-def test_the_faults_stories_on_a_real_server(story):
-    from campaigns.faults import run_story
-    fig = Figures("faults", 1, True)
-    run_story(story, fig, quick=True)
-    assert not fig.failures, fig.failures
-    if story == "disk_full":
-        assert fig.counts["unavailable"] > 0 and fig.counts["retried_after"] == fig.counts["unavailable"]
-        assert fig.counts["resumed_after_free_max_s"] < 5 and fig.counts["fold_checks"] == 2
-    elif story == "second_writer":
-        assert fig.counts["second_refused_in_s"] < 5 and fig.counts["readers_beside_server"] == 3
-    else:
-        assert fig.counts["sigterm_while_full_to_exit_s"] < 5
 
 
 def test_every_error_code_is_documented_in_the_protocol():
