@@ -32,7 +32,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--autoplay-policy=no-user-gesture-required"]
 NAMES = {"p1": "Alex", "p2": "Blake", "p3": "Casey", "p4": "Drew"}
 ROOM = "voice-group"
-WINDOW = 2.5          # seconds over which "hears" is judged
+WINDOW = 1.5          # seconds over which "hears" is judged: 75 Opus packets, against a threshold of 10
 
 
 class Story:
@@ -117,7 +117,7 @@ class Story:
         deadline = time.monotonic() + timeout
         got = {}
         while time.monotonic() < deadline:
-            got = await self.heard(1.5)
+            got = await self.heard(1.0)
             if all(got.get(k) == v for k, v in want.items()):
                 return await self.heard()      # and it holds over a full window
         return got
