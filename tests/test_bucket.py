@@ -2,6 +2,9 @@
 on a clock the test moves by hand."""
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 from server.bucket import TokenBucket
 
 
@@ -41,3 +44,19 @@ def test_a_refused_take_spends_nothing_and_fractions_add_up():
         assert not b.take()
     clock.t += 0.125                              # 0.5 s in all: one token at 2 a second
     assert b.take()
+
+
+async def test_a_flood_of_unusable_tokens_leaves_one_burst_of_audit_rows_and_counts_the_rest(server):
+    hub = server.hub
+    clock = Clock()
+    hub._refusals = TokenBucket(hub._refusals.rate, hub._refusals.burst, clock=clock)   # time stands still
+    knocks = int(hub._refusals.burst) + 30
+    await asyncio.gather(*(hub.refuse_hello(None, None, "unauthorized", "not a token") for _ in range(knocks)))
+    await hub.flush()
+    db = sqlite3.connect(f"file:{server.db}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT count(*) FROM log WHERE room='~gateway' AND kind='rejected' AND type='hello'"
+                          ).fetchone()[0]
+    finally:
+        db.close()
+    assert (rows, hub.refusals_unrecorded) == (knocks - 30, 30)
