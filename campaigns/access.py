@@ -2,7 +2,7 @@
 
 Against a real `session-server serve` (its log captured):
   * matrix: every command from every role, compared with the table in
-    SCENARIOS.md (commands the table does not list: `server.engine.permissions`);
+    SCENARIOS.md (campaigns/access_table.py; a command it does not list is no role's);
     every refusal must carry the right code and be in the record as an
     audit row (kind 'rejected', the actor, the command, the code);
   * another room: a facilitator and a participant of room B act on room A's
@@ -14,7 +14,8 @@ Against a real `session-server serve` (its log captured):
   * TLS end to end with a certificate made here; plain websockets refused;
   * files: record, WAL, secret and export created 0600 even under umask 000;
   * logs: no display name, chat text, note, reason or location in the log.
-In-process, every scenario of tests/scenarios/ is played with the scenario
+The tokens, TLS and files are campaigns/access_edges.py; the leak check is
+campaigns/leaks.py. In-process, every scenario of tests/scenarios/ is played with the scenario
 runner and every participant's frames are inspected for leaks (notes, flags,
 locations, alerts, the waiting room, others' attendance, answers and help
 calls, anonymous seals, staff-only events, snapshots wider than their view).
@@ -22,95 +23,28 @@ calls, anonymous seals, staff-only events, snapshots wider than their view).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import glob
-import ipaddress
-import json
 import logging
 import os
 import re
 import shutil
-import ssl
-import stat
-import subprocess
-import sys
-import tempfile
-import time
 
 import msgspec
 
+from campaigns.access_edges import Edges
+# what tests and other campaigns import from here: the independent table, the leak check, the certificate
+from campaigns.access_table import F, NAMES, P, ROLES, SECRET_TEXTS, SPEC, order, sample  # noqa: F401
+from campaigns.certificates import make_certificate  # noqa: F401
 from campaigns.common import Figures, ServerProcess, scenario_paths, workdir
+from campaigns.leaks import inspect_frame, leak_check  # noqa: F401
 from campaigns.recordview import RecordView
 from protocol import commands as c
-from protocol import events as e
-from protocol.frames import Ack, Error, EventFrame, Welcome
-from protocol.state import ParticipantView
-from server import tokens
+from protocol.frames import Ack, Error
 from server.client import ClientError, SessionClient
 from server.engine import permissions
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-F, C, O, P = "facilitator", "cofacilitator", "observer", "participant"
-ROLES = (F, C, O, P)
-LEAD = {F, C}
 
-# The role table of SCENARIOS.md, written down here independently of the code (tests/test_gateway.py
-# holds the server to it as well).
-SPEC = {
-    "open": LEAD, "close": {F}, "accept_agreement": {P}, "check_in": {P}, "admit": LEAD, "deny": LEAD,
-    "remove": LEAD, "excuse": LEAD, "leave": {F, C, O, P}, "raise_hand": {P}, "lower_hand": {P, F, C},
-    "next_speaker": LEAD, "call_on": LEAD, "end_turn": {F, C, P}, "move_in_queue": LEAD,
-    "queue_mode": LEAD, "go_around": LEAD, "pass": {P}, "breakouts_plan": LEAD, "breakouts_move": LEAD,
-    "breakouts_open": LEAD, "breakouts_broadcast": LEAD, "breakouts_close": LEAD, "help_request": {P},
-    "breakouts_rule": LEAD,     # a project addition (issue 14): rules set from the console
-    "poll_create": LEAD, "poll_open": LEAD, "poll_close": LEAD, "poll_share": LEAD, "vote": {P},
-    "timer_start": LEAD, "timer_pause": LEAD, "timer_resume": LEAD, "timer_cancel": LEAD,
-    "timer_extend": LEAD, "agenda_next": LEAD, "chat": {F, C, P}, "note": LEAD, "flag": LEAD,
-    "go_around_stop": LEAD, "agenda_goto": LEAD, "flag_clear": LEAD,
-    # project additions, as docs/protocol.md's command table gives them
-    "configure": {F}, "listen_in": LEAD, "help_ack": LEAD,
-    # voice: everyone joins and leaves it; only the leads hold a mute or the floor
-    "voice_join": {F, C, O, P}, "voice_leave": {F, C, O, P}, "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
-}
-
-# Distinctive words, so that finding one in a log cannot be a coincidence.
-NAMES = {"f": "Zephyrine Quillfeather", "c": "Bartholomew Ostrander", "o": "Philippa Wrenhaven",
-         "p": "Isidora Blackwood", "q": "Cornelius Ashgrove", "victim": "Evangeline Thistlewood"}
-SECRET_TEXTS = ["NOTE-ultramarine-kestrel", "CHAT-saffron-heron", "LOCATION-42 Juniper Terrace",
-                "REASON-vermilion-otter", "HELP-cerulean-lynx", "FLAG-ochre-falcon"]
-
-
-def sample(name: str, who: str) -> c.Command:
-    """A well-formed instance of each command."""
-    args = {
-        "configure": dict(title="again"), "check_in": dict(location=SECRET_TEXTS[2]),
-        "admit": dict(target="victim"), "deny": dict(target="victim"),
-        "remove": dict(target="victim", reason=SECRET_TEXTS[3]), "excuse": dict(target="victim", reason="ill"),
-        "lower_hand": dict(target="p1") if who != P else {}, "call_on": dict(target="p1"),
-        "move_in_queue": dict(target="p1", position=1), "queue_mode": dict(mode="fair"),
-        "go_around": dict(seconds=60), "breakouts_plan": dict(rooms=1), "breakouts_move": dict(target="p1", room=1),
-        "breakouts_open": dict(minutes=5), "breakouts_broadcast": dict(text="pods: two minutes"),
-        "listen_in": dict(room=0), "breakouts_rule": dict(kind="apart", target="p1", other="victim"),
-        "help_request": dict(text=SECRET_TEXTS[4]), "help_ack": dict(help_id=1),
-        "poll_create": dict(id=f"poll-{who}", question="Mood?", kind="scale"),
-        "poll_open": dict(id="poll-main"), "poll_close": dict(id="poll-main"), "poll_share": dict(id="poll-main"),
-        "vote": dict(id="poll-main", value=5), "timer_start": dict(id=f"t-{who}", seconds=60),
-        "timer_pause": dict(id="t-main"), "timer_resume": dict(id="t-main"), "timer_cancel": dict(id="t-main"),
-        "timer_extend": dict(id="t-main", seconds=30), "chat": dict(text=SECRET_TEXTS[1]),
-        "note": dict(target="p1", text=SECRET_TEXTS[0]), "flag": dict(target="p1", level="watch", reason=SECRET_TEXTS[5]),
-        "agenda_goto": dict(index=0), "flag_clear": dict(target="p1"),
-        "mute": dict(target="p1"), "unmute": dict(target="p1"), "hold_floor": dict(on=True),
-        "voice_activity": dict(person="p1", talking=True),      # the media server's own: nobody's here
-    }.get(name, {})
-    return c.COMMAND_TYPES[name](**args)
-
-
-def order(names: list[str]) -> list[str]:
-    last = ["remove", "deny", "close", "leave"]
-    return [n for n in names if n not in last] + [n for n in last if n in names]
-
-
-class Access:
+class Access(Edges):
     def __init__(self, fig: Figures, quick: bool):
         self.fig, self.quick = fig, quick
         self.wd = workdir("access")
@@ -182,7 +116,7 @@ class Access:
             await asyncio.sleep(0.2)
             v = self.view()
             for name, (cid, r) in results.items():
-                allowed = role in SPEC.get(name, permissions.MATRIX.get(name, ()))
+                allowed = role in SPEC.get(name, ())      # the table's word, not the code's
                 fig.add("matrix_pairs")
                 if name == "end_turn" and role == P:
                     allowed = False       # only the speaker may; p1 is not speaking
@@ -243,110 +177,6 @@ class Access:
         for cl in (fa, pa, fb, pb):
             await cl.close()
 
-    # --- 3. tokens -------------------------------------------------------------------------
-
-    async def bad_tokens(self) -> None:
-        fig = self.fig
-        secret = self.srv.secret()
-        now = time.time()
-        good = tokens.Claims(room="room-a", role=P, id="pa", name=NAMES["p"], exp=now + 3600)
-
-        def edit(token: str, **changes) -> str:
-            p64, m64 = token.split(".")
-            payload = json.loads(tokens._unb64(p64))
-            payload.update(changes)
-            return tokens._b64(json.dumps(payload).encode()) + "." + m64
-
-        other_room = tokens.sign(secret, tokens.Claims(room="room-b", role=P, id="pb", name=NAMES["q"], exp=now + 3600))
-        cases = {
-            "forged (another secret)": tokens.sign(b"x" * 64, good),
-            "expired": tokens.sign(secret, msgspec.structs.replace(good, exp=now - 5)),
-            "another room's, room edited": edit(other_room, room="room-a"),
-            "role raised in the payload": edit(tokens.sign(secret, good), role=F),
-            "name edited in the payload": edit(tokens.sign(secret, good), name="Someone Else"),
-            "unknown role, signed": tokens.sign(secret, msgspec.structs.replace(good, role="admin")),
-            "malformed": "not-a-token",
-            "three parts": "a.b.c",
-            "empty": "",
-            "signature only": "." + tokens.sign(secret, good).split(".")[1],
-        }
-        await asyncio.sleep(0.5)          # earlier clients' goodbyes reach the record first
-        unaudited = []
-        self.tokens_used = [t for t in cases.values() if len(t) > 20]
-        for what, tok in cases.items():
-            rows = await self._refused(what, tok or None, "unauthorized")
-            self._audited_hello(what, rows, unaudited, expect_room="room-a" if what == "expired" else None)
-        # a token in the URL is not a token
-        rows = await self._refused("token in the URL", None, "unauthorized",
-                                   url=f"{self.srv.url}/?token={tokens.sign(secret, good)}")
-        self._audited_hello("token in the URL", rows, unaudited)
-        # the Authorization header is checked like the hello's
-        rows = await self._refused("forged bearer header", None, "unauthorized",
-                                   headers={"Authorization": "Bearer " + tokens.sign(b"y" * 64, good)})
-        self._audited_hello("forged bearer header", rows, unaudited)
-        # refusals at the hello happen before any room is known: how are they recorded?
-        fig.counts["hello_refusals_unaudited"] = unaudited
-        log = self.srv.log_tail(10**7)
-        fig.counts["hello_refusal_log_lines"] = len(re.findall(r"unauthori|refused|token", log, re.I))
-        cl = SessionClient(self.srv.url, None, additional_headers={"Authorization": "Bearer " + tokens.sign(secret, good)})
-        try:
-            await cl.connect()
-            fig.add("bearer_header_accepted")
-        except ClientError as exc:
-            fig.fail(f"a valid bearer header was refused: {exc}")
-        await cl.close()
-        # an old protocol
-        from websockets.asyncio.client import connect
-        last = self.view().last_id
-        async with connect(self.srv.url) as ws:
-            await ws.send(msgspec.msgpack.encode({"t": "hello", "token": tokens.sign(secret, good), "protocol": 0}))
-            r = msgspec.msgpack.decode(await ws.recv())
-            fig.check(r.get("code") == "version", f"an old protocol got {r}")
-            fig.add("token_cases")
-        await asyncio.sleep(0.05)
-        self._audited_hello("an old protocol", self._rows_after(last), unaudited)
-        fig.counts["hello_refusals"] = len(cases) + 3
-
-    def _audited_hello(self, what: str, rows: list, unaudited: list, expect_room: str | None = None) -> None:
-        """A refused hello leaves one audit row: under the token's room when the token is
-        genuine (expired), else under the gateway's own pseudo-room."""
-        fig = self.fig
-        hello = [r for r in rows if r[3] == "rejected" and r[4] == "hello"]
-        if not hello:
-            unaudited.append(what)
-            fig.fail(f"token {what}: the refused hello left no audit row")
-            return
-        fig.add("hello_refusals_audited")
-        fig.check(len(hello) == 1, f"token {what}: {len(hello)} audit rows")
-        room = hello[0][1]
-        fig.check(room == expect_room if expect_room else room.startswith("~"),
-                  f"token {what}: audited under room {room!r}")
-
-    def _rows_after(self, last_id: int) -> list:
-        db = __import__("sqlite3").connect(f"file:{self.srv.db}?mode=ro", uri=True)
-        try:
-            return db.execute("SELECT id, room, actor, kind, type FROM log WHERE id > ?", (last_id,)).fetchall()
-        finally:
-            db.close()
-
-    async def _refused(self, what: str, tok, code: str, url: str | None = None, headers=None) -> list:
-        """Connects with a bad token; returns the record rows written meanwhile."""
-        fig = self.fig
-        fig.add("token_cases")
-        last = self.view().last_id
-        cl = SessionClient(url or self.srv.url, tok, additional_headers=headers)
-        try:
-            w = await cl.connect()
-            fig.fail(f"token {what}: let in as {w.you}")
-        except ClientError as exc:
-            fig.check(exc.args[0] == code, f"token {what}: refused with {exc.args}, expected {code}")
-            await asyncio.wait_for(cl.closed.wait(), 5)
-            fig.check(cl.close_code == 1008, f"token {what}: closed with {cl.close_code}, expected 1008")
-        finally:
-            await cl.close()
-        await asyncio.sleep(0.05)
-        return self._rows_after(last)
-
     # --- 4. after removal -------------------------------------------------------------------
 
     async def removal(self) -> None:
@@ -377,75 +207,6 @@ class Access:
         db.close()
         fig.check(n == 2, f"{n} of 2 refused returns of a removed participant are audited")
         await f.close()
-
-    # --- 5. TLS -------------------------------------------------------------------------------
-
-    async def tls(self) -> None:
-        fig = self.fig
-        certfile, keyfile = make_certificate(self.wd)
-        d = os.path.join(self.wd, "tls")
-        os.mkdir(d)
-        srv = ServerProcess(d, certfile=certfile, keyfile=keyfile).start()
-        try:
-            ctx = ssl.create_default_context(cafile=certfile)
-            cl = SessionClient(srv.url, srv.token("tls-room", F, "tf", NAMES["f"]), ssl=ctx)
-            w = await cl.connect()
-            r = await cl.command(c.Configure(title="tls"))
-            await cl.sync()
-            so = cl.ws.transport.get_extra_info("ssl_object")
-            fig.counts["tls_version"] = so.version()
-            fig.check(isinstance(r, Ack) and isinstance(w, Welcome) and so.version() in ("TLSv1.2", "TLSv1.3"),
-                      f"TLS session failed: {r!r} {so.version()}")
-            fig.check(any(isinstance(x.ev, e.RoomConfigured) for x in cl.events), "no event over TLS")
-            await cl.close()
-            plain = SessionClient(srv.url.replace("wss://", "ws://"), srv.token("tls-room", F, "tf", "x"))
-            try:
-                await plain.connect(timeout=5)
-                fig.fail("a plain websocket was served on the TLS port")
-            except Exception:          # noqa: BLE001 - any failure to connect is right
-                fig.add("tls_plain_refused")
-            untrusting = SessionClient(srv.url, srv.token("tls-room", F, "tf", "x"), ssl=ssl.create_default_context())
-            try:
-                await untrusting.connect(timeout=5)
-                fig.fail("a client that does not trust the certificate connected")
-            except ssl.SSLError:
-                fig.add("tls_untrusted_refused")
-            except Exception as exc:   # noqa: BLE001
-                fig.add("tls_untrusted_refused") if "CERTIFICATE" in str(exc).upper() else fig.fail(
-                    f"unexpected failure for an untrusting client: {exc!r}")
-        finally:
-            srv.stop()
-
-    # --- 6. files -----------------------------------------------------------------------------
-
-    async def files(self) -> None:
-        fig = self.fig
-        d = os.path.join(self.wd, "umask0")
-        os.mkdir(d)
-        srv = ServerProcess(d, umask=0).start()
-        try:
-            cl = SessionClient(srv.url, srv.token("files", F, "ff", NAMES["f"]))
-            await cl.connect()
-            await cl.command(c.Configure(title="files"))
-            await cl.close()
-            for path in (srv.db, srv.db + "-wal", srv.db + "-shm", srv.secret_file):
-                if os.path.exists(path):
-                    mode = stat.S_IMODE(os.stat(path).st_mode)
-                    fig.add("files_checked")
-                    fig.check(mode == 0o600, f"{os.path.basename(path)} was created {oct(mode)}, not 0600")
-        finally:
-            srv.stop()
-        out = os.path.join(d, "export.jsonl")
-        csv = os.path.join(d, "attendance.csv")
-        for fmt, path in (("jsonl", out), ("attendance-csv", csv)):
-            p = subprocess.run([sys.executable, "-m", "server.cli", "export", "--db", srv.db, "--room", "files",
-                                "--format", fmt, "--out", path], capture_output=True, text=True,
-                               preexec_fn=lambda: os.umask(0), timeout=60)
-            fig.check(p.returncode == 0, f"export {fmt} failed: {p.stderr.strip()}")
-            if os.path.exists(path):
-                mode = stat.S_IMODE(os.stat(path).st_mode)
-                fig.add("files_checked")
-                fig.check(mode == 0o600, f"the {fmt} export was created {oct(mode)}, not 0600")
 
     # --- 7. logs ------------------------------------------------------------------------------
 
@@ -481,179 +242,6 @@ class Access:
             if any(part in logs for part in tok.split(".") if len(part) >= 16):
                 self.fig.fail("the serve log contains a token", "log_leak_token")
 
-
-# --- the leak check over every scenario (in-process, with the scenario runner) -------------
-
-# staff_entered and staff_left go to everyone since issue 14.2 (docs/protocol.md: participants
-# see who is in the room with them, observers too), so they are not in this list
-STAFF_ONLY = (e.NoteAdded, e.Flagged, e.LocationCheckedIn, e.CheckInAlert, e.DropOverdue, e.Excused,
-              e.BallotCast, e.RoomConfigured, e.PollCreated, e.BreakoutsPlanned,
-              e.ListenedIn, e.BreakoutRuleChanged, e.FlagCleared)
-ABOUT_ONE = (e.ParticipantWaiting, e.WaitingLeft, e.AgreementAccepted, e.Denied, e.VoteCast, e.HelpRequested)
-
-
-def sensitive_texts(sc) -> list[tuple[str, str | None]]:
-    """(text, the one participant allowed to see it, if any) from a scenario's steps."""
-    out = []
-    for st in sc.steps:
-        a = st.args
-        if st.do == "note":
-            out.append((a.get("text", ""), None))
-        elif st.do == "flag":
-            out.append((a.get("reason", ""), None))
-        elif st.do == "check_in":
-            out.append((a.get("location", ""), None))
-        elif st.do in ("remove", "excuse"):
-            out.append((a.get("reason", ""), None))
-        elif st.do == "help_request":
-            out.append((a.get("text", ""), st.who))
-        elif st.do == "chat" and a.get("to", "all") == "facilitators":
-            out.append((a.get("text", ""), st.who))
-        elif st.do == "chat" and a.get("to", "all") not in ("all", "facilitators"):
-            out.append((a.get("text", ""), a["to"]))
-    return [(t, who) for t, who in out if t and len(t) >= 6]
-
-
-async def leak_check(fig: Figures, paths: list[str], log_text: list[str]) -> None:
-    from server.scenarios import runner as runner_mod
-    from server.scenarios.script import load
-
-    frames_by: dict[str, list] = {}
-
-    class RecordingPlayer(runner_mod.Player):
-        def _frame(self, frame) -> None:
-            frames_by.setdefault(self.person.id, []).append(frame)
-            super()._frame(frame)
-
-    original = runner_mod.Player
-    runner_mod.Player = RecordingPlayer
-    try:
-        for path in paths:
-            frames_by.clear()
-            sc = load(path)
-            d = tempfile.mkdtemp(prefix="campaign-leak-")
-            db = os.path.join(d, "record.db")
-            r = runner_mod.Runner(sc, db)
-            res = await r.run()
-            fig.add("scenarios_played")
-            if not res.passed:
-                fig.add("scenarios_failing_their_own_expectations")
-            secrets_ = sensitive_texts(sc)
-            for pid, pl in r.players.items():
-                if pl.person.role != "participant":
-                    continue
-                view = RecordView(db)        # a fold of its own: welcomes come in seq order
-                view.refresh()
-                fig.add("participant_streams")
-                for fr in frames_by.get(pid, []):
-                    inspect_frame(fig, sc, pid, fr, view, secrets_)
-            log_text.extend(t for t, _ in secrets_)
-            log_text.extend(p.name for p in sc.people.values())
-            log_text.extend(st.args.get("text", "") for st in sc.steps if st.do == "chat")
-            shutil.rmtree(d, ignore_errors=True)
-    finally:
-        runner_mod.Player = original
-
-
-def inspect_frame(fig: Figures, sc, me: str, fr, view: RecordView, secrets_) -> None:
-    where = f"{os.path.basename(sc.path)}: {me}"
-    fig.add("participant_frames")
-    text = msgspec.json.encode(fr).decode()
-    for s, allowed in secrets_:
-        if allowed != me and s in text:
-            fig.fail(f"{where} received {s!r} in a {type(fr).__name__}", "leak_text")
-    if isinstance(fr, Welcome):
-        if fr.state is None:
-            return
-        if not fig.check(isinstance(fr.state, ParticipantView), f"{where} got a staff snapshot"):
-            return
-        v: ParticipantView = fr.state
-        try:
-            fold = view.fold_to(sc.room, fr.seq)      # welcomes come in seq order per participant
-        except (KeyError, ValueError):
-            fold = None                               # an earlier participant's fold went past it
-        if fold is not None:
-            here = {m.id for m in fold.members.values() if m.status == "present"}
-            extra = {p.id for p in v.present} - here
-            fig.check(not extra, f"{where}'s snapshot lists {sorted(extra)} as present, who are not")
-            fig.add("snapshots_checked_against_the_record")
-        for pv in v.polls:
-            p = fold.polls.get(pv.id) if fold is not None else None
-            if p is not None:
-                fig.check(pv.results is None or p.shared, f"{where}'s snapshot shows unshared results of {pv.id}")
-        for line in v.chat:
-            fig.check(line.to in ("all", me) or line.by == me, f"{where}'s snapshot has chat to {line.to}")
-        for h in v.my_help:
-            fig.check(h.person == me, f"{where}'s snapshot has {h.person}'s help call")
-        return
-    if not isinstance(fr, EventFrame):
-        return
-    ev, aud = fr.ev, fr.aud
-    fig.add("participant_events")
-    ok_aud = aud == "all" or aud == f"p:{me}" or aud.startswith("b:")
-    fig.check(ok_aud, f"{where} received a {type(ev).__name__} addressed to {aud}")
-    if isinstance(ev, STAFF_ONLY):
-        fig.fail(f"{where} received {type(ev).__name__} (staff only)", "leak_staff_event")
-    if isinstance(ev, ABOUT_ONE) and ev.person != me:
-        fig.fail(f"{where} received {type(ev).__name__} about {ev.person}", "leak_about_other")
-    if isinstance(ev, e.Removed) and ev.reason:
-        fig.fail(f"{where} received the reason for removing {ev.person}", "leak_reason")
-    if isinstance(ev, e.ChatPosted):
-        fig.check(ev.to == "all" or ev.to == me or ev.by == me, f"{where} received chat to {ev.to}")
-    if aud == "all" or aud.startswith("b:"):
-        # judged at the time, by a fold of the record of its own: where was this
-        # participant just before the event (issue 12: rounds, late joiners)?
-        try:
-            before = view.fold_to(sc.room, fr.seq - 1)
-        except (KeyError, ValueError):
-            before = None            # this stream went past it already (a fresh welcome)
-        if before is not None:
-            m = before.members.get(me)
-            inside = m is not None and m.status in ("present", "dropped")
-            if not inside:
-                fig.fail(f"{where} received {type(ev).__name__} (seq {fr.seq}) from a time they were not in the room",
-                         "leak_outside_their_time")
-            elif aud.startswith("b:"):
-                room = getattr(ev, "room", None)
-                here = (before.breakouts == "open" and m.breakout is not None
-                        and getattr(ev, "round", before.round) in (0, before.round)
-                        and (room is None or room == m.breakout))
-                if not here:
-                    fig.fail(f"{where} received {type(ev).__name__} of round {getattr(ev, 'round', '?')} room "
-                             f"{room} while in room {m.breakout}", "leak_other_round")
-
-
-def make_certificate(d: str) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1 and localhost: `cryptography`, else the openssl CLI."""
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
-                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
-        os.chmod(key, 0o600)
-        return cert, key
-    k = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    crt = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(k.public_key())
-           .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-           .not_valid_after(now + datetime.timedelta(days=1))
-           .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-           .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-           .sign(k, hashes.SHA256()))
-    fd = os.open(key, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()))
-    with open(cert, "wb") as f:
-        f.write(crt.public_bytes(serialization.Encoding.PEM))
-    return cert, key
 
 
 class _Capture(logging.Handler):

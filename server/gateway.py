@@ -17,6 +17,7 @@ from protocol.frames import (
     PROTOCOL_VERSION, Ack, Cmd, Device, Error, Hello, Ping, Pong, decode_client, encode,
 )
 from server import http_edge, pauses, relay, tokens
+from server.bucket import TokenBucket
 from server.engine import Actor
 from server.hub import Hub
 from server.record.sqlite import PROGRAM_PREFIX
@@ -339,7 +340,8 @@ class Gateway:
         conn.send(encode(Device(credential=credential, expires=exp), conn.binary))
 
     async def _frames(self, ws, conn: Conn, host, actor: Actor, binary: bool) -> None:
-        state = {"tokens": self.limits.burst, "last": time.monotonic(), "garbage": 0}
+        lim = self.limits
+        state = {"bucket": TokenBucket(lim.rate, lim.burst), "garbage": 0}
         try:
             async for data in ws:
                 if not await self._frame(data, conn, host, actor, binary, state):
@@ -378,14 +380,10 @@ class Gateway:
         if isinstance(frame, Hello):
             conn.send(encode(Error(code="invalid", message="already said hello"), binary))
             return True
-        now = time.monotonic()
-        st["tokens"] = min(lim.burst, st["tokens"] + (now - st["last"]) * lim.rate)
-        st["last"] = now
-        if st["tokens"] < 1:
+        if not st["bucket"].take():
             conn.send(encode(Error(id=frame.id, code="rate_limited",
                                    message="too many commands; slow down"), binary))
             return True
-        st["tokens"] -= 1
         # Decided now, answered once recorded: the next frame is read meanwhile, so
         # one connection's commands share a group commit instead of queueing for one
         # each. Commits complete in order, so the acks do too.

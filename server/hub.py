@@ -1,39 +1,37 @@
-"""The hub: rooms, group commit, fan-out by audience, deadlines.
+"""The hub: rooms, the commands and connections that reach them, and what it is made of.
 
-Order of work for a command: fire any deadline already due, decide against
-the room's decided state, fold the events into it at once (so the next
-command sees them), queue the rows for the record. A single committer writes
-whatever is queued in one transaction (group commit) and only then folds the
-events into the room's *visible* state and hands them to the connections.
-So the visible state is always exactly the fold of the record, and nothing
-reaches anyone before it is durable.
-
-A commit that fails takes back what it held: its commands (and any decided
-behind them in the same rooms) are answered `unavailable`, and those rooms'
-decided state goes back to a copy of the visible one, the recorded one. Then
-new writes are refused at once while the committer probes the record with
-backoff; see server/outage.py, server/health.py and docs/reliability.md.
+A command is decided against the room's decided state, folded into it at once,
+queued for the record, and answered once its events are durable and delivered.
+The hub's subjects each have their module, all parts of this one class:
+  * group commit and snapshots: server/group_commit.py (durable before visible);
+  * fan-out by audience and the recent window resumes come from: server/fanout.py;
+  * remembered command ids, so a retry is applied once: server/command_ids.py;
+  * deadlines that fire by themselves: server/deadlines.py;
+  * rooms from the record, and letting them go: server/loading.py;
+  * rooms shared with other servers (PostgreSQL leases): server/sharing.py;
+  * a record that cannot be written: server/outage.py, server/health.py and
+    docs/reliability.md.
 """
 from __future__ import annotations
 
 import asyncio
-import time
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 
-from protocol import events as ev_mod
 from protocol.commands import Command
-from protocol.frames import PROTOCOL_VERSION, Ack, Error, Welcome, You, encode
-from server import engine, snapshots
-from server.health import BACKOFF_FIRST, BACKOFF_MAX, Health, Unavailable
-from server.outage import Outages
-from server.engine import Actor, Ctx, Emit, Rejected
-from server.engine.hearing import entered_at, hears
-from server.engine.views import participant_view
+from protocol.frames import Ack, Error, encode
+from server import command_ids, engine, snapshots
+from server.bucket import TokenBucket
 from server.deadlines import Deadlines
+from server.engine import Actor, Ctx, Rejected
+from server.engine.hearing import entered_at, hears
+from server.fanout import Fanout
+from server.group_commit import GroupCommit
+from server.health import Health, Unavailable
 from server.loading import Loading
+from server.outage import Outages
 from server.record import Record, Row  # noqa: F401  (Record: the interface's name)
 # what other modules know the hub's room by
 from server.room_host import RECENT_KEPT, Batch, Recent, RoomHost, Sink, _as_retry, _as_wire, _enc  # noqa: F401
@@ -46,8 +44,7 @@ REFUSALS_PER_S = 20.0        # refused hellos recorded per second, sustained
 REFUSALS_BURST = 100.0
 
 
-
-class Hub(Outages, Loading, Sharing, Deadlines):
+class Hub(GroupCommit, Fanout, Outages, Loading, Sharing, Deadlines):
     def __init__(self, record: Record, clock, secret: bytes):
         self.record = record
         self.clock = clock
@@ -71,8 +68,7 @@ class Hub(Outages, Loading, Sharing, Deadlines):
         # Once shutting down, closing sockets are the server's doing, not people
         # dropping: nothing about them goes to the record.
         self.stopping = False
-        self._refusal_budget = REFUSALS_BURST
-        self._refusal_at = time.monotonic()
+        self._refusals = TokenBucket(REFUSALS_PER_S, REFUSALS_BURST)
         self.refusals_unrecorded = 0
         # a record shared with other servers (PostgreSQL): rooms are taken with leases
         self.shared = bool(getattr(record, "shared", False))
@@ -82,8 +78,6 @@ class Hub(Outages, Loading, Sharing, Deadlines):
         self._taking: dict[str, asyncio.Future] = {}
 
     # --- start and stop -----------------------------------------------------------
-
-    # --- rooms shared with other servers (PostgreSQL) --------------------------------
 
     async def start(self) -> None:
         self._wake_commit = asyncio.Event()
@@ -122,170 +116,12 @@ class Hub(Outages, Loading, Sharing, Deadlines):
         if self._reader is not None and self._reader is not self.record:
             self._reader.close()
 
-    # --- the write path -----------------------------------------------------------
-
-    def _submit(self, host: RoomHost, emits: list[Emit], actor: str | None, cmd_id: str | None,
-                now: float) -> asyncio.Future:
-        """Folds the events into the decided state and queues them for the record."""
-        fut = asyncio.get_running_loop().create_future()
-        if not self.health.ok:
-            return self._unavailable(fut)
-        rows, items = self._fold(host, emits, actor, cmd_id, now)
-        self._pending.append(Batch(host, rows, items, fut))
-        self._wake_commit.set()
-        self._reschedule(host)
-        return fut
-
-    def _fold(self, host: RoomHost, emits: list[Emit], actor: str | None, cmd_id: str | None,
-              now: float) -> tuple[list[Row], list[Recent]]:
-        """Folds events into the decided state; returns their rows and their delivery items."""
-        rows, items = [], []
-        st = host.state
-        for x in emits:
-            at = x.at if x.at is not None else now
-            seq = st.seq + 1
-            engine.evolve(st, x.event, at, seq)
-            anonymous = isinstance(x.event, ev_mod.BallotCast)
-            rows.append(Row(host.id, seq, at, None if anonymous else actor, "event",
-                            type(x.event).__struct_config__.tag, x.aud,
-                            None if anonymous else cmd_id, _enc.encode(x.event)))
-            items.append(Recent(seq, at, x.aud, x.event))
-        return rows, items
-
-    def _audit(self, host: RoomHost, actor: Actor, cmd_id: str | None, what: str,
-               exc: Rejected) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
-        if not self.health.ok:
-            return self._unavailable(fut)
-        body = _enc.encode({"code": exc.code, "message": exc.message})
-        row = Row(host.id, None, self.clock.now(), actor.id, "rejected", what, None, cmd_id, body)
-        self._pending.append(Batch(host, [row], [], fut))
-        self._wake_commit.set()
-        return fut
-
-    async def _commit_loop(self) -> None:
-        delay = BACKOFF_FIRST
-        while True:
-            if self._pending:
-                batches, self._pending = self._pending, []
-                await self._commit(batches)
-                continue
-            if self.health.ok:
-                await self._wake_commit.wait()
-                self._wake_commit.clear()
-                delay = BACKOFF_FIRST
-                continue
-            # Unhealthy, nothing queued (new writes are refused meanwhile): probe
-            # with backoff until a write transaction commits again.
-            await asyncio.sleep(delay)
-            delay = min(BACKOFF_MAX, delay * 2)
-            try:
-                await asyncio.get_running_loop().run_in_executor(self._writer, self.record.probe)
-            except Exception as exc:    # noqa: BLE001 - still unwritable: the next probe will tell
-                self.health.down(exc)
-                continue
-            self._recovered()
-
-    async def _commit(self, batches: list[Batch]) -> None:
-        loop = asyncio.get_running_loop()
-        self._inflight = batches
-        try:
-            rows = [r for b in batches for r in b.rows]
-            snap_before = {id(b.host): b.host.snap_seq for b in batches}
-            snaps = self._snapshots_due(batches)
-            try:
-                await loop.run_in_executor(self._writer, self.record.append, rows, snaps)
-            except Exception as exc:    # noqa: BLE001 - any failure to write is handled the same way
-                for b in batches:
-                    b.host.snap_seq = snap_before.get(id(b.host), b.host.snap_seq)
-                self._failed(batches, exc)
-                return
-            self.commits += 1
-            for b in batches:
-                self._deliver(b.host, b.items)
-                if not b.future.done():
-                    b.future.set_result(b.items[-1].seq if b.items else b.host.visible.seq)
-        finally:
-            self._inflight = []
-        if self.health.up():
-            self._recovered()
-
-    def _snapshots_due(self, batches: list[Batch]) -> list[tuple]:
-        """Snapshots to write with this commit. Every pending event is in it, so a
-        room's decided state is exactly the fold of its log up to this commit."""
-        out = []
-        for b in batches:
-            host = b.host
-            if b.items and host.state.seq - host.snap_seq >= snapshots.EVERY and host.id in self.rooms:
-                out.append(self.sealer.seal(host.id, host.state))
-                host.snap_seq = host.state.seq
-        return out
-
-    async def flush(self) -> None:
-        """Waits until everything queued so far is durable and delivered."""
-        while self._pending or self._inflight:
-            fut = (self._pending or self._inflight)[-1].future
-            try:
-                await asyncio.shield(fut)
-            except Exception:    # noqa: BLE001 - failed writes are settled too; their callers were told
-                pass
-
-    # --- fan-out ------------------------------------------------------------------
-
-    def _deliver(self, host: RoomHost, items: list[Recent]) -> None:
-        vis = host.visible
-        for it in items:
-            # who hears an event is decided by the room as it was when it happened:
-            # the person who leaves hears their own leaving, the session's close too
-            for pid, conn in list(host.conns.items()):
-                m = vis.members.get(pid)
-                staff = conn.role != "participant"
-                if m is None and not staff:
-                    continue
-                if hears(it.aud, it.seq, pid, conn.role, m):
-                    conn.send(it.frame(conn.binary, not staff))
-            engine.evolve(vis, it.event, it.at, it.seq)
-            host.recent.append(it)
-            self._after_event(host, it)
-
     def spawn(self, coro) -> asyncio.Task:
         """Runs a coroutine beside the hub, keeping a reference until it ends."""
         t = asyncio.get_running_loop().create_task(coro)
         self._spawned.add(t)
         t.add_done_callback(self._spawned.discard)
         return t
-
-    def _after_event(self, host: RoomHost, it: Recent) -> None:
-        ev = it.event
-        if self.media is not None:
-            self.media.after_event(host, ev)
-        if isinstance(ev, (ev_mod.Admitted, ev_mod.Returned)):
-            conn = host.conns.get(ev.person)
-            if conn is not None:
-                # newly inside: the room's picture as this participant may see it
-                conn.send(self.welcome(host, conn, resumed=False))
-        elif isinstance(ev, (ev_mod.Denied, ev_mod.Removed)):
-            conn = host.conns.pop(ev.person, None)
-            if conn is not None:
-                conn.close(1000, "removed" if isinstance(ev, ev_mod.Removed) else "denied")
-        elif isinstance(ev, ev_mod.SessionClosed):
-            for pid, conn in list(host.conns.items()):
-                if conn.role == "participant":
-                    host.conns.pop(pid, None)
-                    conn.close(1000, "the session has ended")
-
-    def welcome(self, host: RoomHost, conn: Sink, resumed: bool) -> bytes | str:
-        vis = host.visible
-        m = vis.members.get(conn.person)
-        you = You(id=conn.person, name=m.name if m else "", role=conn.role)
-        state = None
-        if not resumed:
-            state = vis if conn.role != "participant" else participant_view(vis, conn.person)
-        return encode(Welcome(protocol=PROTOCOL_VERSION, room=host.id, you=you,
-                              server_time=self.clock.now(), seq=vis.seq, resumed=resumed,
-                              state=state), conn.binary)
-
-    # --- deadlines ------------------------------------------------------------------
 
     # --- what connections ask --------------------------------------------------------
 
@@ -295,18 +131,9 @@ class Hub(Outages, Loading, Sharing, Deadlines):
         loop = asyncio.get_running_loop()
         key = (actor.id, cmd_id)
         name = engine.command_name(cmd)
-        prior = host.results.get(key)
-        if prior is not None:
-            out = loop.create_future()
-            if host.names.get(key, name) != name:
-                out.set_result(Error(id=cmd_id, code="invalid",
-                                     message=f"command id {cmd_id!r} was already used for another command"))
-            elif isinstance(prior, asyncio.Future):
-                prior.add_done_callback(lambda f: out.set_result(_as_retry(f.result(), cmd_id))
-                                        if not f.exception() else out.set_exception(f.exception()))
-            else:
-                out.set_result(_as_retry(prior, cmd_id))
-            return out
+        again = command_ids.answer_again(host, key, name, cmd_id)
+        if again is not None:
+            return again
         if not self.health.ok:
             # refused before deciding, so nothing is believed that is not recorded;
             # the same id may be sent again once writing resumes
@@ -315,8 +142,7 @@ class Hub(Outages, Loading, Sharing, Deadlines):
             out.set_result(Error(id=cmd_id, code="unavailable", message=self.health.detail))
             return out
         waiter = loop.create_future()
-        host.remember(key, waiter)
-        host.names[key] = name
+        command_ids.expect(host, key, name, waiter)
         self.fire_due(host)
         try:
             emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), actor, self.seal_key))
@@ -329,9 +155,7 @@ class Hub(Outages, Loading, Sharing, Deadlines):
 
         def recorded(f: asyncio.Future) -> None:
             if f.exception() is not None:
-                # not recorded, so not decided: forgotten, and a retry decides afresh
-                if host.results.get(key) is waiter:
-                    host.results.pop(key, None)
+                command_ids.forget(host, key, waiter)
                 self.health.refused += 1
                 waiter.set_result(Error(id=cmd_id, code="unavailable", message=str(f.exception())))
                 return
@@ -424,25 +248,6 @@ class Hub(Outages, Loading, Sharing, Deadlines):
         if cmd is not None:
             await self.configure(host.id, cmd)
 
-    def _missed(self, host: RoomHost, resume: int | None):
-        """The events after `resume`, if a resume can be served (None: send a fresh
-        welcome instead): the last RECENT_KEPT of the room, from memory, or from
-        the record for what a restart left on disk."""
-        vis = host.visible
-        if resume is None or not 0 <= resume <= vis.seq or vis.seq - resume > RECENT_KEPT:
-            return None
-        recent = host.recent
-        if resume == vis.seq:
-            return ()
-        if recent and recent[0].seq <= resume + 1:
-            return (it for it in recent if it.seq > resume)
-        first = recent[0].seq if recent else vis.seq + 1
-        older = [Recent(seq, at, aud, None, body=body) for seq, at, aud, _typ, body
-                 in self.reader().events(host.id, after=resume, before=first)]
-        if len(older) != first - resume - 1:
-            return None        # not all on disk (cannot happen with an intact record): start afresh
-        return [*older, *recent]
-
     async def leave(self, host: RoomHost, actor: Actor, conn: Sink) -> None:
         """A connection ended. If it was not replaced, the person dropped (or left)."""
         if host.conns.get(actor.id) is not conn:
@@ -472,13 +277,9 @@ class Hub(Outages, Loading, Sharing, Deadlines):
         can trust, so its refusal goes under the gateway's own pseudo-room."""
         # Anyone can knock without a usable token, as fast as they can connect: the
         # record takes a bounded number of such rows; the rest are only counted.
-        now = time.monotonic()
-        self._refusal_budget = min(REFUSALS_BURST, self._refusal_budget + (now - self._refusal_at) * REFUSALS_PER_S)
-        self._refusal_at = now
-        if self._refusal_budget < 1 or not self.health.ok:
+        if not self.health.ok or not self._refusals.take():
             self.refusals_unrecorded += 1
             return
-        self._refusal_budget -= 1
         fut = asyncio.get_running_loop().create_future()
         body = _enc.encode({"code": code, "message": message})
         row = Row(room or GATEWAY_ROOM, None, self.clock.now(), actor.id if actor else None, "rejected",

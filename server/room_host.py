@@ -11,19 +11,18 @@ import msgspec
 
 from protocol import events as ev_mod
 from protocol.commands import Command
-from protocol.frames import Ack, Error, EventFrame, encode
+from protocol.frames import EventFrame, encode
 from protocol.state import RoomState
 from server import engine
+# the remembered ids' rules live in server/command_ids.py; the names below are what
+# server/loading.py and server/sharing.py know them by
+from server.command_ids import IDS_AFTER_RESTART, RESULTS_KEPT  # noqa: F401
+from server.command_ids import as_retry as _as_retry, remember_refusal as _remember_refusal  # noqa: F401
 from server.engine import Actor
 from server.engine.views import for_participants
 from server.record import Row
 
 RECENT_KEPT = 2000          # events per room kept in memory for resumes
-RESULTS_KEPT = 5000         # command ids per room remembered for retries
-# After a restart, the ids of each room's last events: a command whose answer
-# was lost in the restart is among the room's newest (nothing else was decided
-# while the server was down), so its retry finds it here.
-IDS_AFTER_RESTART = 200
 
 _event_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
 _enc = msgspec.msgpack.Encoder()
@@ -84,20 +83,6 @@ def _as_wire(cmd: Command) -> Command:
     the schema's limits are checked. Otherwise its events would hold `10` where the
     record, decoded, holds `10.0`: the live state and the fold of the log would differ."""
     return msgspec.msgpack.decode(_enc.encode(cmd), type=type(cmd))
-
-
-def _as_retry(result, cmd_id: str):
-    if isinstance(result, int):          # remembered from the record at start: an ack's seq
-        return Ack(id=cmd_id, seq=result, duplicate=True)
-    if isinstance(result, Ack):
-        return Ack(id=cmd_id, seq=result.seq, duplicate=True)
-    return result
-
-
-def _remember_refusal(host, actor, cmd, typ, body) -> None:
-    info = msgspec.msgpack.decode(body)
-    host.results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"), message=info.get("message", ""))
-    host.names[(actor, cmd)] = typ   # a refusal row is named after its command
 
 
 class RoomHost:

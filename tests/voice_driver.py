@@ -35,6 +35,13 @@ ROOM = "voice-group"
 WINDOW = 1.5          # seconds over which "hears" is judged: 75 Opus packets, against a threshold of 10
 
 
+async def in_call(page, expr: str):
+    """`expr` over the page's call `v` (null when it is in none), read from the page's own
+    voice module: the shipped page puts nothing on `window` for tests."""
+    return await page.evaluate("async () => { const v = (await import('/static/js/voice_ui.js')).voiceInCall(); "
+                               f"return {expr}; }}")
+
+
 class Story:
     def __init__(self, wd: str):
         self.wd = wd
@@ -88,7 +95,7 @@ class Story:
         await page.click("#voice-btn")
         # polled with evaluate: the page's CSP (rightly) forbids the eval that wait_for_function uses
         deadline = time.monotonic() + 20
-        while not await page.evaluate("() => !!(window.voice && window.voice.myId)"):
+        while not await in_call(page, "!!(v && v.myId)"):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{pid} could not join voice: {await page.inner_text('#voice-state')}")
             await asyncio.sleep(0.1)
@@ -97,7 +104,7 @@ class Story:
         """person -> {feed person -> (energy, packets)}, summed per feed."""
         out = {}
         for pid, page in self.pages.items():
-            e = await page.evaluate("window.voice ? window.voice.energy() : null")
+            e = await in_call(page, "v ? v.energy() : null")
             out[pid] = {str(k).split("~")[0]: (v["energy"], v["packets"]) for k, v in (e or {}).items()}
         return out
 
@@ -148,7 +155,7 @@ async def group_story(st: Story, browser) -> None:
     st.out["p2_muted"] = await st.settle(muted)
     st.out["p2_page_says"] = await st.pages["p2"].inner_text("#voice-state")
     # p2 turning their own microphone back on cannot undo it
-    await st.pages["p2"].evaluate("window.voice.setMuted(false)")
+    await in_call(st.pages["p2"], "v.setMuted(false)")
     st.out["p2_muted_after_own_unmute"] = await st.heard()
     r = await f.command(c.UnmuteMic(target="p2"))
     assert isinstance(r, Ack), r
@@ -179,17 +186,16 @@ async def group_story(st: Story, browser) -> None:
     r = await f.command(c.BreakoutsClose())
     assert isinstance(r, Ack), r
     st.out["back_together"] = await st.settle(everyone)
-    st.out["states_back"] = {p: [await st.pages[p].inner_text("#voice-state"), await st.pages[p].evaluate(
-        "() => window.voice ? [window.voice.peers().map(x => x.id), [...window.voice.subscribed], "
-        "window.voice.pcSub && window.voice.pcSub.connectionState, window.voice.pcPub && "
-        "window.voice.pcPub.connectionState, window.voice.gen] : null")] for p in people}
+    st.out["states_back"] = {p: [await st.pages[p].inner_text("#voice-state"), await in_call(
+        st.pages[p], "v ? [v.peers().map(x => x.id), [...v.subscribed], v.pcSub && v.pcSub.connectionState, "
+        "v.pcPub && v.pcPub.connectionState, v.gen] : null")] for p in people}
     # a removed participant hears nobody and is heard by nobody
     r = await f.command(c.Remove(target="p4", reason="story"))
     assert isinstance(r, Ack), r
     rest = {p: sorted(q for q in people if q not in (p, "p4")) for p in people if p != "p4"}
     got = await st.settle(rest)
     st.out["after_removal"] = got
-    st.out["p4_voice_gone"] = await st.pages["p4"].evaluate("window.voice == null")
+    st.out["p4_voice_gone"] = await in_call(st.pages["p4"], "v == null")
     await f.close()
 
 

@@ -1,14 +1,19 @@
 // The participant page: stages (agreement, location, waiting room, the room,
 // the end) over one websocket link. State comes only from the server; this
-// file decides what to show and turns clicks into commands.
+// file decides which stage to show and turns clicks into commands. The room's
+// cards are drawn by room.js, panels.js and polls.js; the end's words are
+// ending.js's; what is said to screen readers and in notices is speech.js's.
 
-import { $, el, listNames, ordinal, setText, show, spokenDuration } from "./dom.js";
+import { $, setText, show, spokenDuration } from "./dom.js";
 import { Alerts } from "./alerts.js";
 import { clearAll, hasLeft, keepCredential, markLeft, takePass } from "./device.js";
+import { endWords, finalWords } from "./ending.js";
 import { Link } from "./link.js";
 import { apply, fromView, nameOf } from "./mirror.js";
 import { drawClocks, renderAgenda, renderChat } from "./panels.js";
 import { Polls } from "./polls.js";
+import { renderBreakout, renderHelp, renderPeople, renderSpeaking } from "./room.js";
+import { announce, capital, dismissNotice, notice } from "./speech.js";
 import { mountVoice } from "./voice_ui.js";
 
 const STAGES = ["stage-start", "stage-agreement", "stage-location", "stage-waiting", "stage-room", "stage-end"];
@@ -27,24 +32,6 @@ function showSending() {
   setText($("chat-sending"), chatSending ? `Sending ${chatSending === 1 ? "your message" : `${chatSending} messages`}…` : "");
 }
 
-// --- speaking to screen readers ------------------------------------------------
-
-// polite for news, assertive only for what needs the person now (their turn)
-function announce(text, urgent = false) {
-  const a = $(urgent ? "urgent" : "announcer");
-  a.textContent = "";
-  setTimeout(() => { a.textContent = text; }, 50);
-}
-
-let noticeTimer = null;
-function notice(text) {
-  const n = $("notice");
-  setText($("notice-text"), text);
-  show(n, true);
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => show(n, false), 8000);
-}
-
 // --- commands ------------------------------------------------------------------
 
 async function send(cmd, okText) {
@@ -54,8 +41,6 @@ async function send(cmd, okText) {
   else if (okText) notice(okText);
   return r;
 }
-
-function capital(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
 
 // --- stages --------------------------------------------------------------------
 
@@ -91,26 +76,13 @@ function render() {
     setText($("title"), state.title || "Group session");
     setText($("agreement-text"), state.agreement || "");
     if (next === "stage-room") renderRoom();
-    else if (next === "stage-waiting") renderHelp();   // a call for help from the door, and its answer
+    else if (next === "stage-waiting") renderHelp(state);   // a call for help from the door, and its answer
   }
   goTo(next);
 }
 
 function renderEnd() {
-  let title = "The session has ended";
-  let message = "Thank you for being here today. You can close this page.";
-  if (ending) ({ title, message } = ending);
-  else if (state && state.phase === "closed") { /* the session ended: the default words */ }
-  else if (state && state.status === "denied") {
-    title = "You were not admitted";
-    message = "A facilitator did not admit you to this session. If you think this is a mistake, please contact your program.";
-  } else if (state && state.status === "removed") {
-    title = "You are no longer in this session";
-    message = "A facilitator has removed you from this session. Please contact your program if you need support.";
-  } else if (state && state.status === "left") {
-    title = "You have left the session";
-    message = "Take care. You can close this page.";
-  }
+  const { title, message } = endWords(state, ending);
   if (state && ["removed", "denied"].includes(state.status) || state && state.phase === "closed") clearAll();
   setText($("end-h"), title);
   setText($("end-msg"), message);
@@ -125,89 +97,14 @@ let voiceCard = null;
 
 function renderRoom() {
   voiceCard?.update();
-  renderSpeaking();
-  renderBreakout();
+  renderSpeaking(state, handPending);
+  renderBreakout(state);
   polls.render(state);
   renderAgenda(state);
   renderChat(state);
-  renderHelp();
-  renderPeople();
+  renderHelp(state);
+  renderPeople(state);
   tick();
-}
-
-function renderSpeaking() {
-  const s = state;
-  const me = s.me;
-  let text;
-  if (s.speaker === me) text = s.go_around ? "It is your turn in the go-around." : "You have the floor.";
-  else if (s.speaker) text = `${nameOf(s, s.speaker)} is speaking.`;
-  else text = s.go_around ? "Go-around: waiting for the next person." : "Nobody is speaking right now.";
-  setText($("speaker"), text);
-  const hand = $("hand-btn");
-  const up = s.queue.includes(me);
-  setText(hand, handPending ? "Sending…" : up ? "Lower my hand" : "Raise my hand");
-  hand.setAttribute("aria-pressed", up ? "true" : "false");
-  hand.disabled = s.speaker === me;
-  const goAround = s.go_around !== null && s.go_around !== undefined;
-  show($("pass-btn"), goAround && s.speaker === me);
-  show($("done-btn"), s.speaker === me);
-  const pos = s.queue.indexOf(me);
-  const inRoom = s.breakouts === "open" && s.my_room;
-  let place = "";
-  // in a breakout room the main room's queue waits: "next" would mislead
-  if (pos >= 0 && inRoom) place = "Your hand stays up in the main room for when the breakout rooms close.";
-  else if (pos === 0) place = "Your hand is up. You are next.";
-  else if (pos > 0) place = `Your hand is up. You are ${ordinal(pos + 1)} in line.`;
-  if (pos >= 0 && !inRoom && s.queue_mode === "fair") place += " (Order may shift so everyone gets a turn.)";
-  setText($("queue-place"), place);
-  setText($("queue-count"), String(s.queue.length));
-  const list = $("queue-list");
-  const sig = s.queue.map((id) => nameOf(s, id)).join("\n");
-  if (list.dataset.sig !== sig) {
-    list.dataset.sig = sig;
-    list.replaceChildren(...s.queue.map((id) => el("li", { text: nameOf(s, id), class: id === me ? "me" : null })));
-  }
-}
-
-function renderBreakout() {
-  const s = state;
-  const open = s.breakouts === "open" && s.my_room;
-  show($("breakout"), !!open);
-  document.body.classList.toggle("in-breakout", !!open);
-  if (!open) return;
-  setText($("breakout-h"), `Breakout room ${s.my_room}`);
-  const others = s.room_members.filter((id) => id !== s.me).map((id) => nameOf(s, id));
-  setText($("breakout-who"), others.length ? `You are with ${listNames(others)}.` : "You are in this room on your own for now.");
-  const list = $("broadcasts");
-  const sig = s.broadcasts.map((b) => b.seq).join(",");
-  if (list.dataset.sig !== sig) {
-    list.dataset.sig = sig;
-    list.replaceChildren(...s.broadcasts.map((b) => el("li", {}, el("strong", { text: "From the facilitators: " }), b.text)));
-  }
-}
-
-function renderHelp() {
-  const h = state.my_help[state.my_help.length - 1];
-  let text = "";
-  if (h && h.acknowledged_by) text = "A facilitator has seen your request and will be with you.";
-  else if (h) text = "Your request was sent privately. A facilitator will reach out to you soon.";
-  setText($("help-status"), text);
-  setText($("wait-help-status"), text);
-}
-
-// Who is in the room, as participants read it: an observer watches and is named so (issue 14, item 2).
-const ROLE_LABELS = { facilitator: "facilitator", cofacilitator: "co-facilitator", observer: "observer" };
-
-function renderPeople() {
-  const s = state;
-  const ul = $("people");
-  const people = [...s.present].sort((a, b) => (a.role === "participant") - (b.role === "participant"));
-  const sig = JSON.stringify(people.map((p) => [p.id, p.name, p.role]));
-  if (ul.dataset.sig === sig) return;
-  ul.dataset.sig = sig;
-  ul.replaceChildren(...people.map((p) => el("li", {},
-    p.id === s.me ? `${p.name} (you)` : p.name,
-    p.role !== "participant" ? el("span", { class: "role", text: ` ${ROLE_LABELS[p.role] || "staff"}` }) : null)));
 }
 
 // --- clocks: drawn locally from deadlines and the server's clock offset ----------
@@ -282,22 +179,7 @@ function onError(f) {
 }
 
 function onFinal(kind, message) {
-  const texts = {
-    ended: ["The session has ended", "Thank you for being here today. You can close this page."],
-    left: ["You have left the session", "Take care. You can close this page."],
-    removed: ["You are no longer in this session", "A facilitator has removed you from this session. Please contact your program if you need support."],
-    denied: ["You were not admitted", "A facilitator did not admit you to this session. If you think this is a mistake, please contact your program."],
-    unauthorized: ["This link cannot be used", "The link is not valid or has expired. Please ask your facilitator for a new one."],
-    forbidden: ["You cannot join this session", message ? capital(message) + "." : "Please contact your program."],
-    version: ["Please reload this page", "The session server was updated. Reloading the page will fix this."],
-    replaced: ["This session is open somewhere else", "You joined from another window or device, so this page stopped. You can continue here instead."],
-    "in-use": ["This link is already open", "Your link is in use in another tab or on another device. Close it there, then try again here."],
-    elsewhere: ["This session continues elsewhere", "Your link was opened in another tab or on another device, so this page can no longer join. Use that one, or open your link again here."],
-  };
-  let [title, msg] = texts[kind] || ["Disconnected", message || ""];
-  if (kind === "unauthorized" && pass && pass.device) {
-    [title, msg] = ["Please open your link again", "This page’s access to the session has timed out. Open the join link your facilitator sent you to come back."];
-  }
+  const [title, msg] = finalWords(kind, message, !!(pass && pass.device));
   // nothing that opens the group stays behind, except where trying again here makes sense
   if (kind === "left") markLeft();
   else if (kind !== "in-use" && kind !== "replaced" && kind !== "version") clearAll();
@@ -325,22 +207,22 @@ function wire() {
     if (handPending) return;
     const up = state.queue.includes(state.me);
     handPending = true;
-    renderSpeaking();
+    renderSpeaking(state, handPending);
     await send({ do: up ? "lower_hand" : "raise_hand" });
     handPending = false;
-    renderSpeaking();
+    renderSpeaking(state, handPending);
   });
   $("done-btn").addEventListener("click", async () => {
     const r = await send({ do: "end_turn" });
     if (r.ok) notice("Thank you. Your turn has ended.");
   });
-  $("notice-close").addEventListener("click", () => { clearTimeout(noticeTimer); show($("notice"), false); });
+  $("notice-close").addEventListener("click", dismissNotice);
   $("wait-help-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const text = $("wait-help-input").value.trim();
     setText($("wait-help-status"), "Sending…");
     const r = await send({ do: "help_request", text });
-    if (r.ok) { $("wait-help-input").value = ""; renderHelp(); announce("Your request for help was sent to the facilitators."); }
+    if (r.ok) { $("wait-help-input").value = ""; renderHelp(state); announce("Your request for help was sent to the facilitators."); }
     else setText($("wait-help-status"), "");
   });
   $("pass-btn").addEventListener("click", async () => {
@@ -366,7 +248,7 @@ function wire() {
     const text = $("help-input").value.trim();
     setText($("help-status"), "Sending…");
     const r = await send({ do: "help_request", text });
-    if (r.ok) { $("help-input").value = ""; renderHelp(); announce("Your request for help was sent to the facilitators."); }
+    if (r.ok) { $("help-input").value = ""; renderHelp(state); announce("Your request for help was sent to the facilitators."); }
   });
   $("leave-btn").addEventListener("click", async () => {
     if (!window.confirm("Leave the session now?")) return;

@@ -5,6 +5,12 @@
 
 import { Voice } from "./voice.js";
 
+// The page's call while it is in one. Nothing is put on `window`: whoever needs the
+// call imports this module (the browser tests do, from page.evaluate).
+let inCall = null;
+
+export function voiceInCall() { return inCall; }
+
 export function mountVoice({ credential, room, view, announce, listen }) {
   const $ = (id) => document.getElementById(id);
   const btn = $("voice-btn"), mute = $("mute-btn"), status = $("voice-state"), list = $("voice-peers");
@@ -54,7 +60,7 @@ export function mountVoice({ credential, room, view, announce, listen }) {
     joining = true;
     try {
       await voice.join({ audio: true, video: !!cam?.checked && !voice.listen, publish: !voice.listen });
-      window.voice = voice;
+      inCall = voice;
       btn.textContent = "Leave voice";
       btn.disabled = false;
       btn.dataset.on = "1";
@@ -78,7 +84,7 @@ export function mountVoice({ credential, room, view, announce, listen }) {
 
   function leaveUi(text) {
     voice = null;
-    window.voice = null;
+    inCall = null;
     talking.clear();
     peers();
     btn.textContent = "Join voice";
