@@ -79,8 +79,9 @@ class Replay:
             base = max(k for k in self._checkpoints if k <= index)
             self.state = copy_state(self._checkpoints[base])
             self.index = base
-        for _f in reading.folding(self.state, self.frames[self.index:index]):
-            self.index += 1
+        if index > self.index:
+            reading.fold_frames(self.state, self.frames[self.index:index])
+            self.index = index
         return self.state
 
     def index_at(self, t: float) -> int:

@@ -42,6 +42,13 @@ def folding(state: RoomState, frames: Iterable[EventFrame]) -> Iterator[EventFra
         yield f
 
 
+def fold_frames(state: RoomState, frames: Iterable[EventFrame]) -> RoomState:
+    """`state` with the frames folded into it."""
+    for _f in folding(state, frames):
+        pass
+    return state
+
+
 def from_snapshot(room: str, snap: tuple | None, sealer, upto: int | None = None) -> RoomState | None:
     """The state in a room's snapshot row (seq, fingerprint, body, mac), if `sealer` (server/snapshots.py)
     vouches for it (this server's seal, the fold running now) and it is not past `upto`."""
