@@ -1,8 +1,9 @@
 """Reviewing a recorded session: the room at any moment, and its timeline.
 
-Both fold the record's events with the engine's own `evolve`, exactly as the
-live server did, so what a reviewer sees at 0:42:00 is what the facilitator
-saw then.
+Both fold the record's events through its one reader (server/record/reading.py:
+the engine's own `evolve`, exactly as the live server did), so what a reviewer
+sees at 0:42:00 is what the facilitator saw then; the timeline words each event
+as the console's event log does (server/wording.py).
 """
 from __future__ import annotations
 

@@ -72,8 +72,9 @@ def fold(record, room: str, *, upto: int | None = None, until: float | None = No
     after its session opened; to the end when none is given. A moment includes every event at it.
 
     `start` is a state to go on from (folded in place: an auditor that folds further and further); with
-    `sealer`, the room's snapshot is started from when it is ahead of that and not past the point asked
-    for, so a fold costs what happened since. `keep` returns the frames folded (from the start used)."""
+    `sealer`, the room's snapshot is started from instead when it is ahead of that and not past the point
+    asked for, so a fold costs what happened since. A fold that checks a snapshot must not pass one. `keep`
+    returns the frames folded (from the state started from)."""
     state = start if start is not None else new_room(room)
     snap = from_snapshot(room, record.snapshot(room), sealer, upto) if sealer is not None else None
     if snap is not None and snap.seq > state.seq:
