@@ -18,10 +18,9 @@ from bench.load import Target, pct
 from protocol import events as ev_mod
 from protocol.frames import PROTOCOL_VERSION, Hello, decode_server, encode
 from server import engine, snapshots, tokens
-from server.record import Record, Row
+from server.record import Record, Row, reading
 
 _enc = msgspec.msgpack.Encoder()
-_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
 
 
 def _rows(room: str, log: list[sch.Emitted]) -> list[Row]:
@@ -84,24 +83,21 @@ def record_writes(sizes: list[int], seconds_each: float, directory: str, pg=None
 # --- the fold --------------------------------------------------------------------------
 
 def fold_rate(rooms: int, repeats: int) -> dict:
-    """Events/s through `server.engine.evolve` over whole 90-minute groups."""
+    """Events/s through the record's reader (`server.record.reading`: the engine's `evolve` over frames)
+    over whole 90-minute groups, from decoded frames and from the recorded bytes, as a restart reads them."""
     logs = [sch.group_session(f"room-{i}", 1000 + i) for i in range(rooms)]
-    encoded = [[(x.seq, x.at, _enc.encode(x.event)) for x in log] for log in logs]
+    encoded = [[(x.seq, x.at, x.aud, _enc.encode(x.event)) for x in log] for log in logs]
     n = sum(len(log) for log in logs)
     fold, both = [], []
     for _ in range(repeats):
-        decoded = [[(seq, at, _dec.decode(body)) for seq, at, body in log] for log in encoded]
+        decoded = [[reading.frame(*row) for row in log] for log in encoded]
         t0 = time.perf_counter()
         for r, log in enumerate(decoded):
-            st = engine.new_room(f"room-{r}")
-            for seq, at, event in log:
-                engine.evolve(st, event, at, seq)
+            reading.fold_frames(engine.new_room(f"room-{r}"), log)
         fold.append(n / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         for r, log in enumerate(encoded):
-            st = engine.new_room(f"room-{r}")
-            for seq, at, body in log:
-                engine.evolve(st, _dec.decode(body), at, seq)
+            reading.fold_frames(engine.new_room(f"room-{r}"), (reading.frame(*row) for row in log))
         both.append(n / (time.perf_counter() - t0))
     return {"events": n, "rooms": rooms, "events_per_room": n // rooms,
             "fold_events_per_s": round(statistics.median(fold)),

@@ -9,13 +9,9 @@ import sqlite3
 import subprocess
 import sys
 
-import msgspec
-
-from protocol.events import AnyEvent
 from protocol.state import RoomState
 from server import engine
-
-_dec = msgspec.msgpack.Decoder(AnyEvent)
+from server.record import reading
 
 
 class RecordView:
@@ -62,16 +58,17 @@ class RecordView:
             st = self._folds[room] = engine.new_room(room)
         if seq < st.seq:
             raise ValueError(f"fold of {room} already at {st.seq}, asked for {seq}")
-        for s in range(st.seq + 1, seq + 1):
+        return reading.fold_frames(st, self._frames(room, st.seq + 1, seq))
+
+    def _frames(self, room: str, first: int, last: int):
+        for s in range(first, last + 1):
             row = self.events.get((room, s))
             if row is None:
                 raise KeyError(f"seq {s} of {room} is not in the record")
-            engine.evolve(st, _dec.decode(row[4]), row[1], s)
-        return st
+            yield reading.frame(s, row[1], row[2], row[4])
 
 
-def decode_event(body: bytes):
-    return _dec.decode(body)
+decode_event = reading.decode
 
 
 def cli_verify(db: str) -> tuple[int, str]:

@@ -11,14 +11,13 @@ import os
 
 import msgspec
 
-from protocol.events import AnyEvent, SessionOpened
+from protocol.events import SessionOpened
 from protocol.frames import EventFrame
 from protocol.state import RoomState
-from server.engine import copy_state, evolve, new_room
+from server.engine import copy_state, new_room
+from server.record import reading
 
 CHECKPOINT_EVERY = 250
-
-_decode = msgspec.msgpack.Decoder(AnyEvent).decode
 
 
 class ReplayError(Exception):
@@ -32,8 +31,7 @@ class Replay:
         self.times = [f.at for f in frames]
         self._checkpoints: dict[int, RoomState] = {0: new_room(room)}
         s = new_room(room)
-        for i, f in enumerate(frames, start=1):
-            evolve(s, f.ev, f.at, f.seq)
+        for i, _f in enumerate(reading.folding(s, frames), start=1):
             if i % CHECKPOINT_EVERY == 0:
                 self._checkpoints[i] = copy_state(s)
         self.index = 0
@@ -52,20 +50,17 @@ class Replay:
         except RecordFileError as exc:      # names the file and what is wrong with it
             raise ReplayError(str(exc)) from None
         try:
-            try:
-                rows = list(rec.events(room))
-            except sqlite3.DatabaseError as exc:
-                raise ReplayError(f"the record {path} is damaged: {exc}") from None
-            if not rows:
+            frames = list(reading.frames(rec, room))
+            if not frames:
                 rooms = rec.rooms()
                 hint = f"; rooms in it: {', '.join(rooms[:8])}" if rooms else "; it holds no rooms"
                 raise ReplayError(f"room {room!r} is not in {path}{hint}")
-        finally:
-            rec.close()
-        try:
-            frames = [EventFrame(seq=seq, at=at, aud=aud, ev=_decode(body)) for seq, at, aud, _t, body in rows]
+        except sqlite3.DatabaseError as exc:
+            raise ReplayError(f"the record {path} is damaged: {exc}") from None
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ReplayError(f"the record {path} is damaged: an event cannot be read ({exc})") from None
+        finally:
+            rec.close()
         return cls(room, frames)
 
     @property
@@ -84,10 +79,9 @@ class Replay:
             base = max(k for k in self._checkpoints if k <= index)
             self.state = copy_state(self._checkpoints[base])
             self.index = base
-        while self.index < index:
-            f = self.frames[self.index]
-            evolve(self.state, f.ev, f.at, f.seq)
-            self.index += 1
+        if index > self.index:
+            reading.fold_frames(self.state, self.frames[self.index:index])
+            self.index = index
         return self.state
 
     def index_at(self, t: float) -> int:

@@ -287,11 +287,11 @@ def cmd_replay(a) -> int:
     if not a.db or not a.room:
         _die("replay needs a SCENARIO.toml, or --db RECORD.db --room R")
     from server import review
-    from server.scenarios.script import parse_time
+    from protocol.timefmt import parse_hms
     offset = None
     if a.at:
         try:
-            offset = parse_time(a.at)
+            offset = parse_hms(a.at)
         except ValueError as exc:
             _die(str(exc))
     rec = _record(a.db)
@@ -301,7 +301,7 @@ def cmd_replay(a) -> int:
         except LookupError as exc:
             _die(str(exc), EXIT_FAIL)
         desc = review.describe(state, now)
-        tl = review.timeline(history, state.opened_at) if offset is None else None
+        tl = review.timeline(state, history) if offset is None else None
     if a.json:
         out = {"state": desc}
         if tl is not None:

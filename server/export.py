@@ -6,12 +6,10 @@ import io
 
 import msgspec
 
-from protocol import events as e
 from server.attendance import CSV_HEADER, attendance_rows, csv_lines, iso
-from server.record import Record
+from server.record import Record, reading
 from server.review import fold_until
 
-_dec = msgspec.msgpack.Decoder(e.AnyEvent)
 _json = msgspec.json.Encoder()
 
 
@@ -26,7 +24,7 @@ def jsonl(record: Record, room: str) -> str:
         row = {"row": rid, "seq": seq, "at": iso(at, tz), "actor": actor, "kind": kind, "type": typ,
                "aud": aud}
         if kind == "event":
-            row["event"] = msgspec.to_builtins(_dec.decode(body))
+            row["event"] = msgspec.to_builtins(reading.decode(body))
         else:
             row["refused"] = msgspec.msgpack.decode(body)
         out.append(_json.encode(row).decode())

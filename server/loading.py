@@ -6,13 +6,9 @@ import asyncio
 import gc
 import logging
 
-import msgspec
-
-from protocol.frames import Error
 from server import engine, stops
-from server.record import Record
-from server.room_host import (IDS_AFTER_RESTART, RESULTS_KEPT, Recent, RoomHost, _event_dec,
-                              _remember_refusal)
+from server.record import Record, reading
+from server.room_host import IDS_AFTER_RESTART, RESULTS_KEPT, Recent, RoomHost, _remember_refusal
 
 log = logging.getLogger("session_server.hub")
 
@@ -75,21 +71,24 @@ class Loading:
     def _fold_from_record(self, rec: Record, host: RoomHost, snap, last: int) -> int:
         """Folds a room from its snapshot (if valid) and the events after it;
         remembers the command ids behind its newest events. Returns events folded."""
-        state = self.sealer.open(host.id, *snap) if snap is not None else None
-        if state is not None and state.seq <= last:
+        state = reading.from_snapshot(host.id, snap, self.sealer, last)
+        if state is not None:
             host.state, host.snap_seq = state, state.seq
         elif snap is not None:
             log.warning("a room snapshot was not used (another fold, or not sealed by this server)")
-        recent, st, n = host.recent, host.state, 0
-        decode, evolve = _event_dec.decode, engine.evolve
-        for seq, at, aud, body in rec.tail(host.id, host.snap_seq):
-            event = decode(body)
-            evolve(st, event, at, seq)
-            recent.append(Recent(seq, at, aud, event))
-            n += 1
+        n = self._fold_events(rec, host)
         results = host.results
         for actor, cmd, seq in rec.command_ids(host.id, max(0, last - IDS_AFTER_RESTART)):
             results[(actor, cmd)] = seq     # an answered id: its ack's position
+        return n
+
+    @staticmethod
+    def _fold_events(rec: Record, host: RoomHost) -> int:
+        """Folds the record's events after the room's state into it, keeping each for resumes."""
+        recent, n = host.recent, 0
+        for f in reading.folding(host.state, reading.frames(rec, host.id, host.state.seq)):
+            recent.append(Recent(f.seq, f.at, f.aud, f.ev))
+            n += 1
         return n
 
     def _ready(self, host: RoomHost) -> None:
@@ -121,29 +120,23 @@ class Loading:
         """Folds a closed session from the record on first use (after a restart, or after
         it was let go once its last connection had gone: see `_release`).
 
-        The answers to its commands come back with it, from the same rows: a command
+        The answers to its commands come back with it, as at a restart (ack seqs, then
+        refusals, which a retry never turns into an acceptance): a command
         retried after the room was let go (its answer lost with a connection) is answered
         as the duplicate it is, with its ack's seq or its refusal, as it would have been
         had the room stayed in memory. Anonymous ballots carry no id in the record, so a
         retried ballot is decided again, and refused: the session is closed."""
-        results, names = host.results, host.names
-        st, recent = host.state, host.recent
-        for _rid, _room, seq, at, actor, kind, typ, aud, cmd, body in self.reader().rows(host.id):
-            if kind == "event":
-                event = _event_dec.decode(body)
-                engine.evolve(st, event, at, seq)
-                recent.append(Recent(seq, at, aud, event))
-                if cmd is not None:
-                    results[(actor, cmd)] = seq     # the last event of a command is its ack's seq
-            elif cmd is not None:
-                info = msgspec.msgpack.decode(body)
-                results[(actor, cmd)] = Error(id=cmd, code=info.get("code", "invalid"),
-                                              message=info.get("message", ""))
-                names[(actor, cmd)] = typ
+        reader = self.reader()
+        self._fold_events(reader, host)
+        results = host.results
+        for actor, cmd, seq in reader.command_ids(host.id, 0):
+            results[(actor, cmd)] = seq         # the last event of a command is its ack's seq
+        for _room, actor, cmd, typ, body in reader.refusals(host.id):
+            _remember_refusal(host, actor, cmd, typ, body)
         while len(results) > RESULTS_KEPT:
             old, _ = results.popitem(last=False)
-            names.pop(old, None)
-        host.visible = engine.copy_state(st)
+            host.names.pop(old, None)
+        host.visible = engine.copy_state(host.state)
 
     def _release(self, host: RoomHost) -> None:
         """Lets a finished room go once nothing holds it: a closed session (or a room that

@@ -1,50 +1,35 @@
 """Reviewing a recorded session: the room at any moment, and its timeline.
 
-Both fold the record's events with the engine's own `evolve`, exactly as the
-live server did, so what a reviewer sees at 0:42:00 is what the facilitator
-saw then.
+Both fold the record's events through its one reader (server/record/reading.py:
+the engine's own `evolve`, exactly as the live server did), so what a reviewer
+sees at 0:42:00 is what the facilitator saw then; the timeline words each event
+as the console's event log does (server/wording.py).
 """
 from __future__ import annotations
 
-import msgspec
-
 from protocol import events as e
 from protocol.state import RoomState
-from server import engine
+from protocol.timefmt import hms
 from server.attendance import attendance_rows
 from server.engine.polls import tally
 from server.engine.speaking import talk_seconds
 from server.engine.timers import remaining
-from server.record import Record
-from server.scenarios.script import fmt_time
-
-_dec = msgspec.msgpack.Decoder(e.AnyEvent)
+from server.record import Record, reading
+from server.wording import describe as describe_event
 
 
 def fold_until(record: Record, room: str, offset: float | None = None) -> tuple[RoomState, float, list]:
     """The room as it stood `offset` seconds after it opened (or at the end).
 
-    Returns the state, the instant it describes, and the (at, seq, event) list folded."""
-    state = engine.new_room(room)
-    history = []
-    start = None
-    limit = None
-    for seq, at, aud, typ, body in record.events(room):
-        ev = _dec.decode(body)
-        if start is None and isinstance(ev, e.SessionOpened):
-            start = at
-            if offset is not None:
-                limit = start + offset
-        if limit is not None and at > limit:
-            break
-        engine.evolve(state, ev, at, seq)
-        history.append((at, seq, aud, ev))
-    if not history:
+    Returns the state, the instant it describes, and the (at, seq, aud, event) list folded."""
+    folded = reading.fold(record, room, after_open=offset, keep=True)
+    if not folded.frames:
         raise LookupError(f"the record holds no room {room!r}")
-    if offset is not None and start is None:
+    if offset is not None and folded.opened is None:
         raise LookupError("the session never opened, so it has no offsets")
-    now = limit if limit is not None else (state.closed_at or state.at)
-    return state, now, history
+    state = folded.state
+    now = folded.at if offset is not None else (state.closed_at or state.at)
+    return state, now, [(f.at, f.seq, f.aud, f.ev) for f in folded.frames]
 
 
 def describe(state: RoomState, now: float) -> dict:
@@ -54,7 +39,7 @@ def describe(state: RoomState, now: float) -> dict:
     parts = [m for m in members if m.role == "participant"]
     out = {
         "room": state.room, "title": state.title, "phase": state.phase,
-        "at": fmt_time(max(0.0, now - start)),
+        "at": hms(round(max(0.0, now - start))),
         "present": sorted(m.id for m in parts if m.status == "present"),
         "dropped": sorted(m.id for m in parts if m.status == "dropped"),
         "waiting": sorted(m.id for m in parts if m.status == "waiting"),
@@ -68,13 +53,13 @@ def describe(state: RoomState, now: float) -> dict:
         "polls": [{"id": p.id, "state": p.state, "anonymous": p.anonymous,
                    "counts": tally(p)[0], "total": tally(p)[1]} for p in state.polls.values()],
         "timers": [{"id": t.id, "label": t.label, "state": t.state,
-                    "remaining": fmt_time(remaining(t, now))} for t in state.timers.values()],
-        "talk_time": {m.id: fmt_time(talk_seconds(state, m.id, now)) for m in parts if m.admitted},
+                    "remaining": hms(round(remaining(t, now)))} for t in state.timers.values()],
+        "talk_time": {m.id: hms(round(talk_seconds(state, m.id, now))) for m in parts if m.admitted},
         "attendance": [{"id": r.participant_id, "status": r.status,
                         "minutes_present": round(r.minutes_present, 1), "drops": r.drops,
                         "late_minutes": round(r.late_minutes, 1),
                         "waiting_minutes": round(r.waiting_minutes, 1)} for r in attendance_rows(state, now)],
-        "alerts": [{"kind": a.kind, "person": a.person, "at": fmt_time(max(0.0, a.at - start))}
+        "alerts": [{"kind": a.kind, "person": a.person, "at": hms(round(max(0.0, a.at - start)))}
                    for a in state.alerts],
         "open_help": [h.help_id for h in state.help.values() if h.acknowledged_by is None],
         "names": {m.id: m.name for m in members},
@@ -82,40 +67,24 @@ def describe(state: RoomState, now: float) -> dict:
     return out
 
 
-def _line(ev: e.Event) -> str | None:
-    """One reviewer-facing line per notable event (no chat text, notes or locations)."""
-    t = type(ev).__struct_config__.tag
-    who = getattr(ev, "person", None) or getattr(ev, "target", None) or getattr(ev, "by", None) or ""
-    simple = {
-        "session_opened": "session opened", "session_closed": "session closed",
-        "staff_entered": f"{who} entered ({getattr(ev, 'role', '')})",
-        "participant_waiting": f"{who} is waiting", "admitted": f"{who} admitted",
-        "denied": f"{who} denied", "removed": f"{who} removed", "excused": f"{who} excused",
-        "left": f"{who} left", "dropped": f"{who} dropped", "returned": f"{who} returned",
-        "drop_overdue": f"{who} has not come back", "turn_started": f"{who} speaks",
-        "go_around_started": "go-around started", "go_around_ended": "go-around ended",
-        "breakouts_opened": "breakouts opened", "breakouts_closed": "breakouts closed",
-        "help_requested": f"{who} asked for help", "help_acknowledged": "help request answered",
-        "poll_opened": f"poll {getattr(ev, 'id', '')} opened",
-        "poll_closed": f"poll {getattr(ev, 'id', '')} closed",
-        "poll_shared": f"poll {getattr(ev, 'id', '')} results shared",
-        "check_in_alert": f"{who}: check-in alert", "timer_started": f"timer {getattr(ev, 'id', '')} started",
-        "timer_expired": f"timer {getattr(ev, 'id', '')} ended",
-        "agenda_advanced": f"agenda: {getattr(ev, 'title', '')}",
-        "flagged": f"{who} flagged {getattr(ev, 'level', '')}", "queue_mode_set": f"queue mode {getattr(ev, 'mode', '')}",
-    }
-    return simple.get(t)
+# The events a reviewer's timeline lists: the session's course, not every hand or answer (the state at any
+# moment shows those). Each is worded as the console's event log words it (server/wording.py).
+TIMELINE = (
+    e.SessionOpened, e.SessionClosed, e.StaffEntered, e.ParticipantWaiting, e.Admitted, e.Denied, e.Removed,
+    e.Excused, e.Left, e.Dropped, e.Returned, e.DropOverdue, e.TurnStarted, e.GoAroundStarted, e.GoAroundEnded,
+    e.BreakoutsOpened, e.BreakoutsClosed, e.HelpRequested, e.HelpAcknowledged, e.PollOpened, e.PollClosed,
+    e.PollShared, e.CheckInAlert, e.TimerStarted, e.TimerExpired, e.AgendaAdvanced, e.Flagged, e.QueueModeSet,
+)
 
 
-def timeline(history, start: float | None) -> list[tuple[str, str]]:
+def timeline(state: RoomState, history) -> list[tuple[str, str]]:
+    """(offset from the open, line) for each notable event of `history`, with names from `state`
+    (the room folded to the end): no chat, notes, locations, nor anything anyone typed."""
+    start = state.opened_at
     if start is None and history:
         start = history[0][0]
-    out = []
-    for at, seq, aud, ev in history:
-        text = _line(ev)
-        if text is not None:
-            out.append((fmt_time(max(0.0, at - start)), text))
-    return out
+    return [(hms(round(max(0.0, at - start))), describe_event(state, ev, words=False))
+            for at, _seq, _aud, ev in history if isinstance(ev, TIMELINE)]
 
 
 def render(desc: dict) -> str:

@@ -83,9 +83,7 @@ def audit(record) -> tuple[int, int, list[str]]:
     Returns (checked, skipped, problems): snapshots made by another version of
     the fold are skipped (a restart ignores them too); any other snapshot
     that is not exactly the fold of the log up to its seq is a problem."""
-    from protocol.events import AnyEvent
-    from server import engine
-    event_dec = msgspec.msgpack.Decoder(AnyEvent)
+    from server.record import reading
     checked = skipped = 0
     problems = []
     for room, (seq, fingerprint, body, _mac) in sorted(record.snapshots().items()):
@@ -93,11 +91,7 @@ def audit(record) -> tuple[int, int, list[str]]:
             skipped += 1
             continue
         checked += 1
-        state = engine.new_room(room)
-        for eseq, at, _aud, _typ, ebody in record.events(room):
-            if eseq > seq:
-                break
-            engine.evolve(state, event_dec.decode(ebody), at, eseq)
+        state = reading.fold(record, room, upto=seq).state    # from the first event: the snapshot is on trial
         if state.seq != seq:
             problems.append(f"the snapshot of room {room!r} names event {seq}, but its log ends at {state.seq}")
             continue

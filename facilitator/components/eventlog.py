@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from facilitator.components import BatchedWrites
-from facilitator.describe import describe
+from server.wording import describe
 
 LOUD = ("HELP", "CHECK-IN", "FLAG")
 

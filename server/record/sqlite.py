@@ -246,11 +246,6 @@ class Record:
         return {room: last for room, last in cur
                 if room not in closed and not room.startswith(PROGRAM_PREFIX)}
 
-    def tail(self, room: str, after: int) -> Iterator[tuple[int, float, str, bytes]]:
-        """(seq, at, aud, body) of a room's events after `after`, in order."""
-        yield from self.db.execute(
-            "SELECT seq, at, aud, body FROM log WHERE room=? AND seq > ? ORDER BY seq", (room, after))
-
     def command_ids(self, room: str, after: int) -> Iterator[tuple[str, str, int]]:
         """(actor, command id, seq) of the commands whose events come after `after`."""
         yield from self.db.execute(

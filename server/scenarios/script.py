@@ -13,7 +13,7 @@ import msgspec
 
 from protocol import commands as c
 from protocol.roles import ROLES
-from protocol.timefmt import hms
+from protocol.timefmt import hms, parse_hms as parse_time  # noqa: F401 - the DSL reads times as everyone does
 
 CONNECTION_STEPS = ("join", "leave", "drop", "reconnect", "wait")
 # scenario words that are protocol commands (leave is both: a command, then the socket closes)
@@ -87,18 +87,6 @@ class Scenario:
     @property
     def duration(self) -> float:
         return self.steps[-1].at if self.steps else 0.0
-
-
-def parse_time(text) -> float:
-    """m:ss or h:mm:ss to seconds."""
-    if not isinstance(text, str) or not re.fullmatch(r"\d+:\d{2}(:\d{2})?", text.strip()):
-        raise ValueError(f"time {text!r} is not m:ss or h:mm:ss")
-    parts = [int(x) for x in text.strip().split(":")]
-    if any(p >= 60 for p in parts[1:]):
-        raise ValueError(f"time {text!r} has more than 59 minutes or seconds")
-    if len(parts) == 2:
-        return parts[0] * 60 + parts[1]
-    return parts[0] * 3600 + parts[1] * 60 + parts[2]
 
 
 def fmt_time(seconds: float) -> str:

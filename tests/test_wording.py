@@ -1,0 +1,43 @@
+"""One wording of each event: the console's event log and a reviewer's timeline say the same thing, by name."""
+from __future__ import annotations
+
+from protocol import events as e
+from protocol.state import Member
+from server import engine, review
+from server.wording import describe
+
+
+def _room():
+    s = engine.new_room("tue")
+    s.members["p1"] = Member(id="p1", name="Alex", role="participant")
+    s.members["f1"] = Member(id="f1", name="Dana", role="facilitator")
+    return s
+
+
+def test_the_review_timeline_words_events_as_the_console_does_by_name():
+    s = _room()
+    history = [(1000.0, 1, "staff", e.SessionOpened()),
+               (1030.0, 2, "staff", e.ParticipantWaiting(person="p1", name="Alex")),
+               (1060.0, 3, "all", e.Admitted(person="p1", name="Alex")),
+               (1090.0, 4, "all", e.HandRaised(person="p1"))]
+    s.opened_at = 1000.0
+    assert review.timeline(s, history) == [("0:00", "session opened"), ("0:30", "Alex is in the waiting room"),
+                                           ("1:00", "Alex admitted")]     # a raised hand is not the session's course
+    assert [x for _t, x in review.timeline(s, history)] == [describe(s, ev) for _a, _s, _u, ev in history[:3]]
+
+
+def test_a_review_leaves_out_what_anyone_typed_and_the_console_shows_it():
+    s = _room()
+    help_ = e.HelpRequested(help_id=1, person="p1", room=2, text="I need to step out")
+    flag = e.Flagged(by="f1", target="p1", level="watch", reason="mentioned not sleeping")
+    removed = e.Removed(person="p1", reason="asked to leave")
+    chat = e.ChatPosted(by="p1", name="Alex", to="facilitators", text="can we talk after?")
+    assert describe(s, help_) == "HELP from room 2: Alex I need to step out"
+    assert describe(s, help_, words=False) == "HELP from room 2: Alex"
+    assert describe(s, flag) == "FLAG watch on Alex: mentioned not sleeping"
+    assert describe(s, flag, words=False) == "FLAG watch on Alex"
+    assert describe(s, removed, words=False) == "Alex removed"
+    assert describe(s, chat) == "Alex to facilitators: can we talk after?"
+    assert describe(s, chat, words=False) == "Alex wrote to facilitators"
+    # a flag without a reason ends at the name, not at a colon
+    assert describe(s, e.Flagged(by="f1", target="p1", level="urgent")) == "FLAG urgent on Alex"
