@@ -3,7 +3,7 @@
     facilitator                              a demo group on a local server
     facilitator --room NAME                  an empty local room, with join links
     facilitator --program ID [--db F]        tonight's session of a program in the record
-    facilitator --db F                       with programs in F: pick one of tonight's sessions
+    facilitator --db F                       F's programs: tonight's sessions, or a new program
     facilitator URL [--token-file F]         a running server (token: file, $FACILITATOR_TOKEN, or prompt)
     facilitator --replay RECORD.db --room R  a recorded session, read-only, with a timeline
     facilitator join URL ...                 the participant's terminal client
@@ -209,25 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.program and args.room:
         parser().error("--program opens its own room (PROGRAM-DATE); leave out --room")
-    demo = not args.room and not args.program and not (args.db and _has_programs(args.db))
+    # a record named (--db F) is the user's: its programs, or a new one, never the demo's group
+    demo = not args.room and not args.program and not args.db
     ConsoleApp(setup=_local_setup(args, demo=demo), own_process=True).run()
     return 0
-
-
-def _has_programs(db: str) -> bool:
-    """Whether a record holds programs: then `facilitator --db F` offers tonight's sessions."""
-    if not os.path.exists(db):
-        return False
-    from server.programs.store import program_ids
-    from server.record import open_record
-    try:
-        rec = open_record(db, readonly=True)
-    except Exception:  # noqa: BLE001 - a bad file is refused later, with its own message
-        return False
-    try:
-        return bool(program_ids(rec))
-    finally:
-        rec.close()
 
 
 def _bad_local_files(args) -> str:

@@ -1,7 +1,8 @@
-"""The console's program side: the program screen, and the group note when a session closes.
+"""The console's program side: the program screen and form, and the group note when a session closes.
 
-Only a local console has the record (its embedded server's hub holds it); against a
-remote server these say so, and the note is `session-server export --format note` there.
+The program screens work on a local record (the embedded server's hub) and on a running
+server alike (facilitator/program_source.py). The note needs the record itself: against a
+remote server it is `session-server export --format note` there.
 """
 from __future__ import annotations
 
@@ -33,12 +34,67 @@ class ProgramActions:
                 self.notify(f"Group note draft written to {path}", title="Saved", timeout=8)
         self.push_screen(NoteDraftScreen(text, default), saved)
 
-    def action_program(self) -> None:
+    def program_source(self):
+        """The embedded server's hub when there is one, else the server over this console's link."""
+        from facilitator.program_source import HubPrograms, WirePrograms, http_base
         t = self.target
-        if t is None or t.hub is None or t.program is None:
-            self.notify("No program here: start the console with --program ID (or --db F and pick).",
-                        severity="warning", timeout=6)
+        if t is not None and t.hub is not None:
+            return HubPrograms(t.hub, f"console:{self.mirror.you_id or self.role}", t.http_url)
+        if t is not None and self.link is not None:
+            return WirePrograms(self.link, http_base(t.url))
+        return None
+
+    def action_program(self) -> None:
+        source, t, room = self.program_source(), self.target, self.room
+        if source is None:
+            self.notify("Not connected yet.", severity="warning")
             return
         from facilitator.screens.program import ProgramScreen
-        self.push_screen(ProgramScreen(t.hub, t.program[0], t.program[1], t.http_url))
+        if t.program is not None:
+            self.push_screen(ProgramScreen(source, t.program[0], t.program[1]))
+        elif room is not None and room.program:
+            self.push_screen(ProgramScreen(source, room.program, _date(room.date)))
+        else:
+            self.run_worker(self._pick_program(source), group="program-pick", exclusive=True)
 
+    def action_program_new(self) -> None:
+        source = self.program_source()
+        if source is None:
+            self.notify("Not connected yet.", severity="warning")
+            return
+        from facilitator.screens.program_form import ProgramForm
+        me = f"{self.mirror.you_id} {self.mirror.you_name or self.mirror.you_id} facilitator"
+
+        def made(pid: str | None) -> None:
+            if pid:
+                from facilitator.screens.program import ProgramScreen
+                self.notify(f"Program {pid} recorded.", timeout=4)
+                self.push_screen(ProgramScreen(source, pid))
+        self.push_screen(ProgramForm(source, None, staff_hint=me if self.mirror.you_id else ""), made)
+
+    async def _pick_program(self, source) -> None:
+        """This room is no program's session: the programs the server shows this console."""
+        from facilitator.program_pick import NEW, PickSession
+        from server.programs.spec import ProgramError
+        try:
+            found = await source.list()
+        except ProgramError as exc:
+            self.notify(str(exc), title="Programs", severity="warning", timeout=8)
+            return
+        lines = [(f"{p.title or p.id}  ·  {p.id}  ·  {len(p.members)} member(s)", True) for p, _t in found]
+        picked = await self.push_screen_wait(PickSession(lines + [(NEW, True)], title="Programs"))
+        if picked is None:
+            return
+        if picked == len(found):
+            self.action_program_new()
+            return
+        from facilitator.screens.program import ProgramScreen
+        self.push_screen(ProgramScreen(source, found[picked][0].id))
+
+
+def _date(text: str):
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
