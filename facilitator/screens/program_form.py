@@ -7,6 +7,8 @@ program's `program_defined` event, audited and chained like the rest of the reco
 """
 from __future__ import annotations
 
+import re
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -83,10 +85,8 @@ def values_of(p: Program) -> dict[str, str]:
 
 
 def _words(message: str) -> str:
-    for prefix in ("program.schedule entry 1: ", "program."):
-        if message.startswith(prefix):
-            return message[len(prefix):]
-    return message
+    """The file's message without the file's table: under its field, "program." says nothing."""
+    return re.sub(r"^program\.(schedule entry \d+: )?", "", message)
 
 
 def read(v: dict[str, str]) -> tuple[dict | None, dict[str, str]]:
