@@ -35,7 +35,7 @@ class ProgramScreen(ModalScreen[None]):
     ProgramScreen #trend { height: 3; }
     ProgramScreen .measure { width: 1fr; height: 3; padding-right: 2; }
     ProgramScreen Sparkline { height: 2; }
-    ProgramScreen .buttons Button { min-width: 12; }
+    ProgramScreen .buttons Button { min-width: 0; }
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "enrol", "Enrol"),
                 Binding("d", "discharge", "Discharge"), Binding("r", "rules", "Rules"),

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from facilitator.screens import steady_cursors
 from protocol.roles import STAFF_ROLES
 from server.programs import spec
 from server.programs.model import Program
@@ -124,7 +125,7 @@ class ProgramForm(ModalScreen[str | None]):
     ProgramForm .field { height: 1; }
     ProgramForm .field Label { width: 14; }
     ProgramForm .field Input { width: 1fr; }
-    ProgramForm .error { color: $error; height: auto; padding-left: 14; display: none; }
+    ProgramForm .error { color: $error; width: 100%; height: auto; padding-left: 14; display: none; }
     ProgramForm .error.-shown { display: block; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
@@ -138,7 +139,7 @@ class ProgramForm(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog full") as v:
             v.border_title = f"Program settings: {self.program.id}" if self.program else "New program"
-            with VerticalScroll(id="fields"):
+            with VerticalScroll(id="fields", can_focus=False):
                 for key, label, placeholder in FIELDS:
                     if key == "id" and self.program is not None:
                         continue        # a program's sessions are named after its id: it stays
@@ -152,6 +153,10 @@ class ProgramForm(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Save ^s", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        steady_cursors(self)
+        self.query(Input).first().focus()
 
     def _note(self) -> str:
         p = self.program
