@@ -98,3 +98,72 @@ def _date(text: str):
         return dt.date.fromisoformat(text)
     except ValueError:
         return None
+
+
+class RemotePrograms:
+    """A console connected to a running server by URL: tonight's sessions of its person's programs.
+
+    The token names one room; tonight's session of a program is another. The program's own
+    join links (`program_links`, the facilitator's alone) hold a token for each person on its
+    staff, this console's among them: the console takes its own and reconnects to that room."""
+    start_program: str | None = None      # `facilitator URL --program ID`
+    _offered = False
+
+    def offer_programs(self) -> None:
+        t, room = self.target, self.room
+        if self._offered or t is None or t.hub is not None or self.role != "facilitator":
+            return
+        self._offered = True
+        if room is not None and room.program and self.start_program in (None, room.program):
+            return          # already in a program's session
+        self.run_worker(self._offer_tonight(), group="program-pick", exclusive=True)
+
+    async def _offer_tonight(self) -> None:
+        from facilitator.program_pick import PickSession, session_lines
+        from server.programs.spec import ProgramError
+        source = self.program_source()
+        try:
+            found = await source.list()
+        except ProgramError as exc:
+            self.notify(str(exc), title="Programs", severity="warning")
+            return
+        choices = [(p, s) for p, tonight in found for s in tonight
+                   if self.start_program in (None, p.id)]
+        if not choices:
+            if self.start_program:
+                self.notify(f"No session of {self.start_program} tonight that you are on the staff of.",
+                            severity="warning", timeout=8)
+            return
+        if self.start_program and len(choices) == 1:
+            picked = 0
+        else:
+            stay = (f"Stay in {self.room.room}", True) if self.room is not None else ("Stay here", True)
+            picked = await self.push_screen_wait(PickSession(
+                [(x, True) for x in session_lines(choices)] + [stay]))
+            if picked is None or picked == len(choices):
+                return
+        p, s = choices[picked]
+        try:
+            links = await source.links(p, _date(s["date"]))
+        except ProgramError as exc:
+            self.notify(str(exc), title="Programs", severity="warning")
+            return
+        mine = next((x for x in links if x["id"] == self.mirror.you_id and "token" in x), None)
+        if mine is None:
+            self.notify(f"You are not on the staff of {p.id}.", severity="warning")
+            return
+        await self.switch_room(mine["token"])
+        self.notify(f"{p.title or p.id}: room {s['room']}. Open the session from the palette when ready.",
+                    timeout=10)
+
+    async def switch_room(self, token: str) -> None:
+        """Leaves this room's connection and joins another room on the same server, fresh."""
+        from facilitator.app import Target
+        old, self.link = self.link, None
+        if old is not None:
+            old.stopping = True
+            await old.stop()
+        self.target = Target(self.target.url, token)
+        self.start_note = ""
+        self.need_fresh = True          # another room: its own snapshot, no resume from this one's seq
+        self.run_worker(self._connect(), name="link", group="link", exit_on_error=False)
