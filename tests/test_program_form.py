@@ -123,3 +123,15 @@ async def test_editing_a_programs_capacity_from_the_program_screen(db):
     shown = subprocess.run([sys.executable, "-m", "server", "program", "show", "--db", db, "--program",
                             "iop-evening", "--json"], capture_output=True, text=True, timeout=60)
     assert '"capacity": 12' in shown.stdout
+
+
+async def test_new_program_from_the_palette(db):
+    from tests.test_console_actions import palette
+    app = program_app(db, "--program", "iop-evening")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        await palette(pilot, app, "New program")
+        await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", what="the form")
+        assert app.screen.query_one("#f-staff").value == "dana Dana facilitator"
+        await _fill(pilot, app, form_text(id="iop-evening"))
+        assert "a program 'iop-evening' already exists" in screen_text(app)
