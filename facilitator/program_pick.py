@@ -73,7 +73,8 @@ async def choose_session(app, server, program_id: str | None, who: tuple[str, st
         idle = [p for p in found if not any(q is p for q, _ in choices)]
         lines = [(t, True) for t in session_lines(choices)]
         lines += [(f"{p.title or p.id}  ·  no session today: its program screen", True) for p in idle]
-        picked = await app.push_screen_wait(PickSession(lines + [(NEW, True)]))
+        picked = await app.push_screen_wait(PickSession(lines + [(NEW, True)],
+                                                        "Tonight's sessions" if choices else "Programs"))
         if picked is None:
             app.exit()
             raise RuntimeError("no session chosen")

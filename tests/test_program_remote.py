@@ -59,6 +59,6 @@ async def test_a_cofacilitator_reads_the_program_over_the_wire_but_does_not_chan
             await until(pilot, lambda: type(app.screen).__name__ == "ProgramScreen"
                         and "America/Chicago" in screen_text(app), timeout=15, what="the program")
             assert "Only the facilitator changes the program" in screen_text(app)
-            assert app.screen.query_one("#settings").disabled
+            assert app.screen.query_one("#settings").disabled and app.screen.query_one("#links").disabled
     finally:
         await server.stop()

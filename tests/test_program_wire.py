@@ -42,8 +42,8 @@ async def served(tmp_path):
         clients.append(c)
         return c
     yield server, connect, path
-    for c in clients:
-        await c.close()
+    for client in clients:
+        await client.close()
     await server.stop()
 
 
@@ -61,7 +61,7 @@ async def test_the_programs_facilitator_reads_changes_and_issues_links_over_the_
     assert got.data["trends"] == {m: {} for m in got.data["program"]["members"]}
 
     p = msgspec.convert(got.data["program"], store.Program)
-    settings = msgspec.to_builtins(store._settings(p))
+    settings = msgspec.to_builtins(store.settings_of(p))
     settings["capacity"] = 12
     changed = await dana.ask(q.ProgramChange(program="iop-evening", events=[settings]))
     assert isinstance(changed, Answer) and changed.data["program"]["capacity"] == 12

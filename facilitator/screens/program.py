@@ -54,6 +54,10 @@ class ProgramScreen(ModalScreen[None]):
         # changing who is expected is the power to configure a room: the facilitator's alone
         return allowed(self.role or self.app.role, "configure")
 
+    @property
+    def may_issue(self) -> bool:
+        return allowed(self.role or self.app.role, "program_links")
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog full") as v:
             v.border_title = "Program"
@@ -78,6 +82,8 @@ class ProgramScreen(ModalScreen[None]):
             "Member", "Id", "Enrolled", "Discharged", "With", "Apart", "PHQ-2", "GAD-2", "Mood")
         for b in ("enrol", "discharge", "rules", "settings"):
             self.query_one(f"#{b}", Button).disabled = not self.may_edit
+        # everyone's links hold staff tokens: the facilitator's to hand out (the engine's matrix)
+        self.query_one("#links", Button).disabled = not self.may_issue
         self.reload()
 
     @work(exclusive=True, group="program")
@@ -120,7 +126,7 @@ class ProgramScreen(ModalScreen[None]):
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._trend()
         self.query_one("#hint", Label).update(
-            "" if self.may_edit else "Only the facilitator changes the program; you may issue join links.")
+            "" if self.may_edit else "Only the facilitator changes the program or issues its join links.")
 
     def _today(self) -> dt.date:
         # the program's date, not this machine's: an evening in Chicago is already tomorrow in UTC
@@ -232,7 +238,7 @@ class ProgramScreen(ModalScreen[None]):
                                           value=current, ok="Save", empty_ok=True), done)
 
     def action_links(self) -> None:
-        if self.program is not None:
+        if self.program is not None and self.may_issue:
             self.run_worker(self._links(), group="program-links", exclusive=True)
 
     async def _links(self) -> None:

@@ -49,10 +49,7 @@ def change(record, program_id: str, events: list, actor: str, create: bool = Fal
     p = current or Program(id=program_id)
     if current is not None:
         # a settings event that changes nothing is not recorded: the log shows real changes only
-        events = [ev for ev in events if not (isinstance(ev, ProgramDefined) and _same(current, ev))]
+        events = [ev for ev in events if not (isinstance(ev, ProgramDefined) and store.same_settings(current, ev))]
     store.append(record, p, events, actor)
     return p
 
-
-def _same(p: Program, d: ProgramDefined) -> bool:
-    return msgspec.msgpack.encode(store._settings(p)) == msgspec.msgpack.encode(d)
