@@ -388,7 +388,7 @@ class Gateway:
             return True
         st["tokens"] -= 1
         if isinstance(frame, Ask):      # programs: staff questions, answered beside the room
-            conn.send(encode(await program_wire.answer(self.hub, actor, host.id, frame), binary))
+            conn.send(encode(await program_wire.answer(self.hub, actor, host, frame), binary))
             return True
         # Decided now, answered once recorded: the next frame is read meanwhile, so
         # one connection's commands share a group commit instead of queueing for one

@@ -116,7 +116,7 @@ async def test_only_staff_are_answered_and_only_the_facilitator_changes(served):
 
 
 async def test_a_participant_asking_is_forbidden_and_never_receives_program_data(served):
-    server, connect, _ = served
+    server, connect, path = served
     room = _tonight()
     dana = await connect(room, "facilitator", "dana", "Dana")
     assert isinstance(await dana.command(c.Open()), Ack)
@@ -137,3 +137,10 @@ async def test_a_participant_asking_is_forbidden_and_never_receives_program_data
     seen = repr(frames)
     for secret in ("Casey", "Riley", "2026-11-05", "weekly_hours_target", "America/Chicago"):
         assert secret not in seen, secret
+    # each refusal is audited in the asker's room, as a refused command is
+    await server.hub.flush()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT room, actor, type FROM log WHERE kind = 'rejected' AND type LIKE 'program%'"
+                          ).fetchall()
+    assert sorted(rows) == sorted((room, "p1", t) for t in ("program_list", "program_get", "program_links",
+                                                            "program_change"))

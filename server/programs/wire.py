@@ -13,6 +13,7 @@ import msgspec
 
 from protocol import programs as q
 from protocol.frames import Answer, Error
+from server.engine.base import Rejected
 from server.engine.permissions import allowed
 from server.programs import describe, join_links, on_hub, store
 from server.programs.changes import change
@@ -45,15 +46,18 @@ def _may_see(record, program_id: str, person: str, room: str):
     return p is not None and visible(p, person, room)
 
 
-async def answer(hub, actor, room: str, ask) -> Answer | Error:
-    """The answer to one `ask` from `actor`, connected to `room`."""
-    query, tag = ask.q, type(ask.q).__struct_config__.tag
+async def answer(hub, actor, host, ask) -> Answer | Error:
+    """The answer to one `ask` from `actor`, connected to the room `host`."""
+    query, tag, room = ask.q, type(ask.q).__struct_config__.tag, host.id
 
     def refuse(code: str, message: str) -> Error:
         return Error(id=ask.id, code=code, message=message)
     if not allowed(actor.role, q.NEEDS[tag]):
-        return refuse("forbidden", "programs are for the facilitators" if tag != "program_change"
-                      else "only the facilitator changes a program")
+        message = ("programs are for the facilitators" if tag == "program_list" or tag == "program_get"
+                   else "only the facilitator changes a program or issues its links")
+        # audited as a refused command is, in the asker's room: who tried to read programs, when
+        await hub._audit(host, actor, ask.id, tag, Rejected("forbidden", message))
+        return refuse("forbidden", message)
     if isinstance(query, q.ProgramList):
         found = await on_hub(hub, summaries)
         return Answer(id=ask.id, data=[s for s in found if visible(
