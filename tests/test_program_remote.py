@@ -62,3 +62,16 @@ async def test_a_cofacilitator_reads_the_program_over_the_wire_but_does_not_chan
             assert app.screen.query_one("#settings").disabled and app.screen.query_one("#links").disabled
     finally:
         await server.stop()
+
+
+async def test_facilitator_url_program_joins_that_programs_session_without_asking(db):
+    server = await EmbeddedServer(db, SECRET).start()
+    try:
+        app = ConsoleApp(url=server.url, token=server.token("lobby", "facilitator", "dana", "Dana"), key_guard=0)
+        app.start_program = "iop-evening"       # facilitator URL --program iop-evening
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.room is not None and app.room.room == tonight_room(),
+                        timeout=15, what="tonight's room")
+            assert type(app.screen).__name__ != "PickSession"
+    finally:
+        await server.stop()
