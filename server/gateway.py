@@ -387,12 +387,12 @@ class Gateway:
                                    message="too many commands; slow down"), binary))
             return True
         st["tokens"] -= 1
-        if isinstance(frame, Ask):      # programs: staff questions, answered beside the room
-            conn.send(encode(await program_wire.answer(self.hub, actor, host, frame), binary))
-            return True
         # Decided now, answered once recorded: the next frame is read meanwhile, so
         # one connection's commands share a group commit instead of queueing for one
         # each. Commits complete in order, so the acks do too.
+        if isinstance(frame, Ask):      # programs: staff questions, answered at once, beside the room
+            conn.send(encode(await program_wire.answer(self.hub, actor, host, frame), binary))
+            return True
         outcome = self.hub.start_command(host, actor, frame.id, frame.cmd)
         if type(frame.cmd).__struct_config__.tag == "leave":
             result = await outcome
