@@ -106,6 +106,8 @@ ACTIONS: list[Action] = [
     Action("invite", "Invite", "Join links and tokens for this room (local rooms)", SESSION, "i"),
     Action("program", "Program", "The program: schedule, staff, members, rules, score trends, join links",
            SESSION, "P", palette="Program screen"),
+    Action("program_new", "New program…", "Create a program: schedule, time zone, capacity, agenda, staff",
+           SESSION, None, "program_change", palette="New program"),
     Action("open_session", "Open session", "Participants may join", SESSION, None, "open"),
     Action("close_session", "Close session…", "Ends the session for everyone; attendance becomes final",
            SESSION, None, "close"),

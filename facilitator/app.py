@@ -39,7 +39,7 @@ from facilitator.components.waiting import WaitingRoom
 from facilitator.describe import describe
 from facilitator.link import Link
 from facilitator.mirror import LEADS, Mirror, active_poll, name_of, open_help, waiting
-from facilitator.program_actions import ProgramActions
+from facilitator.program_actions import ProgramActions, RemotePrograms
 from facilitator.replay import Replay
 from facilitator.screens.attendance import AttendanceScreen
 from facilitator.screens.breakouts import BreakoutScreen
@@ -88,7 +88,7 @@ def default_export_dir() -> str:
     return os.path.join(user_data_dir("group-console", appauthor=False), "exports")
 
 
-class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, App):
+class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, RemotePrograms, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
         "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",
@@ -253,6 +253,7 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, App):
             self._fresh = True
         self._schedule()
         self.refresh_bindings()
+        self.offer_programs()
 
     def _on_event(self, f: EventFrame) -> None:
         gaps = self.mirror.gaps

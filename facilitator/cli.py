@@ -3,8 +3,10 @@
     facilitator                              a demo group on a local server
     facilitator --room NAME                  an empty local room, with join links
     facilitator --program ID [--db F]        tonight's session of a program in the record
-    facilitator --db F                       with programs in F: pick one of tonight's sessions
-    facilitator URL [--token-file F]         a running server (token: file, $FACILITATOR_TOKEN, or prompt)
+    facilitator --db F                       F's programs: tonight's sessions, or a new program
+    facilitator URL [--token-file F]         a running server (token: file, $FACILITATOR_TOKEN, or prompt);
+                                             a facilitator is offered tonight's sessions of their programs
+    facilitator URL --program ID             tonight's session of that program on the server
     facilitator --replay RECORD.db --room R  a recorded session, read-only, with a timeline
     facilitator join URL ...                 the participant's terminal client
 
@@ -34,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("url", nargs="?", help="session server URL (ws:// or wss://)")
     p.add_argument("--token-file", help="file holding your token (else $FACILITATOR_TOKEN, else a prompt)")
     p.add_argument("--room", help="with no URL: open this room on a local server; with --replay: the room to replay")
-    p.add_argument("--program", metavar="ID", help="open tonight's session of this program (local record)")
+    p.add_argument("--program", metavar="ID", help="open tonight's session of this program (local record, or URL's)")
     p.add_argument("--replay", metavar="RECORD.db", help="replay a recorded session read-only")
     p.add_argument("--db", help="the local server's record (default: in your data directory)")
     p.add_argument("--name", default="Dana", help="your display name in a local room (default: Dana)")
@@ -197,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             parser().error(f"{args.url!r} is not a ws:// or wss:// URL")
         token = _read_token(args)
         # the record is the server's, on its machine: nothing is kept here but exports
-        ConsoleApp(url=args.url, token=token, own_process=True,
-                   note=f"The record is kept by the server at {args.url}.").run()
+        app = ConsoleApp(url=args.url, token=token, own_process=True,
+                         note=f"The record is kept by the server at {args.url}.")
+        app.start_program = args.program      # tonight's session of it, joined with the program's own token
+        app.run()
         return 0
 
     if args.token_file:
@@ -209,25 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.program and args.room:
         parser().error("--program opens its own room (PROGRAM-DATE); leave out --room")
-    demo = not args.room and not args.program and not (args.db and _has_programs(args.db))
+    # a record named (--db F) is the user's: its programs, or a new one, never the demo's group
+    demo = not args.room and not args.program and not args.db
     ConsoleApp(setup=_local_setup(args, demo=demo), own_process=True).run()
     return 0
-
-
-def _has_programs(db: str) -> bool:
-    """Whether a record holds programs: then `facilitator --db F` offers tonight's sessions."""
-    if not os.path.exists(db):
-        return False
-    from server.programs.store import program_ids
-    from server.record import open_record
-    try:
-        rec = open_record(db, readonly=True)
-    except Exception:  # noqa: BLE001 - a bad file is refused later, with its own message
-        return False
-    try:
-        return bool(program_ids(rec))
-    finally:
-        rec.close()
 
 
 def _bad_local_files(args) -> str:

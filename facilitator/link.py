@@ -133,6 +133,19 @@ class Link:
         finally:
             self.unacked.pop(cid, None)
 
+    async def ask(self, query, wait_connected: float = 10.0):
+        """A question about programs (protocol/programs.py): the Answer or Error, None if unanswered.
+
+        Not retried: a change asked twice would be checked twice, and the second may be refused."""
+        client = await self._usable(None, wait_connected)
+        if client is None:
+            return None
+        try:
+            return await client.ask(query, timeout=self.command_timeout)
+        except (ClientError, ConnectionClosed, OSError, asyncio.TimeoutError, TimeoutError) as exc:
+            log.info("question unanswered (%s)", _short(exc))
+            return None
+
     async def drop(self) -> None:
         """Cuts the connection as a lost network would (tests and the demo use it)."""
         if self.client is not None:

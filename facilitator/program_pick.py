@@ -1,7 +1,7 @@
 """Which program session a local console opens: `--program ID`, or a pick from tonight's.
 
 The embedded server holds the record's single-writer lock, so programs are read
-through its hub (`server.programs.on_hub`), never by opening the file again.
+through its hub (facilitator/program_source.py), never by opening the file again.
 """
 from __future__ import annotations
 
@@ -16,24 +16,24 @@ from textual.widgets.option_list import Option
 
 from protocol import commands as c
 from protocol.frames import Error
-from server.programs import on_hub, open_session, programs, tonight
+from server.programs import open_session, tonight
 from server.programs.store import zone
 
 
 class PickSession(ModalScreen[int | None]):
-    """Tonight's scheduled sessions, one line each; a program with none tonight is shown, greyed."""
+    """Tonight's scheduled sessions, one line each, then the programs with none tonight, and "New program…"."""
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, lines: list[tuple[str, bool]]):
+    def __init__(self, lines: list[tuple[str, bool]], title: str = "Tonight's sessions"):
         super().__init__()
-        self.lines = lines
+        self.lines, self.title_text = lines, title
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as v:
-            v.border_title = "Tonight's sessions"
+            v.border_title = self.title_text
             yield OptionList(*[Option(text, id=str(i), disabled=not ok)
                                for i, (text, ok) in enumerate(self.lines)], id="sessions")
-            yield Label("Enter opens the session · Esc quits", classes="hint")
+            yield Label("Enter opens it · Esc quits", classes="hint")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(int(event.option.id))
@@ -42,28 +42,51 @@ class PickSession(ModalScreen[int | None]):
         self.dismiss(None)
 
 
+NEW = "New program…"
+
+
+def session_lines(choices) -> list[str]:
+    # the start in the program's own zone: "Thu 18:00 CST", as the group knows it
+    return [f"{p.title or p.id}  ·  {dt.datetime.fromtimestamp(s['start'], zone(p)).strftime('%a %H:%M %Z')}"
+            f"  ·  {s['minutes']} min  ·  {s['room']}" for p, s in choices]
+
+
 async def choose_session(app, server, program_id: str | None, who: tuple[str, str]):
-    """(program, date, room, who) of the session to open, set up and opened on the server."""
-    found = await on_hub(server.hub, programs)
-    if program_id is not None:
-        found = [p for p in found if p.id == program_id]
-        if not found:
-            raise RuntimeError(f"the record has no program {program_id!r}")
-    choices = [(p, s) for p in found for s in tonight(p)]
-    if program_id is not None and not choices:
-        p = found[0]
-        raise RuntimeError(f"program {p.id!r} has no session today ({p.timezone})")
-    if program_id is None:
-        # the start in the program's own zone: "Thu 18:00 CST", as the group knows it
-        lines = [(f"{p.title or p.id}  ·  {dt.datetime.fromtimestamp(s['start'], zone(p)).strftime('%a %H:%M %Z')}"
-                  f"  ·  {s['minutes']} min  ·  {s['room']}", True) for p, s in choices]
-        lines += [(f"{p.title or p.id}  ·  no session today", False)
-                  for p in found if not any(q is p for q, _ in choices)]
-        picked = await app.push_screen_wait(PickSession(lines))
+    """(program, date, room, who) of the session to open, set up and opened on the server.
+
+    With no program named, the pick lists tonight's sessions (Enter opens one), the programs
+    with none tonight (Enter shows the program screen) and "New program…" (the form)."""
+    from facilitator.program_source import HubPrograms
+    source = HubPrograms(server.hub, f"console:{who[0]}", server.http_url)
+    while True:
+        found = [p for p, _t in await source.list()]
+        if program_id is not None:
+            found = [p for p in found if p.id == program_id]
+            if not found:
+                raise RuntimeError(f"the record has no program {program_id!r}")
+        choices = [(p, s) for p in found for s in tonight(p)]
+        if program_id is not None and not choices:
+            p = found[0]
+            raise RuntimeError(f"program {p.id!r} has no session today ({p.timezone})")
+        if program_id is not None:
+            break
+        idle = [p for p in found if not any(q is p for q, _ in choices)]
+        lines = [(t, True) for t in session_lines(choices)]
+        lines += [(f"{p.title or p.id}  ·  no session today: its program screen", True) for p in idle]
+        picked = await app.push_screen_wait(PickSession(lines + [(NEW, True)],
+                                                        "Tonight's sessions" if choices else "Programs"))
         if picked is None:
             app.exit()
             raise RuntimeError("no session chosen")
-        choices = [choices[picked]]
+        if picked < len(choices):
+            choices = [choices[picked]]
+            break
+        from facilitator.screens.program import ProgramScreen
+        from facilitator.screens.program_form import ProgramForm
+        if picked < len(choices) + len(idle):
+            await app.push_screen_wait(ProgramScreen(source, idle[picked - len(choices)].id, role="facilitator"))
+        else:
+            await app.push_screen_wait(ProgramForm(source, None, staff_hint=f"{who[0]} {who[1]} facilitator"))
     program, session = choices[0]
     day = dt.date.fromisoformat(session["date"])
     # the console acts as the program's facilitator, so the roster's staff entry is this console

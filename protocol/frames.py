@@ -1,19 +1,21 @@
 """Frames: what travels on the websocket.
 
-Client to server: `hello` (once, first), `cmd`, `ping`.
-Server to client: `welcome`, `event`, `ack`, `error`, `pong`, `health` (staff only), `device`.
+Client to server: `hello` (once, first), `cmd`, `ping`, `ask` (staff: programs).
+Server to client: `welcome`, `event`, `ack`, `error`, `pong`, `health` (staff only), `device`,
+`answer` (to an `ask`).
 Binary websocket frames carry MessagePack, text frames JSON; both use these
 same schemas, so a browser and a terminal client read one contract.
 """
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 from msgspec import Meta, Struct
 
 from protocol.commands import AnyCommand
 from protocol.events import AnyEvent
+from protocol.programs import AnyProgramQuery
 from protocol.state import ParticipantView, RoomState
 
 PROTOCOL_VERSION = 1
@@ -49,7 +51,13 @@ class Ping(Frame, kw_only=True, tag="ping", forbid_unknown_fields=True):
     id: int = 0
 
 
-ClientFrame = Union[Hello, Cmd, Ping]
+class Ask(Frame, kw_only=True, tag="ask", forbid_unknown_fields=True):
+    """A staff question about programs (protocol/programs.py), answered by `answer` or `error`."""
+    id: Annotated[str, Meta(min_length=1, max_length=128)]
+    q: AnyProgramQuery
+
+
+ClientFrame = Union[Hello, Cmd, Ping, Ask]
 
 
 # --- server to client --------------------------------------------------------
@@ -112,7 +120,13 @@ class Device(Frame, kw_only=True, tag="device"):
     expires: float                    # Unix seconds
 
 
-ServerFrame = Union[Welcome, EventFrame, Ack, Error, Pong, Health, Device]
+class Answer(Frame, kw_only=True, tag="answer"):
+    """The answer to an `ask`: plain data, shaped by the question (docs/protocol.md section 14)."""
+    id: str
+    data: Any = None
+
+
+ServerFrame = Union[Welcome, EventFrame, Ack, Error, Pong, Health, Device, Answer]
 
 
 # --- codecs --------------------------------------------------------------------
@@ -126,7 +140,7 @@ _mp_enc = msgspec.msgpack.Encoder()
 _js_enc = msgspec.json.Encoder()
 
 
-def decode_client(data: bytes | str) -> Hello | Cmd | Ping:
+def decode_client(data: bytes | str) -> Hello | Cmd | Ping | Ask:
     """Decodes a client frame; raises msgspec.ValidationError / DecodeError.
 
     Nesting deep enough to exhaust the decoder's recursion is malformed input
@@ -139,7 +153,7 @@ def decode_client(data: bytes | str) -> Hello | Cmd | Ping:
         raise msgspec.DecodeError("the frame is nested too deeply") from None
 
 
-def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong | Health | Device:
+def decode_server(data: bytes | str) -> Welcome | EventFrame | Ack | Error | Pong | Health | Device | Answer:
     if isinstance(data, str):
         return _js_server.decode(data)
     return _mp_server.decode(data)

@@ -15,7 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol.commands import Command
 from protocol.frames import (
-    PROTOCOL_VERSION, Ack, Cmd, Error, EventFrame, Health, Hello, Ping, Pong, Welcome, decode_server, encode,
+    PROTOCOL_VERSION, Ack, Answer, Ask, Cmd, Error, EventFrame, Health, Hello, Ping, Pong, Welcome, decode_server,
+    encode,
 )
 
 
@@ -97,7 +98,7 @@ class SessionClient:
             self.last_seq = max(self.last_seq, frame.seq) if frame.resumed else frame.seq
             if self._welcomed is not None and not self._welcomed.done():
                 self._welcomed.set_result(frame)
-        elif isinstance(frame, (Ack, Error)):
+        elif isinstance(frame, (Ack, Error, Answer)):
             fut = self._pending.pop(frame.id, None) if frame.id is not None else None
             if fut is not None and not fut.done():
                 fut.set_result(frame)
@@ -120,6 +121,14 @@ class SessionClient:
         fut = asyncio.get_running_loop().create_future()
         self._pending[cid] = fut
         await self.ws.send(encode(Cmd(id=cid, cmd=cmd), self.binary))
+        return await asyncio.wait_for(fut, timeout)
+
+    async def ask(self, query, cid: str | None = None, timeout: float = 10.0) -> Answer | Error:
+        """A staff question about programs (protocol/programs.py); its answer or error."""
+        cid = cid or f"{self.name}-{next(self._ids)}-{uuid.uuid4().hex[:6]}"
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[cid] = fut
+        await self.ws.send(encode(Ask(id=cid, q=query), self.binary))
         return await asyncio.wait_for(fut, timeout)
 
     async def command_raw(self, cmd: dict, cid: str | None = None, timeout: float = 10.0) -> Ack | Error:

@@ -14,8 +14,9 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
 from protocol.frames import (
-    PROTOCOL_VERSION, Ack, Cmd, Device, Error, Hello, Ping, Pong, decode_client, encode,
+    PROTOCOL_VERSION, Ack, Ask, Cmd, Device, Error, Hello, Ping, Pong, decode_client, encode,
 )
+from server.programs import wire as program_wire
 from server import http_edge, pauses, relay, tokens
 from server.bucket import TokenBucket
 from server.engine import Actor
@@ -387,6 +388,9 @@ class Gateway:
         # Decided now, answered once recorded: the next frame is read meanwhile, so
         # one connection's commands share a group commit instead of queueing for one
         # each. Commits complete in order, so the acks do too.
+        if isinstance(frame, Ask):      # programs: staff questions, answered at once, beside the room
+            conn.send(encode(await program_wire.answer(self.hub, actor, host, frame), binary))
+            return True
         outcome = self.hub.start_command(host, actor, frame.id, frame.cmd)
         if type(frame.cmd).__struct_config__.tag == "leave":
             result = await outcome

@@ -27,3 +27,20 @@ async def _program_screen(pilot) -> None:
 def test_program_screen(snap_compare, db, size):
     assert snap_compare(program_app(db, "--program", "iop-evening"), terminal_size=SIZES[size],
                         run_before=_program_screen)
+
+
+async def _settings_with_a_bad_zone(pilot) -> None:
+    app = pilot.app
+    await _program_screen(pilot)
+    await pilot.press("s")
+    await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", timeout=15, what="the form")
+    app.screen.query_one("#f-timezone").value = "America/Chikago"
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: "unknown time zone" in screen_text(app), what="the message")
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_program_settings_form(snap_compare, db, size):
+    assert snap_compare(program_app(db, "--program", "iop-evening"), terminal_size=SIZES[size],
+                        run_before=_settings_with_a_bad_zone)

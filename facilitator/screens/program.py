@@ -1,10 +1,10 @@
 """The program behind tonight's session: schedule, staff, members, rules, score trends.
 
-Everything is read from and written to the record through the embedded server's
-hub (`server.programs.on_hub`): the hub holds the record's single-writer lock, and
-its writer thread is the only one that appends, so a program change never races a
-room event. Changes are the program's own events (`server.programs.store.append`),
-audited and chained like the rest of the record.
+Everything is read and written through a program source (facilitator/program_source.py):
+the embedded server's hub, whose writer thread is the record's only writer, or a running
+server over the console's websocket. Changes are the program's own events, checked as
+`program import` checks a file (`server.programs.changes`), audited and chained like the
+rest of the record.
 """
 from __future__ import annotations
 
@@ -19,22 +19,13 @@ from textual.widgets import Button, DataTable, Label, Sparkline, Static
 
 from facilitator.screens.prompt import PromptScreen
 from server.engine.permissions import allowed
-from server.programs import describe, join_links, on_hub, store
-from server.programs.documents import score_trends
+from server.programs import store
 from server.programs.model import MemberDischarged, MemberEnrolled
+from server.programs.spec import ProgramError
 
 # (label, the key score_trends uses, a widget id); scales: PHQ-2 and GAD-2 totals 0-6, mood 0-10
 MEASURES = [("PHQ-2", "PHQ-2", "phq2"), ("GAD-2", "GAD-2", "gad2"), ("Mood", "mood", "mood")]
 SCALE = {"PHQ-2": (0, 6), "GAD-2": (0, 6), "mood": (0, 10)}
-
-
-def gather(record, program_id: str):
-    """The program as the screen shows it, read in the hub's writer: (program, plain data, trends)."""
-    p = store.load_program(record, program_id)
-    if p is None:
-        return None
-    trends = {m: score_trends(record, p, m) for m in p.members}
-    return p, describe(record, p), trends
 
 
 class ProgramScreen(ModalScreen[None]):
@@ -44,15 +35,16 @@ class ProgramScreen(ModalScreen[None]):
     ProgramScreen #trend { height: 3; }
     ProgramScreen .measure { width: 1fr; height: 3; padding-right: 2; }
     ProgramScreen Sparkline { height: 2; }
-    ProgramScreen .buttons Button { min-width: 12; }
+    ProgramScreen .buttons Button { min-width: 0; }
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "enrol", "Enrol"),
                 Binding("d", "discharge", "Discharge"), Binding("r", "rules", "Rules"),
-                Binding("j", "links", "Join links")]
+                Binding("j", "links", "Join links"), Binding("s", "settings", "Settings")]
 
-    def __init__(self, hub, program_id: str, day: dt.date | None = None, base_url: str = ""):
+    def __init__(self, source, program_id: str, day: dt.date | None = None, role: str | None = None):
         super().__init__()
-        self.hub, self.program_id, self.day, self.base_url = hub, program_id, day, base_url
+        self.source, self.program_id, self.day = source, program_id, day
+        self.role = role        # before any room is joined (the start's pick), the console's own role
         self.program = None
         self.data: dict = {}
         self.trends: dict = {}
@@ -60,7 +52,11 @@ class ProgramScreen(ModalScreen[None]):
     @property
     def may_edit(self) -> bool:
         # changing who is expected is the power to configure a room: the facilitator's alone
-        return allowed(self.app.role, "configure")
+        return allowed(self.role or self.app.role, "configure")
+
+    @property
+    def may_issue(self) -> bool:
+        return allowed(self.role or self.app.role, "program_links")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog full") as v:
@@ -77,19 +73,26 @@ class ProgramScreen(ModalScreen[None]):
                 yield Button("Enrol e", id="enrol")
                 yield Button("Discharge d", id="discharge")
                 yield Button("Rules r", id="rules")
+                yield Button("Settings s", id="settings")
                 yield Button("Links j", variant="primary", id="links")
                 yield Button("Close", id="close")
 
     def on_mount(self) -> None:
         self.query_one("#members", DataTable).add_columns(
             "Member", "Id", "Enrolled", "Discharged", "With", "Apart", "PHQ-2", "GAD-2", "Mood")
-        for b in ("enrol", "discharge", "rules"):
+        for b in ("enrol", "discharge", "rules", "settings"):
             self.query_one(f"#{b}", Button).disabled = not self.may_edit
+        # everyone's links hold staff tokens: the facilitator's to hand out (the engine's matrix)
+        self.query_one("#links", Button).disabled = not self.may_issue
         self.reload()
 
     @work(exclusive=True, group="program")
     async def reload(self) -> None:
-        found = await on_hub(self.hub, gather, self.program_id)
+        try:
+            found = await self.source.get(self.program_id)
+        except ProgramError as exc:
+            self.query_one("#about", Static).update(str(exc))
+            return
         if found is None:
             self.query_one("#about", Static).update(f"The record has no program {self.program_id!r}.")
             return
@@ -123,7 +126,7 @@ class ProgramScreen(ModalScreen[None]):
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._trend()
         self.query_one("#hint", Label).update(
-            "" if self.may_edit else "Only the facilitator changes the program; you may issue join links.")
+            "" if self.may_edit else "Only the facilitator changes the program or issues its join links.")
 
     def _today(self) -> dt.date:
         # the program's date, not this machine's: an evening in Chicago is already tomorrow in UTC
@@ -152,12 +155,27 @@ class ProgramScreen(ModalScreen[None]):
             last = f": {', '.join(f'{v:g}' for v in values[-6:])}" if values else ": none yet"
             self.query_one(f"#label-{wid}", Label).update(f"{name} {label}{last}")
 
-    # --- changes: program events, written in the hub's writer ------------------------
+    # --- changes: program events, checked and recorded by the source -------------------
 
     async def _append(self, events) -> None:
-        await on_hub(self.hub, store.append, self.program, events, f"console:{self.app.mirror.you_id or self.app.role}")
+        try:
+            await self.source.change(self.program.id, events)
+        except ProgramError as exc:
+            self.notify(str(exc), title="Not recorded", severity="warning", timeout=8)
+            return
         self.notify("Recorded in the program's log.", timeout=4)
         self.reload()
+
+    def action_settings(self) -> None:
+        if not self.may_edit or self.program is None:
+            return
+        from facilitator.screens.program_form import ProgramForm
+
+        def done(saved: str | None) -> None:
+            if saved:
+                self.notify("Settings recorded in the program's log.", timeout=4)
+                self.reload()
+        self.app.push_screen(ProgramForm(self.source, self.program), done)
 
     def action_enrol(self) -> None:
         if not self.may_edit or self.program is None:
@@ -220,12 +238,14 @@ class ProgramScreen(ModalScreen[None]):
                                           value=current, ok="Save", empty_ok=True), done)
 
     def action_links(self) -> None:
-        if self.program is None:
-            return
+        if self.program is not None and self.may_issue:
+            self.run_worker(self._links(), group="program-links", exclusive=True)
+
+    async def _links(self) -> None:
         day = self.day or self._today()
         try:
-            links = join_links(self.hub.secret, self.program, day, self.base_url)
-        except LookupError as exc:
+            links = await self.source.links(self.program, day)
+        except (LookupError, ProgramError) as exc:
             self.notify(str(exc), severity="warning")
             return
         lines = [f"{x['role']:<13} {x['name']:<12} {x.get('link') or x.get('token')}" for x in links]

@@ -40,6 +40,13 @@ MATRIX: dict[str, frozenset[str]] = {
     "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
 }
 
+# Programs (protocol/programs.py): not room commands, but judged by role the same way. Changing
+# a program is configuring its rooms: the facilitator's alone, as is issuing everyone's links
+# (they hold staff tokens). Participants and observers are told nothing of programs.
+PROGRAMS: dict[str, frozenset[str]] = {
+    "program_read": LEAD, "program_change": frozenset({F}), "program_links": frozenset({F}),
+}
+
 # What the server itself may ask: setting a room up, and what the media server measured.
 SYSTEM_COMMANDS = frozenset({"configure", "voice_activity", "voice_leave"})
 
@@ -57,4 +64,4 @@ WHILE_WAITING = frozenset({"accept_agreement", "check_in", "leave", "help_reques
 def allowed(role: str, command: str) -> bool:
     if role == "system":
         return command in SYSTEM_COMMANDS
-    return role in MATRIX.get(command, ())
+    return role in MATRIX.get(command, PROGRAMS.get(command, ()))

@@ -133,35 +133,46 @@ def _keys(table: dict, allowed: set[str], where: str) -> None:
             raise ProgramError(f"{where}: unknown key {k!r} (expected {', '.join(sorted(allowed))})")
 
 
-def parse(data: dict) -> ProgramSpec:
-    _keys(data, {"program", "staff", "members"}, "the file")
-    prog = data.get("program")
-    if not isinstance(prog, dict):
-        raise ProgramError("the file needs a [program] table")
-    _keys(prog, {"id", "title", "timezone", "capacity", "agreement", "weekly_hours_target", "agenda",
-                 "schedule"}, "[program]")
-    pid = check_id(prog.get("id"), "program.id")
-    if len(pid) > 52:
-        raise ProgramError("program.id must be at most 52 characters (its sessions are named ID-YYYY-MM-DD)")
-    title = prog.get("title", "")
-    if not isinstance(title, str) or len(title) > 200:
+def check_title(value) -> str:
+    if not isinstance(value, str) or len(value) > 200:
         raise ProgramError("program.title must be text of at most 200 characters")
-    tz = check_timezone(prog.get("timezone"))
-    capacity = prog.get("capacity", 12)
-    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 15:
+    return value
+
+
+def check_capacity(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 15:
         raise ProgramError("program.capacity must be an integer from 1 to 15")
-    agreement = prog.get("agreement", "")
-    if not isinstance(agreement, str) or len(agreement) > 2000:
+    return value
+
+
+def check_agreement(value) -> str:
+    if not isinstance(value, str) or len(value) > 2000:
         raise ProgramError("program.agreement must be text of at most 2000 characters")
-    target = prog.get("weekly_hours_target", 0)
-    if not isinstance(target, (int, float)) or isinstance(target, bool) or not 0 <= target <= 80:
+    return value
+
+
+def check_hours_target(value) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 80:
         raise ProgramError("program.weekly_hours_target must be a number of hours from 0 to 80")
+    return float(value)
+
+
+def check_agenda(value) -> list[AgendaItem]:
     try:
-        agenda = msgspec.convert(prog.get("agenda", []), list[AgendaItem])
+        return msgspec.convert(value, list[AgendaItem])
     except msgspec.ValidationError as exc:
         raise ProgramError(f"program.agenda: {exc}") from None
-    schedule = []
-    raw_sched = prog.get("schedule", [])
+
+
+def check_program_id(value) -> str:
+    pid = check_id(value, "program.id")
+    if len(pid) > 52:
+        raise ProgramError("program.id must be at most 52 characters (its sessions are named ID-YYYY-MM-DD)")
+    return pid
+
+
+def check_schedule(raw_sched) -> list[Slot]:
+    schedule: list[Slot] = []
     if not isinstance(raw_sched, list):
         raise ProgramError("program.schedule must be a list of { weekday, start, minutes }")
     for i, s in enumerate(raw_sched, 1):
@@ -178,9 +189,11 @@ def parse(data: dict) -> ProgramSpec:
         if any(x.weekday == s["weekday"] for x in schedule):
             raise ProgramError(f"program.schedule: {s['weekday']} appears twice (one session a day)")
         schedule.append(Slot(weekday=s["weekday"], start=s["start"], minutes=minutes))
+    return schedule
 
+
+def check_staff(raw_staff) -> list[StaffEntry]:
     staff: list[StaffEntry] = []
-    raw_staff = data.get("staff", [])
     if not isinstance(raw_staff, list):
         raise ProgramError("staff must be an array of tables [[staff]]")
     for i, st in enumerate(raw_staff, 1):
@@ -195,6 +208,39 @@ def parse(data: dict) -> ProgramSpec:
         if role not in STAFF_ROLES:
             raise ProgramError(f"staff[{i}].role must be one of {', '.join(STAFF_ROLES)} (got {role!r})")
         staff.append(StaffEntry(id=sid, name=name, role=role))
+    return staff
+
+
+# Each key of [program], its check (which also gives the value as stored), and its default.
+# The console's form checks each field with these, so a form and a file get the same words.
+SETTINGS = {
+    "id": (check_program_id, None), "title": (check_title, ""), "timezone": (check_timezone, None),
+    "capacity": (check_capacity, 12), "agreement": (check_agreement, ""),
+    "weekly_hours_target": (check_hours_target, 0), "agenda": (check_agenda, []),
+    "schedule": (check_schedule, []),
+}
+
+
+def field_errors(prog: dict, staff=None) -> dict[str, str]:
+    """One message per bad key of a [program] table (and `staff`, when given), not only the first."""
+    out = {}
+    for key, value in list(prog.items()) + ([("staff", staff)] if staff is not None else []):
+        check = check_staff if key == "staff" else SETTINGS[key][0]
+        try:
+            check(value)
+        except ProgramError as exc:
+            out[key] = exc.message
+    return out
+
+
+def parse(data: dict) -> ProgramSpec:
+    _keys(data, {"program", "staff", "members"}, "the file")
+    prog = data.get("program")
+    if not isinstance(prog, dict):
+        raise ProgramError("the file needs a [program] table")
+    _keys(prog, set(SETTINGS), "[program]")
+    settings = {key: check(prog.get(key, default)) for key, (check, default) in SETTINGS.items()}
+    staff = check_staff(data.get("staff", []))
 
     members: list[MemberSpec] = []
     raw_members = data.get("members", [])
@@ -240,7 +286,16 @@ def parse(data: dict) -> ProgramSpec:
         if both:
             raise ProgramError(f"member {m.id!r} is to be kept both together with and apart from "
                                f"{sorted(both)[0]!r}")
-    defined = ProgramDefined(id=pid, title=title, timezone=tz, capacity=capacity, agreement=agreement,
-                             weekly_hours_target=float(target), agenda=agenda, schedule=schedule,
-                             staff=staff)
+    defined = ProgramDefined(**settings, staff=staff)
     return ProgramSpec(defined, members)
+
+
+def table_of(p) -> dict:
+    """A program (or its `ProgramDefined` alone) as its file would hold it, for `parse` to check.
+
+    A change made elsewhere than in a file (the console's form, a command on the wire) is
+    checked by the same `parse` as `program import`: there is one copy of each rule."""
+    prog = {k: msgspec.to_builtins(getattr(p, k)) for k in SETTINGS}
+    members = [{k: v for k, v in msgspec.to_builtins(m).items() if v is not None}
+               for m in getattr(p, "members", {}).values()]
+    return {"program": prog, "staff": msgspec.to_builtins(p.staff), "members": members}

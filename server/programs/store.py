@@ -67,7 +67,7 @@ def import_events(current: Program | None, spec: ProgramSpec) -> list[ProgramEve
     them, and a member's enrolment ends with a discharge date, not an erasure."""
     out: list[ProgramEvent] = []
     d = spec.defined
-    if current is None or msgspec.msgpack.encode(_settings(current)) != msgspec.msgpack.encode(d):
+    if current is None or not same_settings(current, d):
         out.append(d)
     for m in spec.members:
         old = current.members.get(m.id) if current else None
@@ -82,7 +82,12 @@ def import_events(current: Program | None, spec: ProgramSpec) -> list[ProgramEve
     return out
 
 
-def _settings(p: Program) -> ProgramDefined:
+def same_settings(p: Program, d: ProgramDefined) -> bool:
+    """Whether recording `d` would change nothing of p's settings (then it is not recorded)."""
+    return msgspec.msgpack.encode(settings_of(p)) == msgspec.msgpack.encode(d)
+
+
+def settings_of(p: Program) -> ProgramDefined:
     return ProgramDefined(id=p.id, title=p.title, timezone=p.timezone, capacity=p.capacity,
                           agreement=p.agreement, weekly_hours_target=p.weekly_hours_target,
                           agenda=list(p.agenda), schedule=list(p.schedule), staff=list(p.staff))
