@@ -139,7 +139,7 @@ def parse(data: dict) -> ProgramSpec:
     if not isinstance(prog, dict):
         raise ProgramError("the file needs a [program] table")
     _keys(prog, {"id", "title", "timezone", "capacity", "agreement", "weekly_hours_target", "agenda",
-                 "schedule"}, "[program]")
+                 "schedule", "survey"}, "[program]")
     pid = check_id(prog.get("id"), "program.id")
     if len(pid) > 52:
         raise ProgramError("program.id must be at most 52 characters (its sessions are named ID-YYYY-MM-DD)")
@@ -156,6 +156,13 @@ def parse(data: dict) -> ProgramSpec:
     target = prog.get("weekly_hours_target", 0)
     if not isinstance(target, (int, float)) or isinstance(target, bool) or not 0 <= target <= 80:
         raise ProgramError("program.weekly_hours_target must be a number of hours from 0 to 80")
+    survey = prog.get("survey", False)
+    if isinstance(survey, dict):
+        # room to grow: `survey = { enabled = true }` names it as a table
+        _keys(survey, {"enabled"}, "program.survey")
+        survey = survey.get("enabled", True)
+    if not isinstance(survey, bool):
+        raise ProgramError("program.survey must be true or false (the end-of-session satisfaction survey)")
     try:
         agenda = msgspec.convert(prog.get("agenda", []), list[AgendaItem])
     except msgspec.ValidationError as exc:
@@ -242,5 +249,5 @@ def parse(data: dict) -> ProgramSpec:
                                f"{sorted(both)[0]!r}")
     defined = ProgramDefined(id=pid, title=title, timezone=tz, capacity=capacity, agreement=agreement,
                              weekly_hours_target=float(target), agenda=agenda, schedule=schedule,
-                             staff=staff)
+                             staff=staff, survey=survey)
     return ProgramSpec(defined, members)
