@@ -41,6 +41,7 @@ from facilitator.link import Link
 from facilitator.mirror import LEADS, Mirror, active_poll, name_of, open_help, waiting
 from facilitator.program_actions import ProgramActions
 from facilitator.replay import Replay
+from facilitator.survey_actions import SurveyActions
 from facilitator.screens.attendance import AttendanceScreen
 from facilitator.screens.breakouts import BreakoutScreen
 from facilitator.screens.invite import InviteScreen
@@ -88,7 +89,7 @@ def default_export_dir() -> str:
     return os.path.join(user_data_dir("group-console", appauthor=False), "exports")
 
 
-class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, App):
+class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, SurveyActions, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
         "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",

@@ -48,7 +48,7 @@ class ProgramScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "enrol", "Enrol"),
                 Binding("d", "discharge", "Discharge"), Binding("r", "rules", "Rules"),
-                Binding("j", "links", "Join links")]
+                Binding("j", "links", "Join links"), Binding("s", "survey", "Survey results")]
 
     def __init__(self, hub, program_id: str, day: dt.date | None = None, base_url: str = ""):
         super().__init__()
@@ -124,6 +124,10 @@ class ProgramScreen(ModalScreen[None]):
         self._trend()
         self.query_one("#hint", Label).update(
             "" if self.may_edit else "Only the facilitator changes the program; you may issue join links.")
+
+    def action_survey(self) -> None:
+        from facilitator.screens.survey import SurveyResultsScreen
+        self.app.push_screen(SurveyResultsScreen(self.hub, self.program_id))
 
     def _today(self) -> dt.date:
         # the program's date, not this machine's: an evening in Chicago is already tomorrow in UTC
