@@ -114,6 +114,12 @@ def describe(s: RoomState, ev: e.Event) -> str:
             if ev.kind == "low_score":
                 return f"CHECK-IN ALERT: {n(ev.person)} low score {ev.total} in {poll(ev.id)}"
             return f"CHECK-IN ALERT: {n(ev.person)} {ev.kind.upper()} total {ev.total}"
+        case e.SurveyOpened():
+            return "satisfaction survey asked (S shows the answers)"
+        case e.SurveyAnswered():
+            return f"{n(ev.person)} answered the satisfaction survey"      # the answers: S, unattributed
+        case e.SurveyClosed():
+            return "satisfaction survey closed"
         case e.TimerStarted():
             return f"timer {ev.label or ev.id} started ({int(ev.seconds // 60)}:{int(ev.seconds % 60):02d})"
         case e.TimerPaused():
