@@ -41,7 +41,7 @@ from facilitator.link import Link
 from facilitator.mirror import LEADS, Mirror, active_poll, name_of, open_help, waiting
 from facilitator.program_actions import ProgramActions
 from facilitator.replay import Replay
-from facilitator.survey_actions import SurveyActions
+from facilitator.survey_actions import SurveyActions, close_question
 from facilitator.screens.attendance import AttendanceScreen
 from facilitator.screens.breakouts import BreakoutScreen
 from facilitator.screens.invite import InviteScreen
@@ -561,7 +561,7 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, Survey
         self.act(c.Open())
 
     def action_close_session(self) -> None:
-        self.push_screen(ConfirmScreen("Close the session for everyone? Attendance becomes final.", "Close session"),
+        self.push_screen(ConfirmScreen(close_question(self.room), "Close session"),
                          lambda yes: yes and self.act(c.Close()))
 
     # --- actions: timers, agenda, polls --------------------------------------------------------------

@@ -4,6 +4,14 @@ from __future__ import annotations
 from protocol import commands as c
 
 
+def close_question(s) -> str:
+    """The close's confirmation; it offers the survey when the session has one not yet asked."""
+    q = "Close the session for everyone? Attendance becomes final."
+    if s is not None and s.survey_enabled and s.survey is None:
+        q += " The satisfaction survey has not been asked yet: No, then S and o, asks it first."
+    return q
+
+
 class SurveyActions:
     def action_survey(self) -> None:
         from facilitator.screens.survey import SurveyScreen

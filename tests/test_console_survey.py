@@ -106,3 +106,22 @@ async def test_results_across_the_programs_sessions_from_the_program_screen(db):
         before = next(ln for ln in text.splitlines() if "iop-evening-2026-11-10" in ln)
         assert "not asked" in before
         assert "Alex" not in text and "Taylor" not in text
+
+
+async def test_closing_a_session_offers_the_survey_not_yet_asked(room):
+    from facilitator.screens.prompt import ConfirmScreen
+    app = console(room)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.conn == "online" and app.room is not None, what="online")
+        app.action_close_session()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the close's question")
+        assert "satisfaction survey has not been asked" in app.screen.question
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="back")
+        await pilot.press("S", "o")
+        await until(pilot, lambda: app.room.survey is not None, what="asked")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SurveyScreen), what="back to the room")
+        app.action_close_session()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the close's question")
+        assert "satisfaction survey" not in app.screen.question
