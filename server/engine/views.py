@@ -23,7 +23,8 @@ def _line_aud(line: ChatLine) -> str:
 
 
 def for_participants(event: e.Event) -> e.Event:
-    """The copy of an `all` event that participants get: reasons stay with staff."""
+    """The copy of an event that participants get: reasons stay with staff, and so do
+    survey answers (the one who answered gets their own `survey_answered` emptied)."""
     if isinstance(event, e.Removed) and event.reason:
         return msgspec.structs.replace(event, reason="")
     if isinstance(event, e.SurveyAnswered) and (event.ratings or event.comment):
