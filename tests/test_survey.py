@@ -241,3 +241,19 @@ def test_a_members_export_shows_only_their_own_answers(record):
     morgan = export(record, "--format", "member", "--member", "p7")    # came, did not answer
     section = morgan[morgan.index("## Satisfaction survey"):morgan.index("## Notes and flags")]
     assert "- (none)" in section and "| 2026" not in section
+
+
+def test_the_summary_agrees_with_the_standard_library_for_any_answers():
+    import statistics
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.dictionaries(st.text(min_size=1, max_size=4), st.lists(st.integers(1, 5), min_size=3, max_size=3),
+                           max_size=15))
+    def check(ratings):
+        for i, (_text, counts, m) in enumerate(survey.summary(ratings, survey.ITEMS)):
+            vals = [r[i] for r in ratings.values()]
+            assert sum(counts.values()) == len(ratings)
+            assert m == (statistics.median(vals) if vals else None)
+    check()
