@@ -31,6 +31,7 @@ async def test_a_participant_answers_the_survey_with_keys_in_the_terminal(server
         await until(pilot, lambda: card.display and bool(app.query("#survey-r2")), "the survey")
         shown = "\n".join(str(w.render()) for w in card.query("Label"))
         assert all(item in shown for item in ITEMS)          # the server's wording
+        await snap(pilot, "survey-open")
         # keys: focus the first item's ratings; right arrow moves, Enter chooses; Tab to the next
         app.query_one("#survey-r0").focus()
         await pilot.press("right", "right", "right", "enter")        # 4
