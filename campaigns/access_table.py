@@ -30,13 +30,15 @@ SPEC = {
     "configure": {F}, "listen_in": LEAD, "help_ack": LEAD,
     # voice: everyone joins and leaves it; only the leads hold a mute or the floor
     "voice_join": {F, C, O, P}, "voice_leave": {F, C, O, P}, "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
+    # the satisfaction survey: the leads ask and close it, participants answer
+    "survey_open": LEAD, "survey_close": LEAD, "survey_answer": {P},
 }
 
 # Distinctive words, so that finding one in a log cannot be a coincidence.
 NAMES = {"f": "Zephyrine Quillfeather", "c": "Bartholomew Ostrander", "o": "Philippa Wrenhaven",
          "p": "Isidora Blackwood", "q": "Cornelius Ashgrove", "victim": "Evangeline Thistlewood"}
 SECRET_TEXTS = ["NOTE-ultramarine-kestrel", "CHAT-saffron-heron", "LOCATION-42 Juniper Terrace",
-                "REASON-vermilion-otter", "HELP-cerulean-lynx", "FLAG-ochre-falcon"]
+                "REASON-vermilion-otter", "HELP-cerulean-lynx", "FLAG-ochre-falcon", "SURVEY-indigo-marten"]
 
 
 def sample(name: str, who: str) -> c.Command:
@@ -60,6 +62,7 @@ def sample(name: str, who: str) -> c.Command:
         "agenda_goto": dict(index=0), "flag_clear": dict(target="p1"),
         "mute": dict(target="p1"), "unmute": dict(target="p1"), "hold_floor": dict(on=True),
         "voice_activity": dict(person="p1", talking=True),      # the media server's own: nobody's here
+        "survey_answer": dict(ratings=[3, 4, 5], comment=SECRET_TEXTS[6]),
     }.get(name, {})
     return c.COMMAND_TYPES[name](**args)
 

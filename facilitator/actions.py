@@ -101,6 +101,10 @@ ACTIONS: list[Action] = [
            "agenda_goto", palette="Agenda: go to a segment"),
     Action("share_poll", "Share results", "Participants see the totals", POLLS, "s", "poll_share",
            palette="Share poll results"),
+    Action("survey", "Survey", "The satisfaction survey: ask it near the close; tonight's answers, "
+           "and results across the program's sessions", POLLS, "S", palette="Satisfaction survey"),
+    Action("toggle_survey", "Ask / close survey", "Asks everyone the satisfaction survey, or closes it",
+           POLLS, None, "survey_open", palette="Ask / close the satisfaction survey"),
     Action("listen_in", "Listen in…", "Join an open breakout room to listen; room 0 is the main room",
            BREAKOUTS, None, "listen_in", palette="Listen in to a breakout room"),
     Action("invite", "Invite", "Join links and tokens for this room (local rooms)", SESSION, "i"),

@@ -41,6 +41,7 @@ from facilitator.link import Link
 from facilitator.mirror import LEADS, Mirror, active_poll, name_of, open_help, waiting
 from facilitator.program_actions import ProgramActions, RemotePrograms
 from facilitator.replay import Replay
+from facilitator.survey_actions import SurveyActions, close_question
 from facilitator.screens.attendance import AttendanceScreen
 from facilitator.screens.breakouts import BreakoutScreen
 from facilitator.screens.invite import InviteScreen
@@ -88,7 +89,7 @@ def default_export_dir() -> str:
     return os.path.join(user_data_dir("group-console", appauthor=False), "exports")
 
 
-class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, RemotePrograms, App):
+class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, RemotePrograms, SurveyActions, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
         "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",
@@ -561,7 +562,7 @@ class ConsoleApp(KeyGuard, PeopleActions, SessionActions, ProgramActions, Remote
         self.act(c.Open())
 
     def action_close_session(self) -> None:
-        self.push_screen(ConfirmScreen("Close the session for everyone? Attendance becomes final.", "Close session"),
+        self.push_screen(ConfirmScreen(close_question(self.room), "Close session"),
                          lambda yes: yes and self.act(c.Close()))
 
     # --- actions: timers, agenda, polls --------------------------------------------------------------

@@ -42,6 +42,10 @@ class ProgramSource:
     async def links(self, program: Program, day: dt.date) -> list[dict]:
         raise NotImplementedError
 
+    async def surveys(self, program_id: str) -> tuple[Program, list] | None:
+        """The program and its sessions' survey results (server.programs.surveys.SessionSurvey)."""
+        raise NotImplementedError
+
 
 class HubPrograms(ProgramSource):
     def __init__(self, hub, actor: str, base_url: str = ""):
@@ -65,6 +69,11 @@ class HubPrograms(ProgramSource):
     async def links(self, program, day):
         from server.programs import join_links
         return join_links(self.hub.secret, program, day, self.base_url)
+
+    async def surveys(self, program_id):
+        from server.programs import on_hub
+        from server.programs.wire import survey_results
+        return await on_hub(self.hub, survey_results, program_id)
 
 
 class WirePrograms(ProgramSource):
@@ -99,3 +108,15 @@ class WirePrograms(ProgramSource):
 
     async def links(self, program, day):
         return await self._ask(q.ProgramLinks(program=program.id, date=day.isoformat(), base_url=self.base_url))
+
+    async def surveys(self, program_id):
+        from server.programs.surveys import SessionSurvey
+        try:
+            d = await self._ask(q.ProgramSurveys(program=program_id))
+        except ProgramError as exc:
+            if getattr(exc, "code", "") == "not_found":
+                return None
+            raise
+        results = [SessionSurvey(**{**r, "counts": [{int(k): v for k, v in c.items()} for c in r["counts"]]})
+                   for r in d["results"]]
+        return msgspec.convert(d["program"], Program), results

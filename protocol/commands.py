@@ -51,6 +51,8 @@ class Configure(Command, tag="configure"):
     # a session run from a program: which one, and its local date (YYYY-MM-DD); "" for a lone room
     program: Annotated[str, Meta(max_length=64)] = ""
     date: Annotated[str, Meta(pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""
+    # the end-of-session satisfaction survey may be run (a program turns it on)
+    survey: bool = False
 
 
 class Open(Command, tag="open"):
@@ -316,6 +318,25 @@ class VoiceActivity(Command, tag="voice_activity"):
     talking: bool
 
 
+# --- the end-of-session satisfaction survey (the items are the engine's: server/engine/survey.py) ---
+
+Rating = Annotated[int, Meta(ge=1, le=5)]
+
+
+class SurveyOpen(Command, tag="survey_open"):
+    """Asks everyone present to answer the short satisfaction survey (near the close)."""
+
+
+class SurveyAnswer(Command, tag="survey_answer"):
+    """A participant's answers: one rating from 1 to 5 per item, in order, and an optional comment."""
+    ratings: Annotated[list[Rating], Meta(max_length=10)]
+    comment: Annotated[str, Meta(max_length=1000)] = ""
+
+
+class SurveyClose(Command, tag="survey_close"):
+    pass
+
+
 AnyCommand = Union[
     Configure, Open, Close, AcceptAgreement, CheckIn, Admit, Deny, Remove, Excuse, Leave,
     RaiseHand, LowerHand, NextSpeaker, CallOn, EndTurn, MoveInQueue, QueueMode, GoAround, Pass,
@@ -326,6 +347,7 @@ AnyCommand = Union[
     Chat, Note, Flag,
     GoAroundStop, AgendaGoto, FlagClear,
     VoiceJoin, VoiceLeave, MuteMic, UnmuteMic, HoldFloor, VoiceActivity,
+    SurveyOpen, SurveyAnswer, SurveyClose,
 ]
 
 COMMAND_TYPES: dict[str, type[Command]] = {

@@ -33,6 +33,7 @@ class RoomConfigured(Event, tag="room_configured"):
     roster: list[RosterEntry] = []
     program: str = ""                  # the program this session belongs to, if any
     date: str = ""                     # its local date in the program's time zone
+    survey: bool = False               # the satisfaction survey may be run (its program turns it on)
 
 
 class SessionOpened(Event, tag="session_opened"):
@@ -382,6 +383,29 @@ class VoiceTalking(Event, tag="voice_talking"):
     talking: bool
 
 
+# --- the end-of-session satisfaction survey ---------------------------------------
+
+class SurveyOpened(Event, tag="survey_opened"):
+    """The survey is asked of everyone; it carries its own wording (the engine's), so every
+    client shows the same items without a copy of its own."""
+    items: list[str]
+    low: str                           # what 1 means
+    high: str                          # what 5 means
+    comment: str                       # the prompt of the optional free-text comment
+
+
+class SurveyAnswered(Event, tag="survey_answered"):
+    """One participant's answers: to staff, and to that participant with the answers
+    cleared (`views.for_participants`): they see only that they answered."""
+    person: str
+    ratings: list[int] = []
+    comment: str = ""
+
+
+class SurveyClosed(Event, tag="survey_closed"):
+    pass
+
+
 AnyEvent = Union[
     RoomConfigured, SessionOpened, SessionClosed, StaffEntered, StaffLeft,
     ParticipantWaiting, WaitingLeft, AgreementAccepted, LocationCheckedIn, Admitted, Denied,
@@ -396,6 +420,7 @@ AnyEvent = Union[
     ChatPosted, NoteAdded, Flagged,
     FlagCleared,
     VoiceJoined, VoiceLeft, MicMuted, MicUnmuted, FloorHeld, VoiceTalking,
+    SurveyOpened, SurveyAnswered, SurveyClosed,
 ]
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -45,7 +45,12 @@ class ProgramLinks(ProgramQuery, tag="program_links"):
     base_url: Annotated[str, Meta(max_length=300)] = ""
 
 
-AnyProgramQuery = Union[ProgramList, ProgramGet, ProgramChange, ProgramLinks]
+class ProgramSurveys(ProgramQuery, tag="program_surveys"):
+    """The satisfaction survey across the program's sessions: counts and medians, never who said what."""
+    program: Id
+
+
+AnyProgramQuery = Union[ProgramList, ProgramGet, ProgramChange, ProgramLinks, ProgramSurveys]
 # which permission (server/engine/permissions.py) each asks for
-NEEDS = {"program_list": "program_read", "program_get": "program_read",
+NEEDS = {"program_list": "program_read", "program_get": "program_read", "program_surveys": "program_read",
          "program_change": "program_change", "program_links": "program_links"}

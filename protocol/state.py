@@ -97,6 +97,29 @@ class Poll(Struct, kw_only=True, gc=False):
     closed_seq: int = 0                # the seq of its latest close: a fresh view shows it to those in the room then
 
 
+class Survey(Struct, kw_only=True, gc=False):
+    """The end-of-session satisfaction survey: its wording, and each participant's answers
+    (facilitators only; a participant's view says only whether they answered)."""
+    items: list[str] = []
+    low: str = ""
+    high: str = ""
+    comment: str = ""
+    state: str = "open"                # open | closed
+    opened_at: float = 0.0
+    ratings: dict[str, list[int]] = {}
+    comments: dict[str, str] = {}      # free text, like chat: never in logs
+    closed_seq: int = 0                # as a poll's: a fresh view shows it to those in the room then
+
+
+class SurveyView(Struct, kw_only=True, gc=False):
+    items: list[str] = []
+    low: str = ""
+    high: str = ""
+    comment: str = ""
+    state: str = "open"
+    answered: bool = False
+
+
 class Timer(Struct, kw_only=True, gc=False):
     id: str
     label: str = ""
@@ -186,6 +209,8 @@ class RoomState(Struct, tag="room", tag_field="kind", kw_only=True, gc=False):
     in_voice: dict[str, int] = {}      # person -> 0 main room, n breakout room n, -n listening to n
     muted: list[str] = []              # held mutes
     floor_held: bool = False
+    survey_enabled: bool = False       # its program turns the satisfaction survey on
+    survey: Survey | None = None
 
 
 class PersonView(Struct, kw_only=True, gc=False):
@@ -245,3 +270,4 @@ class ParticipantView(Struct, tag="participant", tag_field="kind", kw_only=True,
     my_help: list[Help] = field(default_factory=list)
     muted: bool = False               # a facilitator's mute on this participant holds
     floor_held: bool = False
+    survey: SurveyView | None = None  # the satisfaction survey, once asked: only whether they answered

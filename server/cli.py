@@ -410,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--db", required=True)
     x.add_argument("--room")
     x.add_argument("--format", choices=["jsonl", "attendance-csv", "absences", "hours", "followup", "note",
-                                        "member", "fhir"])
+                                        "member", "fhir", "survey"])
     x.add_argument("--out", help="write to this file (mode 0600) instead of standard output")
     x.set_defaults(fn=cmd_export)
     from server.programs.cli import add_export_arguments, add_parser as add_program_parser

@@ -134,6 +134,8 @@ def _sample_args():
         "flag_clear": c.FlagClear(target="p1"),
         "voice_join": c.VoiceJoin(), "voice_leave": c.VoiceLeave(), "mute": c.MuteMic(target="p1"),
         "unmute": c.UnmuteMic(target="p1"), "hold_floor": c.HoldFloor(on=True),
+        "survey_open": c.SurveyOpen(), "survey_close": c.SurveyClose(),
+        "survey_answer": c.SurveyAnswer(ratings=[3, 4, 5]),
     }
 
 

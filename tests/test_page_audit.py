@@ -60,7 +60,7 @@ async def join_and_wait(ctx, link):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_every_state_of_the_page_passes_axe(server, browser, axe_path, scheme):
-    fac = await facilitator(server)
+    fac = await facilitator(server, survey=True)
     host = server.hub.rooms[ROOM]
     sam = SessionClient(server.url, server.token(ROOM, "participant", "p2", "Sam"), name="sam")
     await sam.connect()
@@ -118,6 +118,15 @@ async def test_every_state_of_the_page_passes_axe(server, browser, axe_path, sch
     await ok(fac, c.PollShare(id="arrive"))
     await page.wait_for_selector("form[data-poll='arrive'] .results:not([hidden])")
     await check("results-shared", page)
+
+    await ok(fac, c.SurveyOpen())
+    await page.wait_for_selector("#survey-card:not([hidden]) form.survey")
+    await check("survey-open", page)
+    for i, v in enumerate((4, 5, 3)):
+        await page.check(f"#survey-r{i}-{v}")
+    await page.click("form.survey button[type=submit]")
+    await until(page, "document.querySelector('#survey-card').textContent.includes('Thank you')")
+    await check("survey-answered", page)
 
     await ok(fac, c.BreakoutsPlan(rooms=1))
     await ok(fac, c.BreakoutsOpen(minutes=10))

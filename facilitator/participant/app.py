@@ -14,6 +14,7 @@ from facilitator.participant.chat import ChatLog
 from facilitator.participant.link import ENDINGS, ROLE_LABELS, Link
 from facilitator.participant.mirror import Mirror, clock, ordinal, timer_left
 from facilitator.participant.polls import PollBox
+from facilitator.participant.survey import SurveyCard
 from protocol import commands as c
 from protocol.frames import Ack, Error
 
@@ -83,6 +84,7 @@ class ParticipantApp(App):
                     with Vertical(id="polls-card", classes="card"):
                         yield Label("Questions for you", classes="h3")
                         yield Vertical(id="polls")
+                    yield SurveyCard()
                     with Vertical(id="agenda-card", classes="card"):
                         yield Label("Today's plan and timers", classes="h3")
                         yield Static("", markup=False, id="agenda")
@@ -248,6 +250,7 @@ class ParticipantApp(App):
             for p in ppl))
 
         self._render_polls()
+        self.query_one(SurveyCard).show(v.survey)
         self._render_chat()
         h = v.my_help[-1] if v.my_help else None
         self.query_one("#help-status", Static).update(

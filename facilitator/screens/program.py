@@ -39,7 +39,8 @@ class ProgramScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "enrol", "Enrol"),
                 Binding("d", "discharge", "Discharge"), Binding("r", "rules", "Rules"),
-                Binding("j", "links", "Join links"), Binding("s", "settings", "Settings")]
+                Binding("j", "links", "Join links"), Binding("s", "settings", "Settings"),
+                Binding("v", "survey", "Survey results")]
 
     def __init__(self, source, program_id: str, day: dt.date | None = None, role: str | None = None):
         super().__init__()
@@ -127,6 +128,10 @@ class ProgramScreen(ModalScreen[None]):
         self._trend()
         self.query_one("#hint", Label).update(
             "" if self.may_edit else "Only the facilitator changes the program or issues its join links.")
+
+    def action_survey(self) -> None:
+        from facilitator.screens.survey import SurveyResultsScreen
+        self.app.push_screen(SurveyResultsScreen(self.source, self.program_id))
 
     def _today(self) -> dt.date:
         # the program's date, not this machine's: an evening in Chicago is already tomorrow in UTC

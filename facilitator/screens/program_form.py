@@ -35,6 +35,7 @@ FIELDS = [
     ("agreement", "Agreement", "What is shared here stays here."),
     ("agenda", "Agenda", "Check-in 15, Topic 45, Wrap-up 15"),
     ("staff", "Staff", "dana Dana facilitator, lee Lee cofacilitator"),
+    ("survey", "Survey", "yes or no: the end-of-session satisfaction survey"),
 ]
 KEY_OF = {"weekly_hours_target": "hours"}      # the file's key -> the form's field
 
@@ -82,7 +83,13 @@ def values_of(p: Program) -> dict[str, str]:
             "start": first.start if first else "", "minutes": str(first.minutes) if first else "",
             "capacity": str(p.capacity), "hours": f"{p.weekly_hours_target:g}", "agreement": p.agreement,
             "agenda": ", ".join(f"{a.title} {a.minutes:g}" for a in p.agenda),
-            "staff": ", ".join(f"{s.id} {s.name} {s.role}" for s in p.staff)}
+            "staff": ", ".join(f"{s.id} {s.name} {s.role}" for s in p.staff),
+            "survey": "yes" if p.survey else "no"}
+
+
+def _yes_no(text: str):
+    """yes/no as the file's true/false; anything else as typed, for the check to name it."""
+    return {"yes": True, "y": True, "no": False, "n": False, "": False}.get(text.lower(), text)
 
 
 def _words(message: str) -> str:
@@ -94,7 +101,8 @@ def read(v: dict[str, str]) -> tuple[dict | None, dict[str, str]]:
     """The form's text as a program file's tables, or the message for each bad field."""
     errors: dict[str, str] = {}
     prog = {"id": v["id"], "title": v["title"], "timezone": v["timezone"], "capacity": _number(v["capacity"]),
-            "agreement": v["agreement"], "weekly_hours_target": _number(v["hours"] or "0")}
+            "agreement": v["agreement"], "weekly_hours_target": _number(v["hours"] or "0"),
+            "survey": _yes_no(v.get("survey", ""))}
     try:
         prog["agenda"] = agenda_items(v["agenda"])
     except ValueError as exc:

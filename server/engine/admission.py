@@ -83,7 +83,7 @@ def configure(state: RoomState, cmd: c.Configure, ctx: Ctx) -> list[Emit]:
     return [Emit("staff", e.RoomConfigured(
         title=cmd.title, capacity=cmd.capacity, agreement=cmd.agreement, auto_admit=cmd.auto_admit,
         drop_grace=cmd.drop_grace, agenda=cmd.agenda, roster=cmd.roster,
-        program=cmd.program, date=cmd.date))]
+        program=cmd.program, date=cmd.date, survey=cmd.survey))]
 
 
 def open_session(state: RoomState, cmd: c.Open, ctx: Ctx) -> list[Emit]:
@@ -209,6 +209,7 @@ def _configured(s: RoomState, ev: e.RoomConfigured, at: float) -> None:
     s.title, s.capacity, s.agreement = ev.title, ev.capacity, ev.agreement
     s.auto_admit, s.drop_grace, s.agenda = ev.auto_admit, ev.drop_grace, list(ev.agenda)
     s.program, s.date = ev.program, ev.date
+    s.survey_enabled = ev.survey
     for r in ev.roster:
         m = s.members.get(r.id)
         if m is None:

@@ -16,13 +16,13 @@ import msgspec
 from protocol import events as e
 from protocol.commands import Command
 from protocol.state import RoomState
-from server.engine import admission, breakouts, conversation, polls, speaking, timers, voice
+from server.engine import admission, breakouts, conversation, polls, speaking, survey, timers, voice
 from server.engine.base import Actor, Ctx, Emit, Rejected
 from server.engine.permissions import BEFORE_OPEN, WHILE_WAITING, allowed
 
 _DECIDERS = {}
 _EVOLVERS = {}
-for _mod in (admission, speaking, breakouts, polls, timers, conversation, voice):
+for _mod in (admission, speaking, breakouts, polls, timers, conversation, voice, survey):
     _DECIDERS.update(_mod.DECIDERS)
     _EVOLVERS.update(_mod.EVOLVERS)
 

@@ -38,6 +38,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "go_around_stop": LEAD, "agenda_goto": LEAD, "flag_clear": LEAD,
     "voice_join": frozenset({F, C, O, P}), "voice_leave": frozenset({F, C, O, P}),
     "mute": LEAD, "unmute": LEAD, "hold_floor": LEAD,
+    "survey_open": LEAD, "survey_close": LEAD, "survey_answer": frozenset({P}),
 }
 
 # Programs (protocol/programs.py): not room commands, but judged by role the same way. Changing

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Callable
 
 from protocol import events as e
-from protocol.state import BroadcastLine, ChatLine, Help, ParticipantView, PersonView, PollView
+from protocol.state import BroadcastLine, ChatLine, Help, ParticipantView, PersonView, PollView, SurveyView
 from server.engine.conversation import CHAT_KEPT
 from server.engine.timers import EVOLVERS as _TIMER_FOLD
 
@@ -302,6 +302,24 @@ def _floor_held(v: ParticipantView, ev: e.FloorHeld, at) -> None:
     v.floor_held = ev.on
 
 
+# --- the satisfaction survey ---------------------------------------------------------
+
+def _survey_opened(v: ParticipantView, ev: e.SurveyOpened, at) -> None:
+    if v.survey is None:
+        v.survey = SurveyView(items=list(ev.items), low=ev.low, high=ev.high, comment=ev.comment)
+    v.survey.state = "open"
+
+
+def _survey_answered(v: ParticipantView, ev: e.SurveyAnswered, at) -> None:
+    if v.survey is not None and ev.person == v.me:
+        v.survey.answered = True
+
+
+def _survey_closed(v: ParticipantView, ev, at) -> None:
+    if v.survey is not None:
+        v.survey.state = "closed"
+
+
 _FOLD: dict[type, Callable] = {
     e.SessionOpened: _opened, e.SessionClosed: _closed,
     e.StaffEntered: _staff_entered, e.StaffLeft: _staff_left,
@@ -319,6 +337,7 @@ _FOLD: dict[type, Callable] = {
     e.PollOpened: _poll_opened, e.VoteCast: _vote_cast, e.PollClosed: _poll_closed,
     e.PollShared: _poll_shared,
     e.MicMuted: _mic(True), e.MicUnmuted: _mic(False), e.FloorHeld: _floor_held,
+    e.SurveyOpened: _survey_opened, e.SurveyAnswered: _survey_answered, e.SurveyClosed: _survey_closed,
 }
 # the lines a fresh view judges one by one, by who could hear them at their seq
 _FOLD_SEQ: dict[type, Callable] = {e.BreakoutsBroadcast: _breakouts_broadcast, e.ChatPosted: _chat_posted}

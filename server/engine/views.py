@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from protocol import events as e
-from protocol.state import ChatLine, ParticipantView, PersonView, PollView, RoomState
+from protocol.state import ChatLine, ParticipantView, PersonView, PollView, RoomState, SurveyView
 from server.engine.hearing import breakout_aud, hears
 from server.engine.polls import tally
 from server.engine.view_fold import person_order
@@ -23,9 +23,13 @@ def _line_aud(line: ChatLine) -> str:
 
 
 def for_participants(event: e.Event) -> e.Event:
-    """The copy of an `all` event that participants get: reasons stay with staff."""
+    """The copy of an event that participants get: reasons stay with staff, and so do
+    survey answers (the one who answered gets their own `survey_answered` emptied)."""
     if isinstance(event, e.Removed) and event.reason:
         return msgspec.structs.replace(event, reason="")
+    if isinstance(event, e.SurveyAnswered) and (event.ratings or event.comment):
+        # answers are for the facilitators: the one who answered learns only that they did
+        return msgspec.structs.replace(event, ratings=[], comment="")
     if isinstance(event, e.BreakoutsOpened) and (event.override or event.overridden):
         # who must be kept apart or together is clinical: participants never learn the rules
         return msgspec.structs.replace(event, override=False, overridden=[])
@@ -79,4 +83,8 @@ def participant_view(s: RoomState, me: str) -> ParticipantView:
               or c.to == "all" and hears(_line_aud(c), c.seq, me, "participant", m)]
     v.muted = me in s.muted
     v.floor_held = s.floor_held
+    sv = s.survey
+    if sv is not None and (sv.state == "open" or hears("all", sv.closed_seq, me, "participant", m)):
+        v.survey = SurveyView(items=list(sv.items), low=sv.low, high=sv.high, comment=sv.comment,
+                              state=sv.state, answered=me in sv.ratings)
     return v

@@ -10,7 +10,7 @@ from server.programs import store
 from server.programs.cli_common import EXIT_FAIL, EXIT_OK, _Fail, _program, _read, _write, check_makeup
 from server.programs.spec import ProgramError
 
-FORMATS = ("absences", "hours", "followup", "note", "member", "fhir")
+FORMATS = ("absences", "hours", "followup", "note", "member", "fhir", "survey")
 
 
 def add_export_arguments(x) -> None:
@@ -73,6 +73,9 @@ def cmd_export(a, write) -> int:
             write(r.hours_csv(rec, p, a.member, week))
         elif a.format == "followup":
             write(r.followups_csv(rec, p, a.member))
+        elif a.format == "survey":
+            from server.programs.surveys import survey_csv
+            write(survey_csv(rec, p))
         elif a.format == "note":
             from server.programs.documents import group_note
             write(group_note(rec, p, a.room))

@@ -79,7 +79,9 @@ def group_note(record: Record, p: Program, room: str) -> str:
         lines.append(f"| {_cell(r.name)} | {_cell(status)} | {_mins(r.minutes_present)} | {_mins(r.late_minutes)} | "
                      f"{wait}{_mins(r.left_early_minutes)} | {r.drops} | {score['phq2']} | {score['gad2']} | "
                      f"{_cell(alerts)} | {_cell(flags)} |")
-    lines += ["", "## Narrative (for the clinician)", ""]
+    from server.programs.surveys import note_lines, of_state
+    lines += [""] + note_lines(of_state(state, room, h.date, len(came)))
+    lines += ["## Narrative (for the clinician)", ""]
     for head in ("Themes and interventions", "Group process and member participation",
                  "Risk and safety", "Plan for the next session"):
         lines += [f"### {head}", "", "_To be written by the clinician._", ""]
@@ -138,7 +140,7 @@ def member_export(record: Record, p: Program, member: str) -> str:
         below = "yes" if w.minutes / 60 < p.weekly_hours_target - 1e-9 else "no"
         lines.append(f"| {w.week} | {w.expected} | {w.attended} | {w.minutes / 60:.2f} | "
                      f"{p.weekly_hours_target:g} | {below} |")
-    checkins, notes = [], []
+    checkins, notes, survey, items = [], [], [], []
     trend = score_trends(record, p, member, [h for h, _ in mine])
     for h, _ in mine:
         state, _now, history = fold_until(record, h.room)
@@ -151,6 +153,11 @@ def member_export(record: Record, p: Program, member: str) -> str:
             checkins.append(f"| {local(c.at, tz)} | {measure} | {_cell(mask(c.question))} | {_cell(value)} |")
         for at, kind, total in f.alerts.get(member, []):
             checkins.append(f"| {local(at, tz)} | alert | {MEASURES.get(kind, kind)} at or above the threshold | {total} |")
+        sv = state.survey
+        if sv is not None and member in sv.ratings:
+            items = items or list(sv.items)
+            survey.append(f"| {h.date} | `{h.room}` | " + " | ".join(str(x) for x in sv.ratings[member])
+                          + f" | {_cell(mask(sv.comments.get(member, '')))} |")
         for at, by, text in f.notes.get(member, []):
             notes.append(f"- {local(at, tz)}, note by {_cell(names.get(by, 'staff'))}: {_cell(mask(text))}")
         for at, by, level, reason in f.flags.get(member, []):
@@ -164,6 +171,14 @@ def member_export(record: Record, p: Program, member: str) -> str:
                      + ", ".join(f"{d[5:]} {v:g}" for d, v in points))
     if not trend:
         lines.append("- (no scores yet)")
+    from server.engine.survey import HIGHEST, LOWEST, SHORT
+    lines += ["", "## Satisfaction survey (your own answers)", ""]
+    if survey:
+        lines += [f"- {k}: {text} ({LOWEST} to {HIGHEST})" for k, text in zip(SHORT, items)] + [""]
+        lines += ["| date | session | " + " | ".join(SHORT) + " | comment |",
+                  "|---|---|" + "---|" * len(SHORT) + "---|"] + survey
+    else:
+        lines.append("- (none)")
     lines += ["", "## Notes and flags", ""] + (notes or ["- (none)"]) + [""]
     lines += ["_Weeks are ISO weeks, Monday to Sunday._", ""]
     return "\n".join(lines)

@@ -72,6 +72,7 @@ class ProgramDefined(ProgramEvent, tag="program_defined"):
     agenda: list[AgendaItem] = []
     schedule: list[Slot] = []
     staff: list[StaffEntry] = []
+    survey: bool = False            # its sessions may run the end-of-session satisfaction survey
 
 
 class MemberEnrolled(ProgramEvent, tag="member_enrolled"):
@@ -112,6 +113,7 @@ class Program(Struct, kw_only=True, gc=False):
     agenda: list[AgendaItem] = []
     schedule: list[Slot] = []
     staff: list[StaffEntry] = []
+    survey: bool = False
     members: dict[str, Enrolment] = {}
     makeups: list[Makeup] = []
     defined: bool = False
@@ -140,6 +142,7 @@ def evolve_program(p: Program, ev: ProgramEvent) -> Program:
         p.title, p.timezone, p.capacity, p.agreement = ev.title, ev.timezone, ev.capacity, ev.agreement
         p.weekly_hours_target = ev.weekly_hours_target
         p.agenda, p.schedule, p.staff = list(ev.agenda), list(ev.schedule), list(ev.staff)
+        p.survey = ev.survey
         p.defined = True
     elif isinstance(ev, MemberEnrolled):
         old = p.members.get(ev.member)

@@ -213,11 +213,21 @@ def check_staff(raw_staff) -> list[StaffEntry]:
 
 # Each key of [program], its check (which also gives the value as stored), and its default.
 # The console's form checks each field with these, so a form and a file get the same words.
+def check_survey(value) -> bool:
+    if isinstance(value, dict):
+        # room to grow: `survey = { enabled = true }` names it as a table
+        _keys(value, {"enabled"}, "program.survey")
+        value = value.get("enabled", True)
+    if not isinstance(value, bool):
+        raise ProgramError("program.survey must be true or false (the end-of-session satisfaction survey)")
+    return value
+
+
 SETTINGS = {
     "id": (check_program_id, None), "title": (check_title, ""), "timezone": (check_timezone, None),
     "capacity": (check_capacity, 12), "agreement": (check_agreement, ""),
     "weekly_hours_target": (check_hours_target, 0), "agenda": (check_agenda, []),
-    "schedule": (check_schedule, []),
+    "schedule": (check_schedule, []), "survey": (check_survey, False),
 }
 
 

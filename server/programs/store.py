@@ -90,7 +90,8 @@ def same_settings(p: Program, d: ProgramDefined) -> bool:
 def settings_of(p: Program) -> ProgramDefined:
     return ProgramDefined(id=p.id, title=p.title, timezone=p.timezone, capacity=p.capacity,
                           agreement=p.agreement, weekly_hours_target=p.weekly_hours_target,
-                          agenda=list(p.agenda), schedule=list(p.schedule), staff=list(p.staff))
+                          agenda=list(p.agenda), schedule=list(p.schedule), staff=list(p.staff),
+                          survey=p.survey)
 
 
 def zone(p: Program) -> zoneinfo.ZoneInfo:
@@ -142,7 +143,7 @@ def roster(p: Program, day: dt.date) -> list[c.RosterEntry]:
 def configure(p: Program, day: dt.date, **overrides) -> c.Configure:
     """The session's configuration from its program; keyword arguments override the program's."""
     fields = dict(title=p.title, capacity=p.capacity, agreement=p.agreement, agenda=list(p.agenda),
-                  roster=roster(p, day), program=p.id, date=day.isoformat())
+                  roster=roster(p, day), program=p.id, date=day.isoformat(), survey=p.survey)
     fields.update(overrides)
     return c.Configure(**fields)
 

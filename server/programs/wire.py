@@ -46,6 +46,13 @@ def _may_see(record, program_id: str, person: str, room: str):
     return p is not None and visible(p, person, room)
 
 
+def survey_results(record, program_id: str):
+    """(program, its sessions' survey results), read in the hub's writer; None for no such program."""
+    from server.programs.surveys import program_results
+    p = store.load_program(record, program_id)
+    return None if p is None else (p, program_results(record, p))
+
+
 async def answer(hub, actor, host, ask) -> Answer | Error:
     """The answer to one `ask` from `actor`, connected to the room `host`."""
     query, tag, room = ask.q, type(ask.q).__struct_config__.tag, host.id
@@ -53,7 +60,7 @@ async def answer(hub, actor, host, ask) -> Answer | Error:
     def refuse(code: str, message: str) -> Error:
         return Error(id=ask.id, code=code, message=message)
     if not allowed(actor.role, q.NEEDS[tag]):
-        message = ("programs are for the facilitators" if tag == "program_list" or tag == "program_get"
+        message = ("programs are for the facilitators" if tag in ("program_list", "program_get", "program_surveys")
                    else "only the facilitator changes a program or issues its links")
         # audited as a refused command is, in the asker's room: who tried to read programs, when
         await hub._audit(host, actor, ask.id, tag, Rejected("forbidden", message))
@@ -68,6 +75,10 @@ async def answer(hub, actor, host, ask) -> Answer | Error:
     if isinstance(query, q.ProgramGet):
         p, data, trends = await on_hub(hub, view, query.program)
         return Answer(id=ask.id, data={"program": msgspec.to_builtins(p), "data": data, "trends": trends})
+    if isinstance(query, q.ProgramSurveys):
+        p, results = await on_hub(hub, survey_results, query.program)
+        return Answer(id=ask.id, data={"program": msgspec.to_builtins(p),
+                                       "results": [msgspec.to_builtins(r) for r in results]})
     if isinstance(query, q.ProgramChange):
         try:
             events = msgspec.convert(query.events, list[AnyProgramEvent])

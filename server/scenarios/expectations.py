@@ -90,6 +90,20 @@ def _seen(key, want, step, outcome, s: RoomState, now, seen):
         if "total" in want and want["total"] != total:
             return got
         return OK
+    if key == "survey":
+        sv = s.survey
+        if sv is None:
+            return "no survey asked"
+        from server.engine.survey import summary
+        got = {"state": sv.state, "answered": len(sv.ratings),
+               "medians": [m for _t, _c, m in summary(sv.ratings, sv.items)]}
+        if "state" in want and want["state"] != sv.state:
+            return got
+        if "answered" in want and want["answered"] != len(sv.ratings):
+            return got
+        if "medians" in want and [float(x) for x in want["medians"]] != got["medians"]:
+            return got
+        return OK
     if key == "timer":
         t = s.timers.get(want.get("id", ""))
         if t is None:

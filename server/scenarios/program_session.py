@@ -24,6 +24,7 @@ class ProgramSession:
         self.room = room_id(program, day)
         self.title, self.capacity, self.agreement = program.title, program.capacity, program.agreement
         self.agenda: list[c.AgendaItem] = list(program.agenda)
+        self.survey = program.survey
         from server.programs.store import roster
         self.roster = roster(program, day)
         self._all = {s.id: s.role for s in program.staff}

@@ -24,6 +24,7 @@ EXPECT_KEYS = {
     "in_breakouts": bool, "room_sizes": list, "same_room": list, "apart": list, "poll": dict,
     "timer": dict, "agenda": str, "attended": dict, "talk_time": dict, "seen_by": list,
     "not_seen_by": list, "late": dict, "waited": dict, "attendance": dict, "never_heard": dict,
+    "survey": dict,
 }
 ATTENDANCE_STATUSES = {"attended", "removed", "absent", "excused"}
 ERROR_CODES = {"forbidden", "invalid", "not_found", "conflict", "full", "not_admitted", "closed",
@@ -75,6 +76,7 @@ class Scenario:
     program: str = ""            # a program's session: its id, its local date, and the
     date: str = ""               # instant its schedule starts it (the runner's clock starts there)
     start: float | None = None
+    survey: bool = False         # the satisfaction survey may be run (a program's `survey = true`)
 
     def configure(self) -> c.Configure:
         return c.Configure(
@@ -82,7 +84,7 @@ class Scenario:
             auto_admit=self.auto_admit, drop_grace=self.drop_grace, agenda=self.agenda,
             roster=[c.RosterEntry(id=p.id, name=p.name, role=p.role, expected=p.expected,
                                   together=p.together, apart=p.apart) for p in self.people.values()],
-            program=self.program, date=self.date)
+            program=self.program, date=self.date, survey=self.survey)
 
     @property
     def duration(self) -> float:
@@ -164,7 +166,8 @@ def parse(data: dict, text: str, path: str = "<scenario>", db: str | None = None
             raise ScriptError(sess_line(key), f"session.{key} must be {what}")
         return v
 
-    known = {"room", "title", "capacity", "agreement", "auto_admit", "drop_grace", "agenda", "program", "date"}
+    known = {"room", "title", "capacity", "agreement", "auto_admit", "drop_grace", "agenda", "program", "date",
+             "survey"}
     for k in sess:
         if k not in known:
             raise ScriptError(sess_line(k), f"unknown session key {k!r}")
@@ -180,6 +183,7 @@ def parse(data: dict, text: str, path: str = "<scenario>", db: str | None = None
                     "an integer from 1 to 15")
     agreement = want("agreement", str, prog.agreement if prog else "")
     auto_admit = want("auto_admit", bool, False)
+    survey = want("survey", bool, prog.survey if prog else False, what="true or false")
     drop_grace = want("drop_grace", int, 120, lambda v: 0 <= v <= 3600, "seconds from 0 to 3600")
     agenda_raw = want("agenda", list, None) if "agenda" in sess else (
         [msgspec.to_builtins(a) for a in prog.agenda] if prog else [])
@@ -325,4 +329,5 @@ def parse(data: dict, text: str, path: str = "<scenario>", db: str | None = None
                     fail("expect", f"expect.timer.remaining: {exc}")
         steps.append(Step(n, line or 0, t_prev, at_prev, who, do, args, command, expect))
     return Scenario(path, room, title, capacity, agreement, auto_admit, drop_grace, agenda, people, steps,
-                    prog.id if prog else "", prog.date if prog else "", prog.start if prog else None)
+                    prog.id if prog else "", prog.date if prog else "", prog.start if prog else None,
+                    survey)

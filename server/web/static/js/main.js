@@ -14,6 +14,7 @@ import { drawClocks, renderAgenda, renderChat } from "./panels.js";
 import { Polls } from "./polls.js";
 import { renderBreakout, renderHelp, renderPeople, renderSpeaking } from "./room.js";
 import { announce, capital, dismissNotice, notice } from "./speech.js";
+import { Survey } from "./survey.js";
 import { mountVoice } from "./voice_ui.js";
 
 const STAGES = ["stage-start", "stage-agreement", "stage-location", "stage-waiting", "stage-room", "stage-end"];
@@ -92,6 +93,7 @@ function renderEnd() {
 // --- the room --------------------------------------------------------------------
 
 let polls = null;
+let survey = null;
 
 let voiceCard = null;
 
@@ -100,6 +102,7 @@ function renderRoom() {
   renderSpeaking(state, handPending);
   renderBreakout(state);
   polls.render(state);
+  survey.render(state);
   renderAgenda(state);
   renderChat(state);
   renderHelp(state);
@@ -140,6 +143,8 @@ function onEvent(f) {
   }
   if (ev.type === "turn_ended") alerts.drop("turn");
   if (ev.type === "poll_opened" && inRoom) alerts.raise("poll", "A new question for you", "polls-h");
+  if (ev.type === "survey_opened" && inRoom) alerts.raise("survey", "A short survey about today's group", "survey-h");
+  if (ev.type === "survey_answered" || ev.type === "survey_closed") alerts.drop("survey");
   if (ev.type === "timer_started") announce(`${ev.label || "A timer"} started: ${spokenDuration(ev.seconds)}.`);
   if (ev.type === "breakouts_opened" && state.my_room) {
     announce(`You are now in breakout room ${state.my_room}.`);
@@ -281,6 +286,8 @@ function boot() {
   link = new Link(url, pass.token, { onWelcome, onEvent, onError, onState, onFinal, onDevice });
   polls = new Polls($("polls"), $("polls-card"), (cmd) => send(cmd), announce, () => state);
   polls.onChange = render;
+  survey = new Survey($("survey"), $("survey-card"), (cmd) => send(cmd), announce);
+  survey.onChange = render;
   // voice proves who it is with the same credential as the session holds now
   voiceCard = mountVoice({ credential: () => pass.token, room: null, view: () => state, announce });
   render();

@@ -17,6 +17,7 @@ export function fromView(view, you) {
   s.queue_mode = s.queue_mode || "fifo";
   s.rooms = s.rooms || [];      // every breakout room while they are open, as the view has them
   s.broadcasts = s.broadcasts || [];
+  s.survey = s.survey || null;   // the satisfaction survey, once asked: only whether they answered
   return s;
 }
 
@@ -169,6 +170,18 @@ const FOLD = {
     if (p) { p.results = { ...ev.counts }; p.total = ev.total; }
   },
 
+  // the satisfaction survey: its wording comes in the event; a participant's own answer
+  // comes back cleared (views.for_participants), so the view holds only that they answered
+  survey_opened(s, ev) {
+    if (!s.survey) {
+      s.survey = { items: [...ev.items], low: ev.low, high: ev.high, comment: ev.comment,
+                   state: "open", answered: false };
+    }
+    s.survey.state = "open";
+  },
+  survey_answered(s, ev) { if (s.survey && ev.person === s.me) s.survey.answered = true; },
+  survey_closed(s) { if (s.survey) s.survey.state = "closed"; },
+
   timer_started(s, ev, at) {
     s.timers[ev.id] = { id: ev.id, label: ev.label, seconds: ev.seconds, state: "running",
       ends_at: ev.ends_at, remaining: ev.seconds, warned: ev.ends_at - at <= WARNING_BEFORE, ended_at: null };
@@ -216,7 +229,7 @@ const OUTSIDE = () => ({
   present: [], queue: [], queue_mode: "fifo", speaker: null, turn_ends: null, go_around: null,
   breakouts: "none", my_room: null, round: 0, room_members: [], rooms: [], breakouts_ends: null,
   broadcasts: [], polls: [], timers: {}, agenda: [], agenda_index: null, agenda_started: null,
-  chat: [],
+  chat: [], survey: null,
 });
 
 // Folds one event frame into the state; returns false for a type it does not know
