@@ -45,11 +45,11 @@ class SpeakerLine(Static):
 class Hands(Static):
     """The raised hands, in the order they will speak, in as many lines as the panel has."""
 
+    _room = None      # the room last shown, drawn again when the panel's size changes
+
     def lines(self) -> int:
         h = self.styles.height
         return int(h.value) if h is not None and h.is_cells else max(1, self.content_region.height)
-
-    _room = None
 
     def on_resize(self) -> None:
         # a taller or narrower terminal shows more or fewer hands, cut at another width

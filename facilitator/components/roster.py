@@ -109,7 +109,8 @@ class Roster(DataTable):
             if m.location:
                 bits.append(m.location[:10])
             title += f" · {m.name[:9]} " + " ".join(bits)
-        self.border_title = title
+        if self.border_title != title:      # a tick in a quiet room changes nothing: no repaint
+            self.border_title = title
 
     def on_data_table_row_highlighted(self, event) -> None:
         self._title()
@@ -118,6 +119,10 @@ class Roster(DataTable):
         """Every other second of the app's clock: talk time grows while someone speaks; shares shift for everyone."""
         if s is not None and (s.speaker is not None or self.wide):
             self.show(s, now)
+        else:
+            # the title's minutes here still count in a quiet room
+            self._room, self._now = s, now
+            self._title()
 
     def _cells(self, m, shares, s, now: float) -> dict[str, Text]:
         sym, style = STATUS.get(m.status, ("?", ""))
