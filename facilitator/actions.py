@@ -167,6 +167,15 @@ def may(role: str, a: Action, replay: bool = False) -> bool:
     return allowed(role, a.command)
 
 
+def role_label(role: str) -> str:
+    """A role as a person reads it."""
+    return {"cofacilitator": "co-facilitator"}.get(role, role)
+
+
+def with_article(label: str) -> str:
+    return f"{'an' if label[:1] in 'aeiou' else 'a'} {label}"
+
+
 def key_display(key: str) -> str:
     return {"question_mark": "?", "left": "←", "right": "→", "left_square_bracket": "[",
             "right_square_bracket": "]", "home": "Home", "end": "End", "enter": "Enter"}.get(key, key)

@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _setup_logging(args.log_file)
 
-    from facilitator.app import ConsoleApp, ReplayApp
+    from facilitator.app import ConsoleApp
+    from facilitator.replay_console import ReplayApp
 
     if args.replay:
         if not args.room:

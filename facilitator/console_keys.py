@@ -1,29 +1,42 @@
-"""The console's newer actions, as mixins of `ConsoleApp` (app.py stays readable in one sitting).
+"""Which keys the console offers, and where they show: the bindings, the footer, the palette.
+
+Everything here is made from the one table of actions (facilitator/actions.py) and the engine's
+permission matrix, so a key cannot be offered in one place and missing in another.
 
 - `KeyGuard`: keys typed just after a dialog closes are the tail of what was
   typed into it, not commands; they are dropped instead of closing a poll or
   adding an empty flag.
-- `PeopleActions`: reaching one person (a private message, a help request
-  answered with who asked), their card of notes and flags, resolving flags.
-- `SessionActions`: help, quitting, stopping a go-around, the agenda's list.
 - `ConsoleFooter`: at 80 columns only the keys of a running group, and `?`.
+- `Keys`: who may use which action now, and the command palette's entries.
 """
 from __future__ import annotations
 
-import base64
-import json
 import time
+from typing import Iterable
 
+from textual.app import SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from facilitator.actions import ACTIONS, NARROW_FOOTER, REPLAY, may
-from facilitator.mirror import name_of, open_help
+from facilitator.actions import ACTIONS, BY_NAME, LIVE, NARROW_FOOTER, REPLAY, key_display, may
+from facilitator.mirror import name_of
 from protocol import commands as c
 from protocol.roles import LEADS
 
 # Long enough for the rest of a burst of typing to land, short enough not to be felt.
 KEY_GUARD = 0.5
+
+REPLAY_ONLY = {a.action.split("(")[0] for a in REPLAY} - {a.action for a in ACTIONS}
+
+
+def bindings(actions, priority: Iterable[str] = ()) -> list[Binding]:
+    """The footer's and the keys' bindings, from the one table of actions."""
+    out = [Binding(a.key, a.action, a.label, show=a.footer, priority=a.key in priority)
+           for a in actions if a.key]
+    out.append(Binding("f1", "help", "Help", show=False))
+    return out
 
 
 class KeyGuard:
@@ -58,93 +71,29 @@ class ConsoleFooter(Footer):
             yield widget
 
 
-def token_role(token: str) -> str | None:
-    """The role a token claims, read without checking its signature: only to explain a
-    mistake before connecting. The server still decides who may do what."""
-    try:
-        payload = token.split(".")[0]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return claims.get("role") if isinstance(claims, dict) else None
-    except (ValueError, UnicodeDecodeError, IndexError):
-        return None
+class Keys:
+    @property
+    def can_act(self) -> bool:
+        return self.replay is None and self.role in LEADS
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.keys_settled(action):
+            return False
+        if action in LIVE:
+            # observers and replays see no keys they could not use: the engine's matrix decides
+            return self.may(action)
+        if action in REPLAY_ONLY:
+            return self.replay is not None
+        if action == "invite":
+            return self.target is not None and self.target.invite is not None and self.can_act
+        return True
 
-def staff_token_problem(role: str | None) -> str | None:
-    if role == "participant":
-        return ("This is a participant's token: the staff console needs a facilitator, co-facilitator or "
-                "observer token. A participant joins with: facilitator join URL --token-file FILE")
-    return None
+    def may(self, action: str) -> bool:
+        a = BY_NAME.get(action)
+        if a is None:
+            return True
+        return self.mirror.state is not None and may(self.role, a, replay=self.replay is not None)
 
-
-class PeopleActions:
-    def action_person(self) -> None:
-        from facilitator.screens.person import PersonScreen
-        pid = self._need_selected("see their notes and flags")
-        if pid is None:
-            return
-
-        def chosen(action: str | None) -> None:
-            if action and self.check_action(action, ()):
-                getattr(self, f"action_{action}")()
-        self.push_screen(PersonScreen(pid, self.can_act), chosen)
-
-    def on_data_table_row_selected(self, event) -> None:
-        # Enter on a roster row: the person's card (a settled key only, like any other)
-        if self.keys_settled("person") and len(self.screen_stack) == 1:
-            self.action_person()
-
-    def action_message_person(self) -> None:
-        pid = self._need_selected("write to")
-        if pid is None:
-            return
-        self._message(pid, f"Message to {name_of(self.room, pid)}", "Only they (and staff) see it")
-
-    def _message(self, pid: str, title: str, label: str, then: c.Command | None = None) -> None:
-        from facilitator.screens.prompt import PromptScreen
-
-        def done(text: str | None) -> None:
-            if text:
-                self.act(*([then] if then else []), c.Chat(text=text, to=pid))
-        self.push_screen(PromptScreen(title, label, ok="Send"), done)
-
-    def action_ack_help(self) -> None:
-        from facilitator.screens.helpreq import HelpAnswerScreen
-        pending = open_help(self.room) if self.room else []
-        if not pending:
-            self.notify("No open help request", severity="information")
-            return
-
-        def done(answer: tuple[int, str] | None) -> None:
-            if answer is None:
-                return
-            help_id, reply = answer
-            h = self.room.help.get(help_id)
-            cmds: list[c.Command] = [c.HelpAcknowledge(help_id=help_id)]
-            if reply and h is not None:
-                cmds.append(c.Chat(text=reply, to=h.person))
-            self.act(*cmds)
-        self.push_screen(HelpAnswerScreen(sorted(pending, key=lambda h: h.help_id)), done)
-
-    def action_flag(self) -> None:
-        from facilitator.screens.note import NoteScreen
-        if pid := self._need_selected("flag"):
-            self.push_screen(NoteScreen(pid, name_of(self.room, pid), flag=True), lambda cmd: cmd and self.act(cmd))
-
-    def action_clear_flag(self) -> None:
-        from facilitator.screens.prompt import PromptScreen
-        pid = self._need_selected("clear flags of")
-        if pid is None:
-            return
-        m = self.room.members.get(pid)
-        if m is None or not any(f.cleared_at is None for f in m.flags):
-            self.notify(f"{name_of(self.room, pid)} has no open flag", severity="information")
-            return
-        self.push_screen(PromptScreen(f"Clear flags: {m.name}", "How it was resolved (kept in the record)",
-                                      ok="Clear flags", empty_ok=True),
-                         lambda reason: reason is not None and self.act(c.FlagClear(target=pid, reason=reason)))
-
-
-class SessionActions:
     def visible_actions(self):
         replay = self.replay is not None
         table = REPLAY if replay else ACTIONS
@@ -152,48 +101,46 @@ class SessionActions:
         return [a for a in table if replay or may(role, a)
                 and (a.action != "invite" or self.check_action("invite", ()))]
 
-    def action_help(self) -> None:
-        from facilitator.screens.help import HelpScreen
-        if len(self.screen_stack) > 1:
-            return
-        label = "" if self.replay is not None else {"cofacilitator": "co-facilitator"}.get(self.role, self.role)
-        self.push_screen(HelpScreen(self.visible_actions(), label))
-
     def _runner(self, action: str):
         return lambda: self.call_later(self.run_action, action)
 
-    def session_is_open(self) -> bool:
-        return self.replay is None and self.room is not None and self.room.phase == "open"
-
-    async def action_quit(self) -> None:
-        from facilitator.screens.quit import QuitScreen
-        if not self.session_is_open() or self.role not in LEADS:
-            self.exit()
-            return
-        local = self.target is not None and self.target.stop is not None
-
-        def done(choice: str | None) -> None:
-            if choice == "quit":
-                self.exit()
-            elif choice == "close":
-                async def close_then_quit() -> None:
-                    from protocol.frames import Ack
-                    if isinstance(await self.send(c.Close()), Ack):
-                        self.exit()
-                self.run_worker(close_then_quit(), group="commands", exit_on_error=False)
-        self.push_screen(QuitScreen(local=local, may_close=self.may("close_session"),
-                                    port=getattr(self.target, "port", None)), done)
-
-    def action_stop_go_around(self) -> None:
-        if self.room is None or self.room.go_around is None:
-            self.notify("No go-around is running", severity="information")
-            return
-        self.act(c.GoAroundStop())
-
-    def action_agenda(self) -> None:
-        from facilitator.screens.agenda import AgendaScreen
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for cmd in super().get_system_commands(screen):
+            if cmd.title == "Keys":
+                continue        # Textual's side panel of keys: our help screen says more, and Esc closes it
+            yield cmd
+        for a in (REPLAY if self.replay is not None else ACTIONS):
+            name = a.action.split("(")[0]
+            if self.check_action(name, ()) and hasattr(self, f"action_{name}"):
+                key = f"[{key_display(a.key)}] " if a.key else ""
+                yield SystemCommand(a.title, key + a.help, self._runner(a.action))
         s = self.room
-        if s is None or not s.agenda:
-            self.notify("This session has no agenda", severity="information")
+        if s is None or not self.can_act:
             return
-        self.push_screen(AgendaScreen(), lambda index: index is not None and self.act(c.AgendaGoto(index=index)))
+        yield from self._room_commands(s)
+
+    def _room_commands(self, s) -> Iterable[SystemCommand]:
+        """The palette's entries for each timer, breakout room and poll there is now."""
+        for t in s.timers.values():
+            if t.state == "running":
+                yield SystemCommand(f"Pause timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerPause(id=t.id)))
+            if t.state == "paused":
+                yield SystemCommand(f"Resume timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerResume(id=t.id)))
+            if t.state in ("running", "paused"):
+                yield SystemCommand(f"Cancel timer {t.label or t.id}", "", lambda t=t: self.act(c.TimerCancel(id=t.id)))
+        if s.breakouts == "open":
+            for i, members in enumerate(s.rooms, 1):
+                yield SystemCommand(f"Listen in to room {i}", ", ".join(name_of(s, pid) for pid in members),
+                                    lambda i=i: self.action_listen_in(i))
+        me = s.members.get(self.mirror.you_id)
+        if me is not None and me.listening:
+            yield SystemCommand("Back to the main room", f"Stop listening in to room {me.listening}",
+                                lambda: self.action_listen_in(0))
+        for p in s.polls.values():
+            if p.state == "draft":
+                yield SystemCommand(f"Open poll {p.id}", p.question[:60], lambda p=p: self.act(c.PollOpen(id=p.id)))
+            elif p.state == "open":
+                yield SystemCommand(f"Close poll {p.id}", p.question[:60], lambda p=p: self.act(c.PollClose(id=p.id)))
+            if p.state != "draft" and not p.shared:
+                yield SystemCommand(f"Share results of poll {p.id}", p.question[:60],
+                                    lambda p=p: self.act(c.PollShare(id=p.id)))

@@ -15,7 +15,7 @@ def close_question(s) -> str:
 class SurveyActions:
     def action_survey(self) -> None:
         from facilitator.screens.survey import SurveyScreen
-        self.push_screen(SurveyScreen())
+        self.push_screen(SurveyScreen(self.room))
 
     def action_toggle_survey(self) -> None:
         s = self.room

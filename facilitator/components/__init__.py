@@ -1,8 +1,10 @@
 """The main screen's panels, one module (and one stylesheet) each.
 
-Panels read the room from `app.room` and the display clock from `app.now()`;
-the app calls `show()` when the state changed. Countdowns re-render only
-themselves, once a second, from deadlines in the state.
+Panels are given what they draw: the room's state and the display clock's `now`,
+by the app's drawing code (facilitator/drawing.py) when the state changed, and
+once a second to the countdowns, which re-render only themselves from deadlines
+in the state. A panel never reads the app: it draws what it was given, so it can
+be drawn from a replay's instant as well as from a live room.
 """
 
 

@@ -30,8 +30,7 @@ class Feed(BatchedWrites, RichLog):
     def on_mount(self) -> None:
         self.border_title = "Alerts & chat"
 
-    def show(self, fresh: bool = False) -> None:
-        s = self.app.room
+    def show(self, s, fresh: bool = False) -> None:
         if s is None:
             return
         if fresh:

@@ -22,17 +22,12 @@ CONN_LOOK = {
 
 
 class SessionClock(Static):
-    """Session time and the agenda segment's time left; ticks on its own."""
+    """Session time and the agenda segment's time left; the app's clock ticks it once a second."""
 
-    def on_mount(self) -> None:
-        self.set_interval(1.0, self.show)
-
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s, now: float) -> None:
         if s is None:
             update_if_changed(self, Text(""))
             return
-        now = self.app.now()
         t = Text()
         clock = session_clock(s, now)
         phase = {"setup": "not open", "closed": "closed"}.get(s.phase)
@@ -68,16 +63,14 @@ class SessionHeader(Horizontal):
         yield Static(id="record")
         yield Static(id="conn")
 
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s, now: float, me: str = "") -> None:
         title = Text()
         if s is not None:
             title.append(s.title or s.room, "bold")
-        me = self.app.me_label()
         if me:
             title.append(f"  {me}", "dim")
         update_if_changed(self.query_one("#title", Static), title)
-        self.query_one(SessionClock).show()
+        self.query_one(SessionClock).show(s, now)
 
     def record_health(self, record: str, detail: str = "") -> None:
         """The server's word on its record: nothing while it can write, a red mark

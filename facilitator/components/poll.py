@@ -16,14 +16,15 @@ class PollPanel(Static):
     def on_mount(self) -> None:
         self.border_title = "Poll"
         self._sig = None
+        self._room = None
 
     def on_resize(self) -> None:
-        # the bars are as long as the panel is wide
+        # the bars are as long as the panel is wide: the room last shown, drawn again
         self._sig = None
-        self.show()
+        self.show(self._room)
 
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s) -> None:
+        self._room = s
         if s is None:
             return
         p = active_poll(s)

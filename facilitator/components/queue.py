@@ -25,18 +25,13 @@ def fit(t: Text, width: int) -> Text:
 
 
 class SpeakerLine(Static):
-    """The current turn's clock: the only part of the panel that ticks."""
+    """The current turn's clock: the only part of the panel that ticks (the app's clock, once a second)."""
 
-    def on_mount(self) -> None:
-        self.set_interval(1.0, self.show)
-
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s, now: float) -> None:
         t = Text()
         if s is None or s.speaker is None:
             t.append("nobody speaking", "dim")
         else:
-            now = self.app.now()
             t.append("▶ ", "bold green")
             t.append(name_of(s, s.speaker), "bold")
             if s.turn_started is not None:
@@ -50,16 +45,18 @@ class SpeakerLine(Static):
 class Hands(Static):
     """The raised hands, in the order they will speak, in as many lines as the panel has."""
 
+    _room = None      # the room last shown, drawn again when the panel's size changes
+
     def lines(self) -> int:
         h = self.styles.height
         return int(h.value) if h is not None and h.is_cells else max(1, self.content_region.height)
 
     def on_resize(self) -> None:
         # a taller or narrower terminal shows more or fewer hands, cut at another width
-        self.show()
+        self.show(self._room)
 
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s) -> None:
+        self._room = s
         if s is None:
             return
         width = self.content_region.width
@@ -94,10 +91,9 @@ class SpeakingQueue(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Speaking"
 
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s, now: float) -> None:
         if s is None:
             return
-        self.query_one(SpeakerLine).show()
-        self.query_one(Hands).show()
+        self.query_one(SpeakerLine).show(s, now)
+        self.query_one(Hands).show(s)
         self.border_title = f"Speaking · {s.queue_mode}" + (f" · {len(s.queue)} ✋" if s.queue else "")

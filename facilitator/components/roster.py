@@ -62,12 +62,11 @@ class Roster(DataTable):
         self._sig: tuple | None = None
         self.wide = False
         self.columns_now = COLUMNS
+        self._room, self._now = None, 0.0      # what the drawing code last gave
 
     def on_mount(self) -> None:
         self._columns()
         self.border_title = "Roster"
-        # talk time grows while someone speaks; shares shift for everyone
-        self.set_interval(2.0, self._tick)
 
     def _columns(self) -> None:
         self.wide = self.app.size.width >= WIDE_AT
@@ -81,7 +80,7 @@ class Roster(DataTable):
         if (self.app.size.width >= WIDE_AT) != self.wide:
             keep = self.selected
             self._columns()
-            self.show(force=True)
+            self.show(self._room, self._now, force=True)
             if keep is not None and keep in [r.key.value for r in self.ordered_rows]:
                 self.move_cursor(row=[r.key.value for r in self.ordered_rows].index(keep), animate=False)
 
@@ -98,11 +97,10 @@ class Roster(DataTable):
         """At 80 columns the Spoke, Here and Location columns give way: the highlighted
         person's values stand in the title instead (v shows everything)."""
         title = getattr(self, "_count", "Roster")
-        s = self.app.room
+        s, now = self._room, self._now
         m = s.members.get(self.selected or "") if s is not None and not self.wide else None
         if m is not None and m.status != "absent":
             from facilitator.mirror import attended, fmt_secs, talk_shares
-            now = self.app.now()
             spoke = talk_shares(s, now).get(m.id, (0.0, 0.0))[0]
             # compact, as the columns would read: talk time, minutes here, location
             bits = [fmt_secs(spoke)]
@@ -111,17 +109,22 @@ class Roster(DataTable):
             if m.location:
                 bits.append(m.location[:10])
             title += f" · {m.name[:9]} " + " ".join(bits)
-        self.border_title = title
+        if self.border_title != title:      # a tick in a quiet room changes nothing: no repaint
+            self.border_title = title
 
     def on_data_table_row_highlighted(self, event) -> None:
         self._title()
 
-    def _tick(self) -> None:
-        s = self.app.room
+    def tick(self, s, now: float) -> None:
+        """Every other second of the app's clock: talk time grows while someone speaks; shares shift for everyone."""
         if s is not None and (s.speaker is not None or self.wide):
-            self.show()
+            self.show(s, now)
+        else:
+            # the title's minutes here still count in a quiet room
+            self._room, self._now = s, now
+            self._title()
 
-    def _cells(self, m, shares, s) -> dict[str, Text]:
+    def _cells(self, m, shares, s, now: float) -> dict[str, Text]:
         sym, style = STATUS.get(m.status, ("?", ""))
         if m.status == "dropped" and m.drop_overdue:
             sym, style = "⚠", "bold red"
@@ -162,7 +165,7 @@ class Roster(DataTable):
         if self.wide:
             from facilitator.mirror import attended, fmt_secs
             cells["spoke"] = Text(fmt_secs(secs) if secs else "", "dim")
-            here = attended(m, self.app.now())
+            here = attended(m, now)
             cells["here"] = Text(f"{here / 60:.0f}m" if m.admitted else "", "dim")
             cells["where"] = Text((m.location or "")[:28], "dim")
         for v in cells.values():
@@ -195,7 +198,7 @@ class Roster(DataTable):
             for rid, col, value in changed:
                 self.update_cell(rid, col, value)
 
-    def request(self) -> None:
+    def request(self, s, now: float) -> None:
         """Redraws soon, at most ~8 times a second.
 
         Every cell change makes the table render all its cells again; during a
@@ -203,12 +206,13 @@ class Roster(DataTable):
         panels that answer a key press. A person scanning the roster cannot
         read faster than this anyway.
         """
+        self._room, self._now = s, now
         if getattr(self, "_queued", False):
             return
         wait = ROSTER_SPACING - (time.monotonic() - getattr(self, "_last", 0.0))
         if wait <= 0:
             self._last = time.monotonic()
-            self.show()
+            self.show(s, now)
             return
         self._queued = True
         self.set_timer(wait, self._deferred)
@@ -216,13 +220,13 @@ class Roster(DataTable):
     def _deferred(self) -> None:
         self._queued = False
         self._last = time.monotonic()
-        self.show()
+        # the latest room the drawing code gave while this redraw waited
+        self.show(self._room, self._now)
 
-    def show(self, force: bool = False) -> None:
-        s = self.app.room
+    def show(self, s, now: float, force: bool = False) -> None:
+        self._room, self._now = s, now
         if s is None:
             return
-        now = self.app.now()
         people = participants(s)
         shares = talk_shares(s, now)
         sig = (s.seq, int(now) // 2 if s.speaker or self.wide else 0)
@@ -237,7 +241,7 @@ class Roster(DataTable):
             self.clear()
             self._cells_shown = {}
             for m in people:
-                c = self._cells(m, shares, s)
+                c = self._cells(m, shares, s, now)
                 self.add_row(*(c[k] for k, _, _ in self.columns_now), key=m.id)
                 self._cells_shown[m.id] = c
             if keep in keys:
@@ -246,7 +250,7 @@ class Roster(DataTable):
             changed: list[tuple[str, str, Text]] = []
             for m in people:
                 old = self._cells_shown.setdefault(m.id, {})
-                for k, v in self._cells(m, shares, s).items():
+                for k, v in self._cells(m, shares, s, now).items():
                     if old.get(k) != v:
                         old[k] = v
                         changed.append((m.id, k, v))

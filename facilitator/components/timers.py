@@ -1,4 +1,4 @@
-"""Running timers, drawn from their deadlines; only this panel ticks per second."""
+"""Running timers, drawn from their deadlines; the app's clock redraws them once a second."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -15,13 +15,10 @@ SHOW_ENDED_FOR = 60.0    # seconds an expired timer stays on screen
 class TimersPanel(Static):
     def on_mount(self) -> None:
         self.border_title = "Timers"
-        self.set_interval(1.0, self.show)
 
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s, now: float) -> None:
         if s is None:
             return
-        now = self.app.now()
         t = Text()
         shown = 0
         if s.breakouts == "open" and s.breakouts_ends is not None:

@@ -21,8 +21,7 @@ class WaitingRoom(OptionList):
             return None
         return self.get_option_at_index(self.highlighted).id
 
-    def show(self) -> None:
-        s = self.app.room
+    def show(self, s) -> None:
         if s is None:
             return
         people = waiting(s)

@@ -12,8 +12,12 @@ from textual.widgets.option_list import Option
 class AgendaScreen(ModalScreen[int | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+
     def compose(self) -> ComposeResult:
-        s = self.app.room
+        s = self.state
         with Vertical(classes="dialog") as v:
             v.border_title = "Agenda"
             yield Label("Enter goes to the segment; its clock starts again.", classes="hint")
@@ -24,7 +28,7 @@ class AgendaScreen(ModalScreen[int | None]):
             yield OptionList(*options, id="segments")
 
     def on_mount(self) -> None:
-        s = self.app.room
+        s = self.state
         ol = self.query_one(OptionList)
         ol.highlighted = s.agenda_index if s.agenda_index is not None else 0
         ol.focus()

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label
 
+from facilitator.screens import FollowsRoom
 from facilitator.screens.prompt import PromptScreen
 from server.attendance import CSV_HEADER, attendance_rows, csv_lines
 
@@ -29,8 +30,12 @@ def write_csv(path: str, header: list[str], lines: list[list[str]]) -> None:
         w.writerows(lines)
 
 
-class AttendanceScreen(ModalScreen[None]):
+class AttendanceScreen(FollowsRoom, ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "export", "Export CSV")]
+
+    def __init__(self, state, now: float):
+        super().__init__()
+        self.state, self.at = state, now     # the room as last drawn, and when
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog full") as v:
@@ -44,13 +49,13 @@ class AttendanceScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#rows", DataTable)
         table.add_columns("Name", "Status", "Minutes", "Late", "Waited", "Left early", "Drops", "Reason")
-        self.room_changed()
+        self.show()
 
-    def room_changed(self) -> None:
-        s = self.app.room
+    def show(self) -> None:
+        s = self.state
         if s is None:
             return
-        now = None if s.phase == "closed" else self.app.now()
+        now = None if s.phase == "closed" else self.at
         rows = attendance_rows(s, now)
         table = self.query_one("#rows", DataTable)
         table.clear()
@@ -74,9 +79,10 @@ class AttendanceScreen(ModalScreen[None]):
             self.dismiss(None)
 
     def action_export(self) -> None:
-        s = self.app.room
+        s = self.state
         if s is None:
             return
+        # to this instant, not the last redraw's: a quiet room may not have redrawn for minutes
         rows = attendance_rows(s, None if s.phase == "closed" else self.app.now())
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in s.room)[:40]
         default = os.path.join(self.app.export_dir, f"attendance-{safe}-{time.strftime('%Y%m%d-%H%M')}.csv")

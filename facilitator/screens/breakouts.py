@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from facilitator.screens import steady_cursors
+from facilitator.screens import FollowsRoom, steady_cursors
 from facilitator.screens.prompt import ConfirmScreen
 from facilitator.screens.rules import RulePicker
 from facilitator.screens.broadcast_keys import BroadcastKeys
@@ -45,7 +45,7 @@ class RoomColumn(OptionList):
         return self.get_option_at_index(self.highlighted).id
 
 
-class BreakoutScreen(BroadcastKeys):
+class BreakoutScreen(FollowsRoom, BroadcastKeys):
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("left", "column(-1)", "Room ←", show=False),
@@ -64,8 +64,9 @@ class BreakoutScreen(BroadcastKeys):
     HINT_OPEN = ("←/→ room · ↑/↓ person · [ ] move · l listen in (again: back to the main room) · Esc back    "
                  "∞ together · ≠ apart · ↯ dropped")
 
-    def __init__(self):
+    def __init__(self, state, you: str | None):
         super().__init__()
+        self.state, self.you = state, you    # the room as last drawn; who this console is
         self.follow: tuple[str, int] | None = None   # keep the cursor on whoever was moved
         self.server_says = ""
         self._sig = None
@@ -92,16 +93,16 @@ class BreakoutScreen(BroadcastKeys):
 
     def on_mount(self) -> None:
         steady_cursors(self)
-        s = self.app.room
+        s = self.state
         n = len(present(s)) if s is not None else 0
         self.query_one("#rooms", Input).value = str(max(1, min(5, round(n / 3)))) if n else "2"
         self.set_interval(1.0, self._tick)
-        self.room_changed()
+        self.show()
 
     # --- showing the plan ---------------------------------------------------------
 
-    def room_changed(self) -> None:
-        s = self.app.room
+    def show(self) -> None:
+        s = self.state
         if s is None:
             return
         self.query_one("#plan-row").display = s.breakouts != "open"
@@ -125,12 +126,12 @@ class BreakoutScreen(BroadcastKeys):
 
     def _listening(self) -> int | None:
         """The room this console's own person listens in to, if any."""
-        s = self.app.room
-        me = s.members.get(self.app.mirror.you_id) if s is not None else None
+        s = self.state
+        me = s.members.get(self.you) if s is not None else None
         return me.listening if me is not None else None
 
     def _tick(self) -> None:
-        s = self.app.room
+        s = self.state
         if s is not None and s.breakouts == "open" and s.breakouts_ends is not None:
             where = self._listening()
             self.query_one("#ends", Label).update(
@@ -138,7 +139,7 @@ class BreakoutScreen(BroadcastKeys):
                 + (f" · you in R{where}" if where else ""))
 
     async def _rebuild(self) -> None:
-        s = self.app.room
+        s = self.state
         box = self.query_one("#columns", Horizontal)
         focused_room = self.focused.number if isinstance(self.focused, RoomColumn) else None
         focused_pid = self.focused.selected if isinstance(self.focused, RoomColumn) else None
@@ -209,7 +210,7 @@ class BreakoutScreen(BroadcastKeys):
     def action_rule(self, kind: str) -> None:
         """A keep-together or keep-apart rule between the highlighted person and another."""
         col = self.focused if isinstance(self.focused, RoomColumn) else None
-        s = self.app.room
+        s = self.state
         if col is None or col.selected is None or s is None:
             return
         self.app.push_screen(RulePicker(s, col.selected, kind), lambda cmd: cmd is not None and self._send(cmd))
@@ -223,7 +224,7 @@ class BreakoutScreen(BroadcastKeys):
             minutes = float(self.query_one("#minutes", Input).value or "10")
         except ValueError:
             minutes = 10.0
-        s = self.app.room
+        s = self.state
         broken = plan_violations(s) if s is not None and s.breakouts == "draft" else []
         if not broken:
             self._send(BreakoutsOpen(minutes=minutes))
@@ -264,4 +265,4 @@ class BreakoutScreen(BroadcastKeys):
         result = await self.app.send(cmd)
         self.server_says = result.message if isinstance(result, Error) else ""
         if self.is_attached:
-            self.room_changed()
+            self.show()

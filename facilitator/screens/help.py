@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from facilitator.actions import GROUPS, ROSTER_LEGEND, Action, key_display
+from facilitator.actions import GROUPS, ROSTER_LEGEND, Action, key_display, with_article
 
 
 def _grid() -> Table:
@@ -54,8 +54,7 @@ def help_table(actions: list[Action], role_label: str) -> Group:
         legend.add_row(head, Text(meaning, "dim"))
     parts.append(legend)
     if role_label:
-        article = "an" if role_label[0] in "aeiou" else "a"
-        parts += [Text(""), Text(f"Only what {article} {role_label} may do is listed.", "italic")]
+        parts += [Text(""), Text(f"Only what {with_article(role_label)} may do is listed.", "italic")]
     return Group(*parts)
 
 

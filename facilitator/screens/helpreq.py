@@ -21,12 +21,12 @@ from facilitator.screens import steady_cursors
 class HelpAnswerScreen(ModalScreen[tuple[int, str] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, pending: list):
+    def __init__(self, pending: list, state):
         super().__init__()
-        self.pending = pending
+        self.pending, self.state = pending, state
 
     def compose(self) -> ComposeResult:
-        s = self.app.room
+        s = self.state
         with Vertical(classes="dialog wide") as v:
             v.border_title = "Answer a help request"
             yield Label("Open requests, oldest first (↑↓ to choose):")

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from facilitator.screens import FollowsRoom
 from facilitator.mirror import attended, fmt_secs, name_of, talk_shares, voice_shares
 
 
@@ -69,16 +70,17 @@ def card(s, pid: str, now: float) -> Text:
     return out
 
 
-class PersonScreen(ModalScreen[str | None]):
+class PersonScreen(FollowsRoom, ModalScreen[str | None]):
     """Dismisses with the name of the action to run on this person, or None."""
 
     BINDINGS = [Binding("escape", "close", "Close"), Binding("v", "close", "Close", show=False),
                 Binding("N", "pick('note')", "Note"), Binding("f", "pick('flag')", "Flag"),
                 Binding("F", "pick('clear_flag')", "Clear flags"), Binding("w", "pick('message_person')", "Message")]
 
-    def __init__(self, pid: str, can_act: bool):
+    def __init__(self, pid: str, can_act: bool, state, now: float):
         super().__init__()
         self.pid, self.can_act = pid, can_act
+        self.state, self.at = state, now     # the room as last drawn, and when
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide") as v:
@@ -93,13 +95,13 @@ class PersonScreen(ModalScreen[str | None]):
                     yield Button("Message (w)", id="message_person")
 
     def on_mount(self) -> None:
-        self.room_changed()
+        self.show()
         self.query_one("#person-body").focus()
 
-    def room_changed(self) -> None:
-        s = self.app.room
+    def show(self) -> None:
+        s = self.state
         if s is not None:
-            self.query_one("#card", Static).update(card(s, self.pid, self.app.now()))
+            self.query_one("#card", Static).update(card(s, self.pid, self.at))
             self.query_one(Vertical).border_title = f"Person: {name_of(s, self.pid)}"
 
     def check_action(self, action: str, parameters) -> bool | None:

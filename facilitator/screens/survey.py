@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
+from facilitator.screens import FollowsRoom
 from protocol import commands as c
 from server.engine.permissions import allowed
 from server.engine.survey import HIGHEST, LOWEST, SHORT, summary
@@ -30,7 +31,7 @@ def present_count(state) -> int:
     return sum(1 for m in state.members.values() if m.role == "participant" and m.admitted)
 
 
-class SurveyScreen(ModalScreen[None]):
+class SurveyScreen(FollowsRoom, ModalScreen[None]):
     """Tonight's survey: ask it, close it, and see the answers come in."""
     DEFAULT_CSS = """
     SurveyScreen #items { height: auto; max-height: 8; }
@@ -51,12 +52,16 @@ class SurveyScreen(ModalScreen[None]):
                 yield Button("Across sessions (r)", id="results")
                 yield Button("Close", id="close")
 
+    def __init__(self, state):
+        super().__init__()
+        self.state = state          # the room as last drawn; RoomChanged brings each new one
+
     def on_mount(self) -> None:
         self.query_one("#items", DataTable).add_columns("Item", *RATINGS, "Median")
-        self.room_changed()
+        self.show()
 
-    def room_changed(self) -> None:
-        s = self.app.room
+    def show(self) -> None:
+        s = self.state
         if s is None:
             return
         sv = s.survey
@@ -90,13 +95,13 @@ class SurveyScreen(ModalScreen[None]):
         toggle.disabled = not may
 
     def action_toggle(self) -> None:
-        s = self.app.room
+        s = self.state
         if s is None or not s.survey_enabled or not allowed(self.app.role, "survey_open"):
             return
         self.app.act(c.SurveyClose() if s.survey is not None and s.survey.state == "open" else c.SurveyOpen())
 
     def action_results(self) -> None:
-        s, source = self.app.room, self.app.program_source()
+        s, source = self.state, self.app.program_source()
         t = self.app.target
         program = (t.program[0] if t is not None and t.program is not None else None) or (s.program if s else "")
         if source is None or not program:
