@@ -40,7 +40,6 @@ from facilitator.link import Link
 from facilitator.mirror import Mirror
 from facilitator.program_actions import ProgramActions, RemotePrograms
 from facilitator.replay import Replay
-from facilitator.survey_actions import SurveyActions
 from protocol.state import RoomState
 
 HERE = os.path.dirname(__file__)
@@ -51,8 +50,7 @@ def default_export_dir() -> str:
     return os.path.join(user_data_dir("group-console", appauthor=False), "exports")
 
 
-class ConsoleApp(KeyGuard, Keys, Connection, Drawing, RoomActions, ProgramActions, RemotePrograms, SurveyActions,
-                 App):
+class ConsoleApp(KeyGuard, Keys, Connection, Drawing, RoomActions, ProgramActions, RemotePrograms, App):
     TITLE = "Group console"
     CSS_PATH = [os.path.join(HERE, p) for p in (
         "app.tcss", "screens/modals.tcss", "components/header.tcss", "components/roster.tcss",

@@ -203,6 +203,13 @@ class RoomActions:
     def action_close_session(self) -> None:
         self._decide("close_session")
 
+    def action_survey(self) -> None:
+        from facilitator.screens.survey import SurveyScreen
+        self.push_screen(SurveyScreen(self.room))
+
+    def action_toggle_survey(self) -> None:
+        self._decide("toggle_survey")
+
     def action_attendance(self) -> None:
         self.push_screen(AttendanceScreen(self.room, self.now()))
 

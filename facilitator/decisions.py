@@ -18,7 +18,6 @@ from facilitator.screens.timer import parse_duration
 from protocol import commands as c
 from protocol.state import RoomState
 from server.engine.timers import remaining
-from facilitator.survey_actions import close_question
 
 Commands = tuple[c.Command, ...]
 
@@ -321,14 +320,27 @@ def open_session(s, sel, now):
 
 
 def close_session(s, sel, now):
-    return Confirm(close_question(s), "Close session", (c.Close(),))
+    q = "Close the session for everyone? Attendance becomes final."
+    if s is not None and s.survey_enabled and s.survey is None:
+        # the close is where the survey is offered: after it, nobody is left to answer
+        q += " The satisfaction survey has not been asked yet: No, then S and o, asks it first."
+    return Confirm(q, "Close session", (c.Close(),))
+
+
+def toggle_survey(s, sel, now):
+    """Asks the satisfaction survey, or closes it while it is open."""
+    if s is None:
+        return send()
+    if not s.survey_enabled:
+        return Refuse("This session has no survey: its program's settings turn it on (Survey: yes).")
+    return send(c.SurveyClose() if s.survey is not None and s.survey.state == "open" else c.SurveyOpen())
 
 
 DECISIONS: dict[str, Callable[..., Decision]] = {f.__name__: f for f in (
     next_speaker, call_on, end_turn, lower_hand, raise_to_top, toggle_mute, toggle_floor, move_in_queue,
     queue_mode, go_around, stop_go_around, admit, deny, remove, excuse, note, flag, clear_flag, chat,
     message_person, ack_help, timer, extend_timer, agenda_next, agenda, poll, toggle_poll, share_poll,
-    listen_in, open_session, close_session)}
+    listen_in, open_session, close_session, toggle_survey)}
 
 def decide(action: str, s: RoomState | None, sel: Selection, now: float, role: str, *args) -> Decision:
     """The action's decision, after the engine's matrix says this role may use it at all."""

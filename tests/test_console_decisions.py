@@ -36,7 +36,8 @@ def run(action: str, s: RoomState | None = None, sel: Selection = NOBODY, role: 
 
 def test_every_action_that_sends_a_command_has_a_decision_and_every_decision_an_action():
     sending = {a.action for a in ACTIONS if a.command is not None}
-    screens_only = {"breakouts"}      # its dialog sends the commands itself
+    # their dialogs send what they send themselves: the breakouts' commands, a program's events
+    screens_only = {"breakouts", "program_new"}
     assert set(DECISIONS) == sending - screens_only
     assert all(hasattr(RoomActions, f"action_{name}") for name in DECISIONS)
 
@@ -207,3 +208,11 @@ def test_listening_in_guesses_the_highlighted_persons_room():
 def test_the_table_names_only_decisions_that_exist():
     for name in DECISIONS:
         assert BY_NAME[name].command is not None
+
+
+def test_the_survey_is_asked_closed_or_refused_where_the_session_has_none():
+    assert isinstance(run("toggle_survey"), Refuse)                  # no survey in this session
+    on = room(survey_enabled=True)
+    assert run("toggle_survey", on) == Send((c.SurveyOpen(),))
+    assert "satisfaction survey has not been asked" in run("close_session", on).question
+    assert "survey" not in run("close_session").question

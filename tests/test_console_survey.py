@@ -95,7 +95,7 @@ async def test_results_across_the_programs_sessions_from_the_program_screen(db):
         await pilot.press("P")
         await until(pilot, lambda: "Program" in screen_text(app) and "Alex" in screen_text(app),
                     timeout=15, what="the program screen")
-        await pilot.press("s")
+        await pilot.press("v")     # s is the program's settings
         await until(pilot, lambda: isinstance(app.screen, SurveyResultsScreen), what="the results screen")
         await until(pilot, lambda: "asked in 1 of" in screen_text(app), timeout=15, what="the results")
         text = screen_text(app)

@@ -16,7 +16,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
 from facilitator.screens import FollowsRoom
-from protocol import commands as c
 from server.engine.permissions import allowed
 from server.engine.survey import HIGHEST, LOWEST, SHORT, summary
 
@@ -95,10 +94,7 @@ class SurveyScreen(FollowsRoom, ModalScreen[None]):
         toggle.disabled = not may
 
     def action_toggle(self) -> None:
-        s = self.state
-        if s is None or not s.survey_enabled or not allowed(self.app.role, "survey_open"):
-            return
-        self.app.act(c.SurveyClose() if s.survey is not None and s.survey.state == "open" else c.SurveyOpen())
+        self.app.action_toggle_survey()     # the one decision (facilitator/decisions.py)
 
     def action_results(self) -> None:
         s, source = self.state, self.app.program_source()
