@@ -154,7 +154,7 @@ class Unanswered:
 @dataclass(frozen=True)
 class Reconnect:
     at: float                      # try again at this time
-    why: str                       # "unreachable" (never welcomed) | "not-open" | "lost"
+    why: str                       # "unreachable" (never welcomed) | "lost" | "not-open" | "refused"
     detail: str = ""
 
 
@@ -265,8 +265,11 @@ class Session:
         if was_live and now - self.live_since >= self.backoff.steady_after:
             self.attempt = 0
         refused = self.refusal
-        why = ("not-open" if refused is not None and refused.code == "closed"
-               else "lost" if self.ever_welcomed else "unreachable")
+        if refused is not None:
+            # the server answered, and may yet let us in ("closed": the session has not opened yet)
+            why = "not-open" if refused.code == "closed" else "refused"
+        else:
+            why = "lost" if self.ever_welcomed else "unreachable"
         self._backoff(now, why, refused.message if refused is not None else reason)
         return out
 
@@ -294,17 +297,16 @@ class Session:
                     out.append(Unanswered(cid))
         return out
 
-    def command(self, cmd, cid: str, now: float, within: float | None = None) -> list[Output]:
+    def command(self, cmd, cid: str, now: float) -> list[Output]:
         """A command (a Command, or a raw dict for stories about refused input) under a client-made id.
-        Sent at once when live; otherwise kept for the next welcome, if it comes within `within`
-        seconds (default: the retry policy's). The same id again: sent again, answered once."""
+        Sent at once when live; otherwise kept for the next welcome, if it comes within the retry
+        policy's `within`. The same id again: sent again, answered once."""
         if isinstance(cmd, dict):
             raw = {"t": "cmd", "id": cid, "cmd": cmd}
             frame = msgspec.msgpack.encode(raw) if self.binary else msgspec.json.encode(raw).decode()
         else:
             frame = encode(Cmd(id=cid, cmd=cmd), self.binary)
-        if within is None and self.retry is not None:
-            within = self.retry.within
+        within = self.retry.within if self.retry is not None else None
         live = self.state == LIVE
         self.pending[cid] = _Pending(frame, within, sent=live, since=None if live else now)
         return [Send(frame)] if live else []

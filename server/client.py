@@ -28,7 +28,7 @@ class ClientError(Exception):
 class SessionClient:
     def __init__(self, url: str, token: str, *, binary: bool = True, name: str = "",
                  on_frame: Callable[[object], None] | None = None, ssl=None,
-                 additional_headers=None, session: s.Session | None = None):
+                 additional_headers=None, session: s.Session | None = None, skip_repeats: bool = False):
         self.url = url
         self.token = token
         self.name = name or uuid.uuid4().hex[:6]
@@ -38,6 +38,9 @@ class SessionClient:
         # the links pass their own, with a backoff, a heartbeat and a retry policy; alone, a client
         # fails an unanswered command when its connection ends, and the caller decides
         self.session = session or s.Session(token, binary=binary)
+        # a client that folds a picture skips events it has seen; the tests and campaigns see all,
+        # to catch a server that sends one twice
+        self.skip_repeats = skip_repeats
         self.ws: ClientConnection | None = None
         self.events: list[EventFrame] = []
         self.errors: list[Error] = []
@@ -87,7 +90,11 @@ class SessionClient:
         self._reader = asyncio.create_task(self._read())
         await self.ws.send(self.session.connected(time.monotonic(), resume))
         self._schedule()
-        result = await asyncio.wait_for(self._welcomed, timeout)
+        try:
+            result = await asyncio.wait_for(self._welcomed, timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            await self.drop()       # a hello never answered: this attempt is over, and the session knows
+            raise
         if isinstance(result, Error):
             # the server closes a refused hello at once: its close reason completes the session's verdict
             try:
@@ -119,7 +126,8 @@ class SessionClient:
     def _apply(self, outputs: list) -> None:
         for o in outputs:
             if isinstance(o, s.Deliver):
-                self._deliver(o.frame)
+                if not (o.repeat and self.skip_repeats):
+                    self._deliver(o.frame)
             elif isinstance(o, s.Answered):
                 fut = self._pending.pop(o.id, None)
                 if fut is not None and not fut.done():
@@ -174,16 +182,18 @@ class SessionClient:
         self._apply(self.session.tick(time.monotonic()))
         self._schedule()
 
-    async def command(self, cmd: Command | dict, cid: str | None = None, timeout: float = 10.0,
-                      within: float | None = None) -> Ack | Error:
+    async def command(self, cmd: Command | dict, cid: str | None = None, timeout: float = 10.0) -> Ack | Error:
         """Sends a command and waits for its answer. With the session's retry policy the wait
         spans a reconnect (the session sends it again with its id); alone it ends with the connection."""
         cid = cid or f"{self.name}-{next(self._ids)}-{uuid.uuid4().hex[:6]}"
         fut = self._pending.get(cid)
         if fut is None or fut.done():
             fut = self._pending[cid] = asyncio.get_running_loop().create_future()
-        for o in self.session.command(cmd, cid, time.monotonic(), within):
-            await self.ws.send(o.data)
+        for o in self.session.command(cmd, cid, time.monotonic()):
+            try:
+                await self.ws.send(o.data)
+            except ConnectionClosed:
+                pass        # the reader sees the close: the session's retry policy decides what follows
         self._schedule()
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
@@ -203,6 +213,14 @@ class SessionClient:
         fut = self._pending.pop(cid, None)
         if fut is not None:
             _fail(fut, "no longer waited for")
+
+    async def settled(self) -> s.Reconnect | s.Final:
+        """What the session decided once this connection (or attempt) ended."""
+        if self._reader is not None and not self._reader.done():
+            await self.closed.wait()
+        if self.session.decision is None:
+            self.session.failed(time.monotonic())
+        return self.session.decision
 
     async def sync(self, timeout: float = 10.0) -> Pong:
         """A barrier: once the pong is back, every event sent before it has arrived."""
