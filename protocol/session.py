@@ -197,15 +197,23 @@ class Session:
         self.decision: Reconnect | Final | None = None
         self._retried: set[str] = set()      # endings of RETRY_ONCE already retried
         self.opened_at = self.live_since = self.heard = self.pinged = 0.0
+        self.dialing = False                 # `opening` was said, `connected` not yet
 
     # --- inputs ---------------------------------------------------------------------------------
+
+    def opening(self, now: float) -> None:
+        """A socket is being opened: the attempt's time (`hello_within`) counts from here."""
+        self.state, self.decision, self.dialing = CONNECTING, None, True
+        self.opened_at = now
 
     def connected(self, now: float, resume: int | None = None) -> bytes | str:
         """The socket is open: returns the hello to send. `resume` is the position to resume from
         (the adapter's picture may know better than `position`, e.g. after a gap it wants afresh)."""
         self.state, self.decision, self.refusal = HELLO_SENT, None, None
         self.welcomed = False
-        self.opened_at = self.heard = now
+        if not self.dialing:
+            self.opened_at = now
+        self.heard, self.dialing = now, False
         return encode(Hello(token=self.token, protocol=PROTOCOL_VERSION, resume=resume, device=self.device),
                       self.binary)
 
@@ -251,6 +259,7 @@ class Session:
         """The connection ended (a close frame, or none: code None or 1006)."""
         was_live = self.state == LIVE
         self.pings.clear()
+        self.dialing = False
         out = self._orphan(now)
         if self.state == FINAL:
             return out
@@ -275,6 +284,7 @@ class Session:
 
     def failed(self, now: float, detail: str = "") -> None:
         """An attempt that never got a socket (refused, unknown name, timed out)."""
+        self.dialing = False
         if self.state != FINAL:
             self._backoff(now, "lost" if self.ever_welcomed else "unreachable", detail)
 
@@ -282,7 +292,7 @@ class Session:
         """Time passed: pings due, a silent link to drop, commands whose chance to be resent is gone."""
         out: list[Output] = []
         hb = self.heartbeat
-        if hb is not None and self.state == HELLO_SENT and hb.hello_within is not None \
+        if hb is not None and self._attempting() and hb.hello_within is not None \
                 and now - self.opened_at > hb.hello_within:
             out.append(Drop("no welcome"))
         elif hb is not None and self.state == LIVE:
@@ -362,6 +372,9 @@ class Session:
             out.append(Send(p.frame))           # the server applies an id once
         return out
 
+    def _attempting(self) -> bool:
+        return self.state == HELLO_SENT or (self.state == CONNECTING and self.dialing)
+
     def _ping_due(self, hb: Heartbeat) -> float:
         quiet = self.heard + hb.ping_every
         if hb.renew_every is not None:
@@ -371,7 +384,7 @@ class Session:
     def next_tick(self) -> float | None:
         """When `tick` has something to do next (None: nothing is timed)."""
         hb, times = self.heartbeat, []
-        if hb is not None and self.state == HELLO_SENT and hb.hello_within is not None:
+        if hb is not None and self._attempting() and hb.hello_within is not None:
             times.append(self.opened_at + hb.hello_within)
         if hb is not None and self.state == LIVE:
             times += [self.heard + hb.dead_after, self._ping_due(hb)]

@@ -77,6 +77,7 @@ class SessionClient:
         self.close_code = None
         kw = {"ssl": self.ssl} if self.ssl is not None else {}
         from server.tokens import with_room
+        self.session.opening(time.monotonic())
         try:
             # the room in the URL, so that a proxy in front of several servers can route on it
             self.ws = await connect(with_room(self.url, self.token), max_size=None, open_timeout=timeout,
