@@ -171,7 +171,7 @@ Output = Union[Send, Deliver, Answered, Ponged, Refused, Drop, Unanswered]
 class _Pending:
     frame: bytes | str
     within: float | None              # sent again only if the link is back within this (None: always)
-    sent: bool = False                # on a connection that has since ended, or still live
+    sent: bool = False                # written on some connection (else it waits for its first welcome)
     resends: int = 0
     since: float | None = None        # waiting for a connection since then
 

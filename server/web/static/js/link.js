@@ -178,7 +178,6 @@ export class Link {
   restart() {
     this.final = false;
     this.m.attempt = 0;
-    this.m.state = "connecting";
     this.state = null;
     this.open();
   }
