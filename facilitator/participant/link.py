@@ -1,4 +1,5 @@
-"""The participant client's link to the server: connect, resume, retry, and know when to stop."""
+"""The participant client's link to the server: an asyncio loop over protocol/session.py's machine,
+which decides when to retry, what to send again and when to stop; here are the words for each ending."""
 from __future__ import annotations
 
 import asyncio
