@@ -171,6 +171,7 @@ Output = Union[Send, Deliver, Answered, Ponged, Refused, Drop, Unanswered]
 class _Pending:
     frame: bytes | str
     within: float | None              # sent again only if the link is back within this (None: always)
+    retry: bool = True                # may be sent again after a reconnect at all
     sent: bool = False                # written on some connection (else it waits for its first welcome)
     resends: int = 0
     since: float | None = None        # waiting for a connection since then
@@ -241,7 +242,8 @@ class Session:
                     # the pong marks the end of a replay, and its round trip sharpens the clock offset
                     out.append(self.ping(now)[1])
                 return out
-        elif isinstance(frame, (Ack, Error)) and frame.id is not None and frame.id in self.pending:
+        elif isinstance(getattr(frame, "id", None), str) and frame.id in self.pending:
+            # an ack or error (or any answer that names its request's id)
             del self.pending[frame.id]
             out.append(Answered(frame.id, frame))
         elif isinstance(frame, Error) and not self.welcomed:
@@ -312,14 +314,20 @@ class Session:
         Sent at once when live; otherwise kept for the next welcome, if it comes within the retry
         policy's `within`. The same id again: sent again, answered once."""
         if isinstance(cmd, dict):
-            raw = {"t": "cmd", "id": cid, "cmd": cmd}
-            frame = msgspec.msgpack.encode(raw) if self.binary else msgspec.json.encode(raw).decode()
+            return self.request({"t": "cmd", "id": cid, "cmd": cmd}, cid, now)
+        return self.request(Cmd(id=cid, cmd=cmd), cid, now)
+
+    def request(self, frame, cid: str, now: float, retry: bool = True) -> list[Output]:
+        """Any client frame that is answered under its id (a `Cmd`, or a raw dict). `retry=False`
+        for a request that must not be sent twice: it is unanswered when its connection ends."""
+        if isinstance(frame, dict):
+            data = msgspec.msgpack.encode(frame) if self.binary else msgspec.json.encode(frame).decode()
         else:
-            frame = encode(Cmd(id=cid, cmd=cmd), self.binary)
+            data = encode(frame, self.binary)
         within = self.retry.within if self.retry is not None else None
         live = self.state == LIVE
-        self.pending[cid] = _Pending(frame, within, sent=live, since=None if live else now)
-        return [Send(frame)] if live else []
+        self.pending[cid] = _Pending(data, within, retry, sent=live, since=None if live else now)
+        return [Send(data)] if live else []
 
     def forget(self, cid: str) -> None:
         """The adapter stopped waiting for this command's answer."""
@@ -351,7 +359,8 @@ class Session:
         out: list[Output] = []
         r = self.retry
         for cid, p in list(self.pending.items()):
-            if self.state == FINAL or (p.sent and (r is None or (r.resends is not None and p.resends >= r.resends))):
+            spent = r is None or not p.retry or (r.resends is not None and p.resends >= r.resends)
+            if self.state == FINAL or (p.sent and spent):
                 del self.pending[cid]
                 out.append(Unanswered(cid))
             elif p.since is None:

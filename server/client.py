@@ -186,11 +186,18 @@ class SessionClient:
     async def command(self, cmd: Command | dict, cid: str | None = None, timeout: float = 10.0) -> Ack | Error:
         """Sends a command and waits for its answer. With the session's retry policy the wait
         spans a reconnect (the session sends it again with its id); alone it ends with the connection."""
-        cid = cid or f"{self.name}-{next(self._ids)}-{uuid.uuid4().hex[:6]}"
+        cid = cid or self.new_id()
+        return await self._answer(cid, self.session.command(cmd, cid, time.monotonic()), timeout)
+
+    def new_id(self) -> str:
+        return f"{self.name}-{next(self._ids)}-{uuid.uuid4().hex[:6]}"
+
+    async def _answer(self, cid: str, outputs: list, timeout: float):
+        """Writes a request's frame (if the link is live) and waits for the answer under its id."""
         fut = self._pending.get(cid)
         if fut is None or fut.done():
             fut = self._pending[cid] = asyncio.get_running_loop().create_future()
-        for o in self.session.command(cmd, cid, time.monotonic()):
+        for o in outputs:
             try:
                 await self.ws.send(o.data)
             except ConnectionClosed:

@@ -184,3 +184,13 @@ def test_a_stopped_session_is_final_and_forgets_its_commands():
     ses.finish("closing")
     assert ses.closed(1000, "", 1.0) == [s.Unanswered("c-1")]
     assert ses.decision == s.Final("closing") and ses.state == s.FINAL
+
+
+def test_a_request_that_must_not_run_twice_is_unanswered_when_its_connection_ends():
+    # e.g. a program change asked of the server: checked twice, the second could be refused
+    ses = s.Session("tok", retry=s.Retry())
+    live(ses)
+    ses.request({"t": "cmd", "id": "q-1", "cmd": {"do": "raise_hand"}}, "q-1", 0.5, retry=False)
+    ses.command(RaiseHand(), "c-1", 0.6)
+    assert ses.closed(None, "", 1.0) == [s.Unanswered("q-1")]
+    assert [f.id for f in sends(live(ses, 2.0))] == ["c-1"]
