@@ -1,16 +1,16 @@
 """One console's connection to the session server, kept alive.
 
-The link owns the `SessionClient` and hides the network's moods from the UI:
-it reconnects with backoff, resumes from the last event folded, and sends a
-command again once (with the same id, so the server applies it once) when
-the connection dropped before the answer came. Frames go to callbacks on
-the app's own event loop; nothing here blocks.
+The link hides the network's moods from the UI: it reconnects when the session says when, resumes
+from the last event folded, and a command whose answer was lost with the connection goes out again
+once (with the same id, so the server applies it once) if the link is back within a few seconds.
+Those rules are protocol/session.py's; this is the console's asyncio loop around them. Frames go to
+callbacks on the app's own event loop; nothing here blocks.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import time
 import uuid
 from typing import Callable
 
@@ -18,12 +18,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from protocol.commands import Command
 from protocol.frames import Ack, Error, EventFrame, Health, Welcome
+from protocol.session import Backoff, Final, Retry, Session
 from server.client import ClientError, SessionClient
 
 log = logging.getLogger("facilitator.link")
 
-# Refusals that no retry can fix: say so and stop instead of hammering the server.
-FATAL = {"unauthorized", "forbidden", "version", "closed"}
+RETRY_WITHIN = 3.0
 
 
 class Link:
@@ -41,6 +41,10 @@ class Link:
         self.on_health = on_health
         self.backoff = backoff
         self.command_timeout = command_timeout
+        # a command is sent again once, after one reconnect within a few seconds: never twice, and
+        # never long after the key was pressed
+        self.session = Session(token, backoff=Backoff.doubling(*backoff),
+                               retry=Retry(resends=1, within=RETRY_WITHIN))
         self.client: SessionClient | None = None
         self.connected = asyncio.Event()
         self.status = "connecting"
@@ -62,82 +66,62 @@ class Link:
             self.on_health(frame)
 
     async def run(self) -> None:
-        """Connects, and reconnects whenever the connection ends, until stopped."""
-        delay = self.backoff[0]
+        """Connects, and reconnects whenever the connection ends, until stopped or refused for good."""
+        client = self.client = SessionClient(self.url, self.token, on_frame=self._frame, name="console",
+                                             session=self.session)
         while not self.stopping:
             self.attempts += 1
-            self._set("connecting" if self.attempts == 1 else "reconnecting",
-                      f"attempt {self.attempts}")
-            client = SessionClient(self.url, self.token, on_frame=self._frame, name="console")
+            self._set("connecting" if self.attempts == 1 else "reconnecting", f"attempt {self.attempts}")
             try:
                 await client.connect(resume=self.resume_from())
             except ClientError as exc:
-                code, message = (exc.args + ("", ""))[:2]
-                if code in FATAL:
-                    self._set("refused", str(message) or str(code))
-                    return
-                self._set("offline", str(message))
+                detail = str((exc.args + ("", ""))[1])
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, asyncio.TimeoutError,
                     TimeoutError) as exc:
-                self._set("offline", _reason(exc))
+                detail = _reason(exc)
             else:
-                self.client = client
                 self.connected.set()
                 self._set("online", "")
-                delay = self.backoff[0]
                 await client.closed.wait()
                 self.connected.clear()
-                if self.stopping:
-                    return
-                self._set("offline", "connection lost")
-            # jittered exponential backoff: a room's consoles must not reconnect in lockstep
-            await asyncio.sleep(delay * (0.75 + random.random() / 2))
-            delay = min(self.backoff[1], delay * 2)
+                detail = "connection lost"
+            decision = await client.settled()
+            if self.stopping:
+                return
+            if isinstance(decision, Final):
+                self._set("refused", decision.message or decision.kind)
+                return
+            self._set("offline", detail)
+            await asyncio.sleep(max(0.0, decision.at - time.monotonic()))
 
-    async def _usable(self, not_this: SessionClient | None, timeout: float) -> SessionClient | None:
-        """The live client, once there is one that is not the one that just failed."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                return None
-            try:
-                await asyncio.wait_for(self.connected.wait(), left)
-            except (asyncio.TimeoutError, TimeoutError):
-                return None
-            c = self.client
-            if c is not None and c is not not_this and not c.closed.is_set():
-                return c
-            await asyncio.sleep(0.05)
-
-    async def send(self, cmd: Command, wait_connected: float = 15.0) -> Ack | Error | None:
-        """Sends a command; None when no answer came even after one retry."""
+    async def send(self, cmd: Command, wait_connected: float = RETRY_WITHIN) -> Ack | Error | None:
+        """Sends a command; None when no answer came, even after the one retry (which goes out
+        only if the link is back within RETRY_WITHIN; `wait_connected` only lengthens the wait)."""
         cid = f"c-{uuid.uuid4().hex[:12]}"
         self.unacked[cid] = cmd
-        failed: SessionClient | None = None
+        client = self.client
         try:
-            for attempt in (1, 2):
-                client = await self._usable(failed if failed is not None and failed.closed.is_set()
-                                            else None, wait_connected)
-                if client is None:
-                    return None
-                try:
-                    return await client.command(cmd, cid=cid, timeout=self.command_timeout)
-                except (ClientError, ConnectionClosed, OSError, asyncio.TimeoutError, TimeoutError) as exc:
-                    # the server may or may not have applied it: the same id makes
-                    # the second try safe either way
-                    log.info("command %s unanswered (%s), attempt %d", cid, _short(exc), attempt)
-                    failed = client
+            if client is None:
+                return None
+            return await client.command(cmd, cid=cid, timeout=2 * self.command_timeout + wait_connected)
+        except (ClientError, ConnectionClosed, OSError, asyncio.TimeoutError, TimeoutError) as exc:
+            # the server may or may not have applied it: the same id made the retry safe either way
+            log.info("command %s unanswered (%s)", cid, _short(exc))
             return None
         finally:
             self.unacked.pop(cid, None)
+            if client is not None:
+                client.forget(cid)
 
     async def ask(self, query, wait_connected: float = 10.0):
         """A question about programs (protocol/programs.py): the Answer or Error, None if unanswered.
 
         Not retried: a change asked twice would be checked twice, and the second may be refused."""
-        client = await self._usable(None, wait_connected)
+        try:
+            await asyncio.wait_for(self.connected.wait(), wait_connected)
+        except (asyncio.TimeoutError, TimeoutError):
+            return None
+        client = self.client
         if client is None:
             return None
         try:
@@ -153,6 +137,7 @@ class Link:
 
     async def stop(self) -> None:
         self.stopping = True
+        self.session.finish("closing")
         if self.client is not None:
             await self.client.close()
 

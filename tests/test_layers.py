@@ -4,7 +4,7 @@ import sys
 
 
 def test_protocol_and_engine_import_no_io():
-    code = ("import sys, protocol, protocol.frames, protocol.state, server.engine, server.engine.views;"
+    code = ("import sys, protocol, protocol.frames, protocol.session, protocol.state, server.engine, server.engine.views;"
             "bad = [m for m in ('asyncio', 'websockets', 'sqlite3', '_sqlite3') if m in sys.modules];"
             "print(','.join(bad))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -49,3 +49,35 @@ async def test_a_resume_into_a_full_room_puts_the_participant_back_in_the_waitin
     got = [(x.aud, type(x.ev)) for x in back.events]
     assert got == [("all", e.Left), ("p:p1", e.ParticipantWaiting)]
     assert (await back.command(c.RaiseHand())).code == "not_admitted"
+
+
+def _section(title: str) -> str:
+    with open(os.path.join(ROOT, "docs", "protocol.md")) as f:
+        s = f.read()
+    start = s.index(title)
+    end = s.find("\n## ", start + len(title))
+    return s[start:end if end != -1 else len(s)]
+
+
+def _table(text: str, header: str) -> list[list[str]]:
+    """The rows of the markdown table whose header row starts with `header`, cells unquoted."""
+    lines = text[text.index(header):].splitlines()
+    rows = []
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip().split(" (")[0].strip("`") for c in line.strip("|").split("|")])
+    return rows
+
+
+def test_section_14_specifies_the_states_and_the_final_reasons_the_code_has():
+    # one list of endings: the document, protocol/session.py and (tests/test_link_js.py) the page's
+    from protocol import session
+    spec = _section("## 14. The client's state machine")
+    assert tuple(row[0] for row in _table(spec, "| state | meaning |")) == session.STATES
+    assert dict(_table(spec, "| close reason | ending |")) == session.FINAL_REASONS
+    assert f"**{session.REPLACED}**" in spec
+    for code in session.FINAL_REFUSALS:
+        assert f"`{code}`" in spec.split("final refusals")[0].rsplit("A refused hello", 1)[1]
+    for kind, wait in session.RETRY_ONCE.items():
+        assert f"`{kind}` (one quiet retry after {wait:g} s" in spec

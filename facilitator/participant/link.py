@@ -1,4 +1,5 @@
-"""The participant client's link to the server: connect, resume, retry, and know when to stop."""
+"""The participant client's link to the server: an asyncio loop over protocol/session.py's machine,
+which decides when to retry, what to send again and when to stop; here are the words for each ending."""
 from __future__ import annotations
 
 import asyncio
@@ -12,18 +13,14 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from facilitator.participant.mirror import Mirror
 from protocol import commands as c
 from protocol.frames import Ack, Error, EventFrame, Pong, Welcome
+from protocol.session import Backoff, Final, Heartbeat, Retry, Session
 from protocol.state import ParticipantView
 from server.client import ClientError, SessionClient
 
-BACKOFF = (0.5, 1, 2, 4, 8, 15)
+# A phone on a train keeps its socket "open" with nothing arriving: ping after this long without
+# a frame, and call the link dead when a pong (or anything) has not come a few seconds later.
 PING_EVERY = 15.0
 PONG_WITHIN = 8.0
-# A connection shorter than this does not count as "back": the backoff keeps growing, so
-# a server that accepts and then drops at once is not asked again five times a second.
-STEADY_AFTER = 5.0
-FINAL_CODES = {"unauthorized", "forbidden", "version"}
-FINAL_REASONS = {"the session has ended": "ended", "removed": "removed", "denied": "denied",
-                 "left": "left", "unauthorized": "unauthorized", "forbidden": "forbidden"}
 ENDINGS = {
     "ended": ("The session has ended", "Thank you for being here today."),
     "left": ("You have left the session", "Take care."),
@@ -35,6 +32,8 @@ ENDINGS = {
     "forbidden": ("You cannot join this session", "Please contact your program."),
     "version": ("Please update", "This client speaks another protocol version than the server."),
     "replaced": ("This session is open somewhere else", "You joined from another window or device."),
+    "in-use": ("This link is already open", "It is in use in another window or on another device."),
+    "elsewhere": ("This session continues elsewhere", "Your link was opened in another window or on another device."),
     "staff": ("This link is for staff",
               "It opens the facilitator console, not a participant's view: run "
               "`facilitator URL --token-file F` with it. To join as a participant, ask for a participant link."),
@@ -49,15 +48,19 @@ REFUSED = {"unauthorized", "forbidden", "version", "staff"}
 
 class Link:
     """Keeps one participant connected: resumes after every drop, retries commands
-    with the same id (the server applies an id once), and dedupes events by seq."""
+    with the same id (the server applies an id once), and skips repeated events.
+    When to retry and when to stop is protocol/session.py's."""
 
     def __init__(self, url: str, token: str, *, on_change: Callable[[str], None],
                  on_status: Callable[[str, str], None]):
-        self.client = SessionClient(url, token, name="join", on_frame=self._frame)
+        self.session = Session(token, backoff=Backoff(), retry=Retry(),
+                               heartbeat=Heartbeat(ping_every=PING_EVERY, dead_after=PING_EVERY + PONG_WITHIN,
+                                                   renew_every=PING_EVERY))
+        self.client = SessionClient(url, token, name="join", on_frame=self._frame, session=self.session,
+                                    skip_repeats=True)
         self.on_change = on_change
         self.on_status = on_status
         self.mirror: Mirror | None = None
-        self.last_seq: int | None = None
         self.offset = 0.0                  # server clock minus ours
         self.connected = asyncio.Event()
         self.final: str | None = None
@@ -65,6 +68,10 @@ class Link:
         self.prefix = secrets.token_hex(3)
         self._ids = itertools.count(1)
         self.welcomes: list[tuple[int, bool]] = []
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.session.position
 
     def now(self) -> float:
         return time.time() + self.offset
@@ -82,98 +89,67 @@ class Link:
             self.welcomes.append((f.seq, f.resumed))
             if not f.resumed and f.state is not None:
                 self.mirror = Mirror.from_welcome(f, self.mirror)
-                self.last_seq = f.seq
             self.on_change("welcome")
         elif isinstance(f, EventFrame):
-            if self.mirror is None or (self.last_seq is not None and f.seq <= self.last_seq):
-                return      # a repeat
-            self.last_seq = f.seq
-            self.mirror.apply(f)
-            self.on_change(type(f.ev).__struct_config__.tag)
+            if self.mirror is not None:
+                self.mirror.apply(f)
+                self.on_change(type(f.ev).__struct_config__.tag)
         elif isinstance(f, Pong):
             self.offset = f.server_time - time.time()
-            if self.last_seq is not None and f.seq > self.last_seq:
-                self.last_seq = f.seq
 
     async def run(self) -> None:
-        attempt = 0
         while self.final is None:
             self.on_status("connecting" if self.last_seq is None else "reconnecting", "")
+            detail = ""
             try:
                 await self.client.connect(resume=self.last_seq)
             except ClientError as exc:
-                code, message = (exc.args + ("", ""))[:2]
-                final = refusal(code, message)
-                if final is not None:
-                    self._finish(final, message)
-                    return
-                self.on_status("not-open" if code == "closed" else "reconnecting", message)
+                detail = str((exc.args + ("", ""))[1])
             except (OSError, asyncio.TimeoutError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-                # never connected yet: say that the server cannot be reached, not that we are "back soon"
-                self.on_status("unreachable" if self.last_seq is None else "reconnecting", type(exc).__name__)
+                detail = type(exc).__name__
             else:
                 if self.final is not None:          # the welcome itself was final (a staff token)
                     await self.client.close()
                     return
-                began = time.monotonic()
                 self.connected.set()
                 self.on_status("online", "")
-                pinger = asyncio.create_task(self._pings())
                 await self.client.closed.wait()
-                pinger.cancel()
                 self.connected.clear()
-                if self.final is not None:
-                    return
-                ws = self.client.ws
-                reason = ws.close_reason if ws is not None and ws.close_reason else ""
-                if self.client.close_code == 4000:
-                    self._finish("replaced", reason)
-                    return
-                if reason in FINAL_REASONS:
-                    self._finish(FINAL_REASONS[reason], reason)
-                    return
-                if time.monotonic() - began >= STEADY_AFTER:
-                    attempt = 0
-                self.on_status("reconnecting", "")
-            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-            attempt += 1
-            await asyncio.sleep(delay / 2 + secrets.randbelow(1000) / 1000 * delay / 2)
-
-    async def _pings(self) -> None:
-        try:
-            while True:
-                await self.client.sync(timeout=PONG_WITHIN)
-                await asyncio.sleep(PING_EVERY)
-        except (ClientError, asyncio.TimeoutError, TimeoutError, ConnectionClosed):
-            await self.client.drop()     # no answer: the network is gone even if the socket has not noticed
-        except asyncio.CancelledError:
-            pass
+            decision = await self.client.settled()
+            if self.final is not None:
+                return
+            if isinstance(decision, Final):
+                self._finish(decision.kind, decision.message)
+                return
+            # never connected yet: say that the server cannot be reached, not that we are "back soon"
+            self.on_status(STATUS[decision.why], detail or decision.detail)
+            await asyncio.sleep(max(0.0, decision.at - time.monotonic()))
 
     def _finish(self, kind: str, message: str) -> None:
         self.final, self.final_message = kind, message
+        self.session.finish(kind, message)
         self.on_change("final")
 
     async def send(self, cmd: c.Command) -> Ack | Error:
         cid = f"{self.prefix}-{next(self._ids)}"
-        while self.final is None:
-            await self.connected.wait()
-            try:
-                return await self.client.command(cmd, cid, timeout=15)
-            except (ClientError, ConnectionClosed, asyncio.TimeoutError, TimeoutError):
-                await asyncio.sleep(0.2)     # sent again, with the same id, once back
+        try:
+            while self.final is None:
+                try:
+                    # kept across reconnects and sent again after each welcome, with the same id
+                    return await self.client.command(cmd, cid, timeout=15)
+                except (asyncio.TimeoutError, TimeoutError):
+                    continue        # sent again now, with the same id: applied once
+                except (ClientError, ConnectionClosed):
+                    break           # the session is over
+        finally:
+            self.client.forget(cid)
         return Error(id=cid, code="closed", message="the session is over")
 
     async def close(self) -> None:
         self.final = self.final or "closing"
+        self.session.finish(self.final)
         await self.client.close()
 
 
-def refusal(code: str, message: str) -> str | None:
-    """The ending for a refused hello that no retry can change, or None to keep trying."""
-    if code == "forbidden" and "removed" in message:
-        return "removed"
-    if code in FINAL_CODES:
-        return code
-    if code == "closed" and "ended" in message:
-        return "ended"
-    return None
+# How each wait before a retry reads on the screen.
+STATUS = {"unreachable": "unreachable", "not-open": "not-open", "lost": "reconnecting", "refused": "reconnecting"}

@@ -1,36 +1,11 @@
-// The websocket link to the session server: hello, resume, commands with
-// client-made ids, pings, and reconnecting with backoff.
-//
-// Every event carries the room's seq. `lastSeq` is the highest position this
-// page is sure to have seen everything up to (events, a fresh welcome, a
-// pong); an event at or below it is a repeat and is dropped. A reconnect
-// says hello with resume = lastSeq and gets exactly the rest.
-// Commands keep their id until acknowledged and are sent again after a
-// reconnect: the server applies a retried id once.
+// The websocket link to the session server: the browser's adapter around the
+// protocol's machine (session.js, the twin of protocol/session.py). The machine
+// decides: the hello and its resume, which events are repeats, which commands
+// go out again after a reconnect, when to ping, when the link is dead, how long
+// to wait before the next try, and which closes are final. This file owns the
+// WebSocket, one timer, the clock and the page's handlers.
 
-const PROTOCOL = 1;
-// A phone that loses its network keeps its socket "open": nothing fails, nothing
-// arrives. Only silence tells, so the page pings when the link is quiet and
-// counts any frame as life. Tiny frames: a JSON ping is ~20 bytes.
-const PING_EVERY = 2000;
-const DEAD_AFTER = 4500;        // nothing heard for this long: the link is gone
-const CONNECT_WITHIN = 6000;
-const RENEW_EVERY = 15000;      // ping at least this often, even when frames keep coming    // an upgrade or hello that hangs is a failed attempt
-// Capped at about 3 s: a group's minutes are precious, and a retry is one small request.
-const BACKOFF = [300, 1000, 2000, 3000];
-
-// Close reasons after which trying again cannot help
-const FINAL_REASONS = {
-  "the session has ended": "ended",
-  "removed": "removed",
-  "denied": "denied",
-  "left": "left",
-  "unauthorized": "unauthorized",
-  "forbidden": "forbidden",
-  "protocol version": "version",
-  "in use": "in-use",          // the link is open in another tab or on another device
-  "elsewhere": "elsewhere",    // a newer device took this person's place
-};
+import { Session } from "./session.js";
 
 function randomId() {
   const b = new Uint8Array(6);
@@ -38,31 +13,31 @@ function randomId() {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
+const seconds = () => Date.now() / 1000;
+
 export class Link {
   constructor(url, token, handlers) {
     this.url = url;
-    this.token = token;
+    // device: true asks the server to exchange a link for this device's own credential
+    this.m = new Session(token, { device: true });
     // onWelcome, onEvent, onError, onState(state, detail), onFinal(kind, message), onDevice(frame), onPending(n)
     this.h = handlers;
     this.state = null;
     this.ws = null;
-    this.lastSeq = null;   // null until the first welcome
     this.offset = 0;       // server clock minus ours, seconds
     this.pending = new Map();   // id -> {frame, resolve}
     this.prefix = randomId();
     this.n = 0;
-    this.attempt = 0;
     this.final = false;
-    this.welcomed = false;
     this.timer = null;
     this.pingTimer = null;
-    this.pongTimer = null;
-    this.pingId = 0;
-    this.pingSent = 0;
-    this.heard = 0;
-    this.lastRefusal = null;
     window.addEventListener("online", () => this.reconnectSoon(0));
   }
+
+  get token() { return this.m.token; }
+  set token(t) { this.m.token = t; }
+  get lastSeq() { return this.m.position; }
+  get welcomed() { return this.m.state === "live"; }
 
   // Tells the page only when the state changes, so a live region is not told
   // "Reconnecting…" again on every retry.
@@ -81,105 +56,90 @@ export class Link {
   open() {
     if (this.final) return;
     clearTimeout(this.timer);
-    this.welcomed = false;
     if (this.state === null) this.setState("connecting");
     let ws;
     try {
       ws = new WebSocket(this.url);
     } catch (e) {
+      this.m.failed(seconds(), String(e));
       this.scheduleReconnect();
       return;
     }
     this.ws = ws;
-    this.heard = Date.now();
+    this.m.opening(seconds());      // the attempt's clock starts now: an upgrade that hangs is a failure
     this.startWatch();
-    ws.onopen = () => {
-      // device: true asks the server to exchange a link for this device's own credential
-      ws.send(JSON.stringify({ t: "hello", token: this.token, protocol: PROTOCOL, resume: this.lastSeq, device: true }));
-    };
+    ws.onopen = () => ws.send(JSON.stringify(this.m.connected(seconds(), this.m.position)));
     ws.onmessage = (m) => {
       if (ws !== this.ws) return;
-      this.heard = Date.now();
-      this.frame(JSON.parse(m.data));
+      const f = JSON.parse(m.data);
+      const sent = f.t === "pong" ? this.m.pings.get(f.id) : undefined;
+      this.apply(this.m.receive(f, seconds()), sent);
     };
     ws.onclose = (e) => { if (ws === this.ws) this.closed(e.code, e.reason); };
     ws.onerror = () => {};
   }
 
-  frame(f) {
+  apply(outputs, pingSent) {
+    for (const o of outputs) {
+      if (o.t === "deliver" && !o.repeat) this.frame(o.frame, pingSent);
+      else if (o.t === "send") this.write(o.frame);
+      else if (o.t === "answered") this.answer(o.id, o.frame.t === "ack"
+        ? { ok: true, seq: o.frame.seq } : { ok: false, code: o.frame.code, message: o.frame.message });
+      else if (o.t === "unanswered") this.answer(o.id, { ok: false, code: "closed", message: "not sent: the connection ended" });
+      else if (o.t === "drop") this.drop();
+    }
+  }
+
+  frame(f, pingSent) {
     switch (f.t) {
-      case "welcome": {
+      case "welcome":
         this.offset = f.server_time - Date.now() / 1000;
-        this.welcomed = true;
-        this.attempt = 0;
-        this.lastRefusal = null;
-        if (!f.resumed) this.lastSeq = f.seq;
         this.h.onWelcome(f);
         this.setState("online");
-        // resend what the server never acknowledged; it applies each id once
-        for (const p of this.pending.values()) this.ws.send(JSON.stringify(p.frame));
-        // the pong marks the end of a replay, and its round trip sharpens the clock offset
-        this.ping();
         break;
-      }
       case "device":
         // from now on this device says hello with its own credential, never the link
         this.token = f.credential;
         if (this.h.onDevice) this.h.onDevice(f);
         break;
       case "event":
-        if (this.lastSeq !== null && f.seq <= this.lastSeq) return;   // a repeat
-        this.lastSeq = f.seq;
         this.h.onEvent(f);
         break;
-      case "ack": {
-        const p = this.pending.get(f.id);
-        if (p) { this.pending.delete(f.id); p.resolve({ ok: true, seq: f.seq }); this.pendingChanged(); }
+      case "error":
+        if (!f.id || !this.pending.has(f.id)) this.h.onError(f);
         break;
-      }
-      case "error": {
-        const p = f.id ? this.pending.get(f.id) : null;
-        if (p) { this.pending.delete(f.id); p.resolve({ ok: false, code: f.code, message: f.message }); this.pendingChanged(); }
-        else {
-          this.lastRefusal = f;
-          this.h.onError(f);
-        }
-        break;
-      }
       case "pong": {
-        const rtt = f.id === this.pingId ? Date.now() - this.pingSent : 0;
+        // the round trip sharpens the clock offset
+        const rtt = pingSent !== undefined ? Date.now() - pingSent * 1000 : 0;
         this.offset = f.server_time - (Date.now() - rtt / 2) / 1000;
-        if (this.lastSeq !== null && f.seq > this.lastSeq) this.lastSeq = f.seq;
         break;
       }
     }
   }
 
-  // One timer per link: ping when quiet; give up on a link that stays silent,
-  // or on an attempt that never gets its welcome.
-  startWatch() {
-    clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => {
-      const now = Date.now();
-      const limit = this.welcomed ? DEAD_AFTER : CONNECT_WITHIN;
-      if (now - this.heard > limit) {
-        const ws = this.ws;
-        this.closed(1006, "");
-        if (ws) { try { ws.close(); } catch (e) { /* already closing */ } }
-        return;
-      }
-      // quiet for a while, or (in a busy room) not pinged for RENEW_EVERY: the pong's
-      // company renews this device's credential (see the `device` frame)
-      const quiet = now - this.heard >= PING_EVERY - 250;
-      if (this.welcomed && (quiet || now - this.pingSent >= RENEW_EVERY) && now - this.pingSent >= PING_EVERY - 250) this.ping();
-    }, 500);
+  answer(id, result) {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.resolve(result);
+    this.pendingChanged();
   }
 
-  ping() {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
-    this.pingId += 1;
-    this.pingSent = Date.now();
-    this.ws.send(JSON.stringify({ t: "ping", id: this.pingId }));
+  write(frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  // One timer per link: the machine says when to ping and when a link (or an
+  // attempt that never gets its welcome) is dead.
+  startWatch() {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.apply(this.m.tick(seconds())), 500);
+  }
+
+  drop() {
+    const ws = this.ws;
+    this.closed(1006, "");
+    if (ws) { try { ws.close(); } catch (e) { /* already closing */ } }
   }
 
   closed(code, reason) {
@@ -188,39 +148,24 @@ export class Link {
     this.ws = null;
     if (ws) { ws.onclose = null; ws.onmessage = null; ws.onopen = null; }
     if (this.final) return;
-    const refusal = this.lastRefusal;
-    let kind = FINAL_REASONS[reason];
-    if (!kind && refusal && (refusal.code === "unauthorized" || refusal.code === "forbidden" || refusal.code === "version")) {
-      kind = refusal.code;
-    }
-    if (code === 4000) kind = "replaced";
-    if (kind === "in-use" && !this.inUseRetried) {
-      // a reload can reach the server before the old page's socket has closed there:
-      // one quiet retry before saying the link is open elsewhere
-      this.inUseRetried = true;
-      this.lastRefusal = null;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.open(), 2000);
-      return;
-    }
-    if (kind) {
+    const refusal = this.m.refusal;
+    this.apply(this.m.closed(code, reason, seconds()));
+    const d = this.m.decision;
+    if (d.t === "final") {
       this.final = true;
-      this.h.onFinal(kind, refusal ? refusal.message : reason);
+      this.h.onFinal(d.kind, d.message);
       return;
     }
     this.scheduleReconnect(refusal);
   }
 
   scheduleReconnect(refusal) {
-    const base = BACKOFF[Math.min(this.attempt, BACKOFF.length - 1)];
-    this.attempt += 1;
-    // jitter: a room whose server restarts does not come back all in the same instant
-    const delay = base * (0.6 + 0.4 * Math.random());
+    const d = this.m.decision;
     // "not open yet" stays so through failed attempts until a welcome or a real drop
-    const notOpen = (refusal && refusal.code === "closed") || (this.state === "not-open" && !this.welcomed);
+    const notOpen = d.why === "not-open" || (this.state === "not-open" && d.why === "unreachable");
     this.setState(notOpen ? "not-open" : "reconnecting", refusal);
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.open(), delay);
+    this.timer = setTimeout(() => this.open(), Math.max(0, (d.at - seconds()) * 1000));
   }
 
   reconnectSoon(delay) {
@@ -232,26 +177,23 @@ export class Link {
   // Called when the person asks to try again after a final refusal (e.g. another tab took over).
   restart() {
     this.final = false;
-    this.attempt = 0;
-    this.lastRefusal = null;
+    this.m.attempt = 0;
     this.state = null;
     this.open();
   }
 
   send(cmd) {
     const id = `${this.prefix}-${++this.n}`;
-    const frame = { t: "cmd", id, cmd };
     return new Promise((resolve) => {
-      this.pending.set(id, { frame, resolve });
+      this.pending.set(id, { frame: { t: "cmd", id, cmd }, resolve });
       this.pendingChanged();
-      if (this.ws && this.ws.readyState === WebSocket.OPEN && this.welcomed) {
-        this.ws.send(JSON.stringify(frame));
-      }
+      this.apply(this.m.command(cmd, id, seconds()));
     });
   }
 
   stop() {
     this.final = true;
+    this.m.finish("closing");
     clearTimeout(this.timer);
     clearInterval(this.pingTimer);
     if (this.ws) this.ws.close(1000);
