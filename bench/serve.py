@@ -20,12 +20,18 @@ async def main(db: str, secret: bytes, t0: float) -> None:
     await srv.start()
     if os.environ.get("SESSION_SERVER_GC") != "default":
         pauses.install()        # as `session-server serve` does
+    trace = None
+    if os.environ.get("BENCH_TRACE"):
+        from bench.trace import Trace
+        trace = Trace(srv.hub).install()
     print(f"READY {srv.port} {time.perf_counter() - t0:.6f} {len(srv.hub.rooms)}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if trace is not None:
+        trace.dump(f"{os.environ['BENCH_TRACE']}.{os.getpid()}.json")
     await srv.stop()
 
 
