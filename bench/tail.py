@@ -1,12 +1,16 @@
 """What makes the project's tail: the load at a fixed number of rooms, with the server's stages timed.
 
-    python -m bench.tail [--rooms 200] [--seconds 10] [--repeats 3] [--steady]
+    python -m bench.tail [--rooms 200] [--seconds 10] [--repeats 3] [--steady] [--against KEY=VALUE]
 
 Each repeat runs the benchmark's load (bench/load.py) against the project's
 server with BENCH_TRACE set (bench/trace.py), and prints the delivery latency
 beside the server's own stage timings (queued, write, hand-off, fan-out, loop
 lag, collector pauses), so a p99 can be laid against the stage that makes it.
-Prints one JSON object: each repeat, and the medians over the repeats.
+Prints one JSON object: each repeat, and the medians over the repeats. With
+`--against KEY=VALUE` each repeat is run twice, alternating, the second time
+with that variable in the server's environment (a baseline in the same run,
+e.g. BENCH_FRAME_WRITES=each: every frame its own write, as before
+server/outbox.py), and the ratios of the medians are given.
 """
 from __future__ import annotations
 
@@ -42,7 +46,8 @@ def medians(runs: list[dict]) -> dict:
            "p99_ms_each": [r["latency_ms"]["p99"] for r in runs],
            "server_cpu_pct": med([r["server_cpu_pct"] for r in runs])}
     st = [r["stages"] for r in runs if r["stages"]]
-    for k in ("queued", "write", "handoff", "fanout", "loop_lag", "batch_rows", "batch_commands"):
+    for k in ("queued", "write", "handoff", "fanout", "loop_lag", "batch_rows", "batch_commands",
+              "sends_per_commit", "connections_per_commit"):
         for q in ("p50", "p99", "max"):
             out[f"{k}_{q}"] = med([s[k].get(q) for s in st if s[k].get(q) is not None])
     for g in ("gen1", "gen2"):
@@ -51,13 +56,28 @@ def medians(runs: list[dict]) -> dict:
     return out
 
 
-async def main_async(rooms: int, seconds: float, repeats: int, bursts: bool) -> dict:
-    runs = []
+async def main_async(rooms: int, seconds: float, repeats: int, bursts: bool, against: str | None = None) -> dict:
+    runs, base = [], []
+    key, _, value = (against or "").partition("=")
     for i in range(repeats):
-        print(f"[bench.tail] {rooms} rooms, repeat {i + 1}/{repeats}", file=sys.stderr, flush=True)
-        runs.append(await one(rooms, seconds, 11 + i, bursts))
-    return {"rooms": rooms, "seconds": seconds, "bursts": bursts, "loadavg": os.getloadavg(),
-            "median": medians(runs), "runs": runs}
+        for variant in ((0, 1) if i % 2 == 0 else (1, 0)) if against else (0,):
+            print(f"[bench.tail] {rooms} rooms, repeat {i + 1}/{repeats}" + (f", {against}" if variant else ""),
+                  file=sys.stderr, flush=True)
+            if variant:
+                os.environ[key] = value
+            try:
+                (base if variant else runs).append(await one(rooms, seconds, 11 + i, bursts))
+            finally:
+                if variant:
+                    os.environ.pop(key, None)
+    out = {"rooms": rooms, "seconds": seconds, "bursts": bursts, "loadavg_at_end": os.getloadavg(),
+           "median": medians(runs), "runs": runs}
+    if against:
+        out["against"] = {"env": against, "median": medians(base), "runs": base}
+        m, b = out["median"], out["against"]["median"]
+        out["ratio_to_baseline"] = {k: round(m[k] / b[k], 3) for k in ("p50_ms", "p99_ms", "server_cpu_pct")
+                                    if m.get(k) and b.get(k)}
+    return out
 
 
 def main(argv=None) -> None:
@@ -66,8 +86,9 @@ def main(argv=None) -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steady", action="store_true", help="without the every-room bursts")
+    ap.add_argument("--against", metavar="KEY=VALUE", help="alternate with a baseline: this in the server's environment")
     a = ap.parse_args(argv)
-    print(json.dumps(asyncio.run(main_async(a.rooms, a.seconds, a.repeats, not a.steady)), indent=1))
+    print(json.dumps(asyncio.run(main_async(a.rooms, a.seconds, a.repeats, not a.steady, a.against)), indent=1))
 
 
 if __name__ == "__main__":

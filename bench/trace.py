@@ -38,7 +38,8 @@ class Trace:
     def __init__(self, hub) -> None:
         self.hub = hub
         self.t = {k: [] for k in ("queued", "write", "handoff", "fanout", "loop_lag", "batch_rows",
-                                  "batch_commands")}
+                                  "batch_commands", "sends_per_commit", "connections_per_commit")}
+        self._sent: list = []
         self.gc: dict[int, list[float]] = {0: [], 1: [], 2: []}
         self._gc_t0 = 0.0
         self._submitted: dict[int, float] = {}
@@ -65,7 +66,7 @@ class Trace:
                 s = self._submitted.pop(id(b.future), None)
                 if s is not None:
                     self.t["queued"].append(t - s)
-            self.t["batch_rows"].append(sum(len(b.rows) for b in batches) / 1000)
+            self.t["batch_rows"].append(sum(len(b.rows) for b in batches) / 1000)   # counts, kept as ms
             self.t["batch_commands"].append(len(batches) / 1000)
             self._append_end = 0.0
             t_f = [0.0]
@@ -78,10 +79,15 @@ class Trace:
                     t_f[0] = t0
                 deliver(host, items)
             hub._deliver = _deliver
+            self._sent = sent = []
             try:
                 await commit(batches)
             finally:
                 hub._deliver = deliver
+                self._sent = None
+            if sent:
+                self.t["sends_per_commit"].append(len(sent) / 1000)
+                self.t["connections_per_commit"].append(len(set(sent)) / 1000)
             if t_f[0]:
                 self.t["fanout"].append(clock() - t_f[0])
 
@@ -94,6 +100,14 @@ class Trace:
                 self.t["write"].append(self._append_end - t0)
 
         hub._submit, hub._audit, hub._commit, rec.append = _submit, _audit, _commit, _append
+        from server import gateway
+        conn_send = gateway.Conn.send
+
+        def _send(conn, data):
+            if self._sent is not None:
+                self._sent.append(id(conn))
+            conn_send(conn, data)
+        gateway.Conn.send = _send
         gc.callbacks.append(self._on_gc)
         self._task = asyncio.get_running_loop().create_task(self._lag())
         return self
@@ -114,7 +128,7 @@ class Trace:
         if self._task is not None:
             self._task.cancel()
         out = {k: pcts(v) for k, v in self.t.items()}
-        for k in ("batch_rows", "batch_commands"):       # counts, not seconds
+        for k in ("batch_rows", "batch_commands", "sends_per_commit", "connections_per_commit"):   # counts
             out[k] = pcts(self.t[k])
         out["gc_ms"] = {f"gen{g}": pcts(v) for g, v in self.gc.items()}
         with open(path, "w") as f:
