@@ -25,16 +25,8 @@ async def main(db: str, secret: bytes, t0: float) -> None:
     await srv.start()
     if os.environ.get("SESSION_SERVER_GC") != "default":
         policy = pauses.install()        # as `session-server serve` does
-        if os.environ.get("BENCH_GC") == "freeze-young":
-            # an experiment (docs/performance.md, round 4): freeze what survived each
-            # middle-generation pass, so that full passes find next to nothing to walk
-            import gc
-
-            def freeze_young(phase, info):
-                if phase == "stop" and info["generation"] == 1:
-                    gc.freeze()
-                    policy.freezes += 1
-            gc.callbacks.append(freeze_young)
+        if os.environ.get("BENCH_GC") == "full-only":
+            policy.freeze_young = False     # the baseline: freeze only after full passes, as before
     trace = None
     if os.environ.get("BENCH_TRACE"):
         from bench.trace import Trace

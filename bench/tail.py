@@ -58,17 +58,17 @@ def medians(runs: list[dict]) -> dict:
 
 async def main_async(rooms: int, seconds: float, repeats: int, bursts: bool, against: str | None = None) -> dict:
     runs, base = [], []
-    key, _, value = (against or "").partition("=")
+    env = dict(kv.partition("=")[::2] for kv in against.split(",")) if against else {}
     for i in range(repeats):
         for variant in ((0, 1) if i % 2 == 0 else (1, 0)) if against else (0,):
             print(f"[bench.tail] {rooms} rooms, repeat {i + 1}/{repeats}" + (f", {against}" if variant else ""),
                   file=sys.stderr, flush=True)
             if variant:
-                os.environ[key] = value
+                os.environ.update(env)
             try:
                 (base if variant else runs).append(await one(rooms, seconds, 11 + i, bursts))
             finally:
-                if variant:
+                for key in env if variant else ():
                     os.environ.pop(key, None)
     out = {"rooms": rooms, "seconds": seconds, "bursts": bursts, "loadavg_at_end": os.getloadavg(),
            "median": medians(runs), "runs": runs}
@@ -86,7 +86,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steady", action="store_true", help="without the every-room bursts")
-    ap.add_argument("--against", metavar="KEY=VALUE", help="alternate with a baseline: this in the server's environment")
+    ap.add_argument("--against", metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="alternate with a baseline: these in the server's environment")
     a = ap.parse_args(argv)
     print(json.dumps(asyncio.run(main_async(a.rooms, a.seconds, a.repeats, not a.steady, a.against)), indent=1))
 
