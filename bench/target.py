@@ -7,6 +7,8 @@ import signal
 import sys
 import tempfile
 
+from bench.media import children, cpu_seconds
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -54,9 +56,7 @@ class Target:
 
     def cpu(self) -> float:
         """CPU seconds the server process has used (user + system)."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     async def stop(self) -> None:
         if self.proc is None or self.proc.returncode is not None:
@@ -77,16 +77,10 @@ def postgres_cpu(pg) -> float:
             root = int(f.readline())
     except (OSError, ValueError):
         return 0.0
-    tck = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    for pid in (root, *children(root)):      # the postmaster, its backends and writers
         try:
-            with open(f"/proc/{d}/stat") as f:
-                parts = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(d) == root or int(parts[1]) == root:
-            total += (int(parts[11]) + int(parts[12])) / tck
+            total += cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            pass
     return total
