@@ -16,10 +16,11 @@ from websockets.exceptions import ConnectionClosed
 from protocol.frames import (
     PROTOCOL_VERSION, Ack, Cmd, Device, Error, Hello, Ping, Pong, decode_client, encode,
 )
-from server import http_edge, outbox, pauses, relay, tokens
+from server import http_edge, pauses, relay, tokens
 from server.engine import Actor
 from server.hub import Hub
 from server.record.sqlite import PROGRAM_PREFIX
+from server import outbox
 
 log = logging.getLogger("session_server.gateway")
 
