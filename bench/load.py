@@ -27,8 +27,6 @@ import gc
 import itertools
 import math
 import os
-import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -39,11 +37,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from bench import schedule as sch
+from bench.target import ROOT, Target, postgres_cpu  # noqa: F401  (ROOT, Target: named from here too)
 from protocol import commands as c
 from protocol.frames import PROTOCOL_VERSION, Cmd, Hello, encode
 from server import tokens
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONNECT_TYPES = {"participant_waiting", "staff_entered", "returned", "dropped", "waiting_left", "staff_left"}
 clock = time.perf_counter
 
@@ -87,68 +85,6 @@ class _Conn(ClientConnection):
             return
         super().process_event(event)
 _setup_ids = itertools.count(1)
-
-
-# --- the server under test, in its own process ---------------------------------------
-
-class Target:
-    """A server process: the project (`bench.serve`) or the bare relay (`bench.relay`)."""
-
-    def __init__(self, kind: str, db: str | None = None, secret: bytes = b"", index: int = 0):
-        self.kind, self.db, self.secret, self.index = kind, db, secret, index
-        self.proc: asyncio.subprocess.Process | None = None
-        self.port = 0
-        self.ready_line: list[str] = []
-
-    async def start(self, timeout: float = 60.0) -> "Target":
-        if self.kind == "project":
-            args = ["-m", "bench.serve", "--db", self.db, "--secret", self.secret.hex()]
-        else:
-            args = ["-m", "bench.relay"]
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.log = open(os.path.join(tempfile.gettempdir(), f"bench-{self.kind}-server{self.index or ''}.log"), "wb")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=self.log)
-        line = (await asyncio.wait_for(self.proc.stdout.readline(), timeout)).decode().split()
-        if not line or line[0] != "READY":
-            raise RuntimeError(f"{self.kind} server did not start")
-        self.ready_line = line
-        self.port = int(line[1])
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def rss(self) -> int:
-        """Resident memory of the server process, bytes."""
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
-
-    def cpu(self) -> float:
-        """CPU seconds the server process has used (user + system)."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        self.log.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 15)
-        except (asyncio.TimeoutError, TimeoutError):
-            self.proc.kill()
-            await self.proc.wait()
 
 
 # --- one run ---------------------------------------------------------------------------
@@ -447,26 +383,11 @@ class Run:
         return out
 
 
-def postgres_cpu(pg) -> float:
-    """CPU seconds used by a LocalPostgres's postmaster and its live children (backends, writers)."""
-    try:
-        with open(os.path.join(pg.data, "postmaster.pid")) as f:
-            root = int(f.readline())
-    except (OSError, ValueError):
-        return 0.0
-    tck = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                parts = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(d) == root or int(parts[1]) == root:
-            total += (int(parts[11]) + int(parts[12])) / tck
-    return total
+def max_rooms(people: int = sch.PARTICIPANTS + 1) -> int:
+    """The most rooms this process can connect: each person is an open file here."""
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(1, (soft - 300) // people)
 
 
 def sustained(result: dict, limit_ms: float = 100.0) -> bool:

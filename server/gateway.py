@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 import msgspec
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from protocol.frames import (
@@ -22,6 +22,7 @@ from server.bucket import TokenBucket
 from server.engine import Actor
 from server.hub import Hub
 from server.record.sqlite import PROGRAM_PREFIX
+from server import outbox
 
 log = logging.getLogger("session_server.gateway")
 
@@ -63,8 +64,8 @@ class _Connection(ServerConnection):
 class Conn:
     """One client connection as the hub sees it.
 
-    Frames are written straight into the socket's buffer (websockets'
-    `broadcast`, which never waits), so the hub's fan-out never blocks on a
+    Frames are written into the socket's buffer without waiting (server/outbox.py:
+    one write per connection per fan-out), so the hub's fan-out never blocks on a
     slow reader. The buffer itself is the bounded queue: once a client lets
     more than `limit` bytes pile up unread, it is cut loose rather than
     allowed to grow the server's memory or slow anyone else.
@@ -93,12 +94,13 @@ class Conn:
             self.closing = (1008, "not reading")
             t.abort()
             return
-        broadcast((self.ws,), data)
+        outbox.send(self.ws, data)      # one write per connection per fan-out (server/outbox.py)
 
     def close(self, code: int, reason: str) -> None:
         """Closes after everything already sent (the close frame queues behind it)."""
         if self.closing is None:
             self.closing = (code, reason)
+            outbox.flush_one(self.ws)
             self.closer = asyncio.ensure_future(self.ws.close(code, reason))
 
     async def closed(self, timeout: float = 5.0) -> None:

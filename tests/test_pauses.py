@@ -104,3 +104,25 @@ async def test_the_gateway_counts_each_ended_connection(tmp_path):
     finally:
         policy.uninstall()
         await srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_what_lives_through_a_middle_pass_is_frozen_except_between_a_thaw_and_its_full_walk():
+    policy = pauses.install(thaw_every=3600, thaw_after_closed=1)
+    try:
+        keep = [Node() for _ in range(1000)]      # a crowd's objects, arrived after start
+        frozen = gc.get_freeze_count()
+        gc.collect(1)
+        assert policy.young_freezes == 1 and gc.get_freeze_count() >= frozen + 1000
+        policy.closed = 1
+        gc.collect()                              # a full pass; then the thaw is due
+        await asyncio.sleep(0)
+        assert policy.thaws == 1
+        gc.collect(1)                             # no freeze until the thaw's full walk is done
+        assert policy.young_freezes == 1
+        gc.collect()
+        gc.collect(1)
+        assert policy.young_freezes == 2
+        del keep
+    finally:
+        policy.uninstall()

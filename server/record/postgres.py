@@ -80,6 +80,23 @@ END $$;
 
 _enc = msgspec.msgpack.Encoder()
 
+# A batch in one statement. Data-modifying CTEs all run, in the same snapshot and
+# transaction; a duplicate (room, seq), (room, rid) or command id fails the whole
+# statement, and so the whole batch, exactly as one INSERT per row did.
+_APPEND = """
+WITH rows AS (
+    INSERT INTO log (room, rid, seq, at, actor, kind, type, aud, cmd, body, hash)
+    SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::float8[], %b::text[], %b::text[],
+                         %b::text[], %b::text[], %b::text[], %b::bytea[], %b::bytea[])
+), cmds AS (
+    INSERT INTO commands (room, actor, cmd, seq)
+    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[])
+)
+INSERT INTO heads (room, rid, hash)
+SELECT * FROM unnest(%b::text[], %b::bigint[], %b::bytea[])
+ON CONFLICT (room) DO UPDATE SET rid = EXCLUDED.rid, hash = EXCLUDED.hash
+"""
+
 
 def is_postgres(spec: str) -> bool:
     return spec.startswith(("postgresql://", "postgres://"))
@@ -141,27 +158,26 @@ class PostgresRecord:
             new = [room for room in rooms if room not in heads]
             if new:
                 self._register(new)
-            values, cmds = [], {}
+            cols: tuple[list, ...] = tuple([] for _ in range(11))
+            cmds = {}
             for r in rows:
                 rid, h = heads.get(r.room, (0, GENESIS))
                 rid += 1
                 h = hashlib.sha256(h + row_bytes(rid, r)).digest()
                 heads[r.room] = (rid, h)
-                values.append((r.room, rid, r.seq, r.at, r.actor, r.kind, r.type, r.aud, r.cmd, r.body, h))
+                for col, v in zip(cols, (r.room, rid, r.seq, r.at, r.actor, r.kind, r.type, r.aud, r.cmd,
+                                         r.body, h)):
+                    col.append(v)
                 if r.kind == "event" and r.cmd is not None and r.actor is not None:
                     cmds.setdefault((r.room, r.actor, r.cmd), r.seq)
-            with db.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO log (room, rid, seq, at, actor, kind, type, aud, cmd, body, hash) "
-                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", values)
-                if cmds:
-                    cur.executemany("INSERT INTO commands VALUES (%s,%s,%s,%s)",
-                                    [(*k, seq) for k, seq in cmds.items()])
-                cur.executemany(
-                    "INSERT INTO heads VALUES (%s,%s,%s) ON CONFLICT (room) DO UPDATE "
-                    "SET rid = EXCLUDED.rid, hash = EXCLUDED.hash",
-                    [(room, *heads[room]) for room in rooms])
-                if snapshots:
+            # one statement for the whole batch, whatever its size: the rows, the
+            # command ids and the heads, each as one INSERT over arrays (unnest), so
+            # a batch costs a round trip and one plan, not one statement per row
+            c_cols = [list(x) for x in zip(*((*k, seq) for k, seq in cmds.items()))] or [[], [], [], []]
+            db.execute(_APPEND, (*cols, *c_cols, rooms, [heads[room][0] for room in rooms],
+                                 [heads[room][1] for room in rooms]))
+            if snapshots:
+                with db.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO snapshots VALUES (%s,%s,%s,%s,%s) ON CONFLICT (room) DO UPDATE SET "
                         "seq = EXCLUDED.seq, fingerprint = EXCLUDED.fingerprint, body = EXCLUDED.body, "
