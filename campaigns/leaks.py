@@ -17,7 +17,7 @@ from protocol.state import ParticipantView
 
 # staff_entered and staff_left go to everyone since issue 14.2 (docs/protocol.md: participants
 # see who is in the room with them, observers too), so they are not in this list
-STAFF_ONLY = (e.NoteAdded, e.Flagged, e.LocationCheckedIn, e.CheckInAlert, e.DropOverdue, e.Excused,
+STAFF_ONLY = (e.NoteAdded, e.Flagged, e.LocationCheckedIn, e.QuestionnaireAlert, e.DropOverdue, e.Excused,
               e.BallotCast, e.RoomConfigured, e.PollCreated, e.BreakoutsPlanned,
               e.ListenedIn, e.BreakoutRuleChanged, e.FlagCleared)
 ABOUT_ONE = (e.ParticipantWaiting, e.WaitingLeft, e.AgreementAccepted, e.Denied, e.VoteCast, e.HelpRequested)

@@ -171,7 +171,7 @@ class Person:
                     return c.Vote(id=pid, value=self.rng.randint(0, 10))
                 return c.Vote(id=pid, choice=self.rng.randint(0, 2))
             if r < 0.74:
-                return c.CheckIn(location=f"home of {self.name}, room {self.rng.randint(1, 9)}")
+                return c.ShareLocation(location=f"home of {self.name}, room {self.rng.randint(1, 9)}")
             if r < 0.77:
                 return c.HelpRequest(text=f"{self.name} needs a hand")
             if r < 0.83:

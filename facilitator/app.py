@@ -36,8 +36,8 @@ from facilitator.connection import Connection, Target
 from facilitator.console_actions import RoomActions
 from facilitator.console_keys import ConsoleFooter, KeyGuard, Keys, bindings
 from facilitator.drawing import Drawing
-from facilitator.link import Link
-from facilitator.mirror import Mirror
+from facilitator.link import ConsoleLink
+from facilitator.mirror import RoomMirror
 from facilitator.program_actions import ProgramActions, RemotePrograms
 from facilitator.replay import Replay
 from protocol.state import RoomState
@@ -85,8 +85,8 @@ class ConsoleApp(KeyGuard, Keys, Connection, Drawing, RoomActions, ProgramAction
         self.export_dir = export_dir or default_export_dir()
         self.start_note = note
         self.backoff = backoff
-        self.mirror = Mirror()
-        self.link: Link | None = None
+        self.mirror = RoomMirror()
+        self.link: ConsoleLink | None = None
         self.offset = 0.0              # server clock minus ours, from the welcome
         self.conn = "replay" if replay is not None else "connecting"
         self.need_fresh = False        # a seq gap: ask for a snapshot instead of a resume

@@ -1,7 +1,7 @@
 """The console's end of the link: connecting, the welcome, events in socket order, the record's
 health, the connection's state in the header, and commands sent.
 
-`Link` (facilitator/link.py) owns the socket, its retries and resumes; this mixin of `ConsoleApp`
+`ConsoleLink` (facilitator/link.py) owns the socket, its retries and resumes; this mixin of `ConsoleApp`
 folds what arrives into the mirror and asks for a redraw. A command is never queued while
 offline: a key pressed then must not run by surprise on reconnect.
 """
@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from facilitator.components.eventlog import EventLog
 from facilitator.components.header import SessionHeader
-from facilitator.link import Link
+from facilitator.link import ConsoleLink
 from protocol import commands as c
 from protocol.frames import Ack, Error, EventFrame, Welcome
 
@@ -81,7 +81,7 @@ class Connection:
         if problem:
             self._status("refused", problem)
             return
-        self.link = Link(self.target.url, self.target.token, on_welcome=self._on_welcome,
+        self.link = ConsoleLink(self.target.url, self.target.token, on_welcome=self._on_welcome,
                          on_event=self._on_event, on_status=self._status,
                          resume_from=self._resume_from, backoff=self.backoff, on_health=self._on_health)
         await self.link.run()

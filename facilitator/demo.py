@@ -148,7 +148,7 @@ class Participant:
             return
         await self._cmd(c.AcceptAgreement())
         await asyncio.sleep(self.rng.uniform(0.2, 1.5))
-        await self._cmd(c.CheckIn(location=self.location))
+        await self._cmd(c.ShareLocation(location=self.location))
 
     async def live(self) -> None:
         while True:

@@ -67,7 +67,7 @@ class Room:
         if agree:
             await self.ok(client, c.AcceptAgreement())
         if where:
-            await self.ok(client, c.CheckIn(location=where))
+            await self.ok(client, c.ShareLocation(location=where))
         return client
 
     async def ok(self, client: SessionClient, cmd: c.Command) -> Ack:

@@ -26,7 +26,7 @@ log = logging.getLogger("facilitator.link")
 RETRY_WITHIN = 3.0
 
 
-class Link:
+class ConsoleLink:
     def __init__(self, url: str, token: str, *,
                  on_welcome: Callable[[Welcome], None],
                  on_event: Callable[[EventFrame], None],

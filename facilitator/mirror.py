@@ -21,7 +21,7 @@ from server.engine.speaking import talk_seconds
 
 
 @dataclass
-class Mirror:
+class RoomMirror:
     state: RoomState | None = None
     you_id: str = ""
     you_name: str = ""

@@ -13,7 +13,7 @@ from facilitator.components.eventlog import EventLog
 from facilitator.components.timeline import Timeline
 from facilitator.components.timers import TimersPanel
 from facilitator.console_keys import bindings
-from facilitator.describe import describe
+from server.wording import event_line
 from facilitator.screens.prompt import PromptScreen
 
 # a jump longer than this redraws the log from the new place instead of adding each line
@@ -55,7 +55,7 @@ class ReplayApp(ConsoleApp):
         else:
             for f in r.frames[before:r.index]:
                 log_.add(state, f)
-        what = describe(state, r.frames[r.index - 1].ev) if r.index else "before the first event"
+        what = event_line(state, r.frames[r.index - 1].ev) if r.index else "before the first event"
         self.query_one(Timeline).show(r.index, r.count, r.at, r.start, what)
         self._draw()
         now = self.now()

@@ -67,7 +67,10 @@ class AcceptAgreement(Command, tag="accept_agreement"):
     pass
 
 
-class CheckIn(Command, tag="check_in"):
+class ShareLocation(Command, tag="check_in"):
+    """Where the participant is, for the duty of care (telehealth rules): staff alone see it.
+    On the wire and in scenarios it keeps its first name, `check_in`; in the code "check-in"
+    is the agenda's opening go-around, and a questionnaire's alert is a QuestionnaireAlert."""
     location: Annotated[str, Meta(min_length=1, max_length=300)]
 
 
@@ -338,7 +341,7 @@ class SurveyClose(Command, tag="survey_close"):
 
 
 AnyCommand = Union[
-    Configure, Open, Close, AcceptAgreement, CheckIn, Admit, Deny, Remove, Excuse, Leave,
+    Configure, Open, Close, AcceptAgreement, ShareLocation, Admit, Deny, Remove, Excuse, Leave,
     RaiseHand, LowerHand, NextSpeaker, CallOn, EndTurn, MoveInQueue, QueueMode, GoAround, Pass,
     BreakoutsPlan, BreakoutsMove, BreakoutsOpen, BreakoutsBroadcast, BreakoutsClose, ListenIn,
     BreakoutsRule, HelpRequest, HelpAcknowledge,

@@ -269,8 +269,8 @@ class PollShared(Event, tag="poll_shared"):
     total: int
 
 
-class CheckInAlert(Event, tag="check_in_alert"):
-    """A questionnaire total at or above its threshold."""
+class QuestionnaireAlert(Event, tag="check_in_alert"):
+    """A questionnaire total at or above its threshold (its tag is the record's, kept as it was)."""
     id: str
     person: str
     kind: str
@@ -414,7 +414,7 @@ AnyEvent = Union[
     GoAroundStarted, GoAroundEnded,
     BreakoutsPlanned, BreakoutMoved, BreakoutsOpened, BreakoutsWarning, BreakoutsBroadcast,
     BreakoutsClosed, ListenedIn, HelpRequested, HelpAcknowledged, BreakoutRuleChanged,
-    PollCreated, PollOpened, VoteCast, BallotCast, PollClosed, PollShared, CheckInAlert,
+    PollCreated, PollOpened, VoteCast, BallotCast, PollClosed, PollShared, QuestionnaireAlert,
     TimerStarted, TimerPaused, TimerResumed, TimerExtended, TimerCancelled, TimerWarning,
     TimerExpired, AgendaAdvanced,
     ChatPosted, NoteAdded, Flagged,

@@ -300,7 +300,7 @@ def cmd_replay(a) -> int:
             state, now, history = review.fold_until(rec, a.room, offset)
         except LookupError as exc:
             _die(str(exc), EXIT_FAIL)
-        desc = review.describe(state, now)
+        desc = review.moment(state, now)
         tl = review.timeline(state, history) if offset is None else None
     if a.json:
         out = {"state": desc}

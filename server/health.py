@@ -35,7 +35,7 @@ class Unavailable(Exception):
         self.detail = detail
 
 
-def describe(exc: BaseException) -> str:
+def cause(exc: BaseException) -> str:
     """A few words on why writing failed, for the log, the error and the console."""
     if isinstance(exc, RecordDiverged):
         return "the record holds rows this server did not write"
@@ -71,7 +71,7 @@ class Health:
         self.failed_commits += 1
         if not self.ok:
             return False
-        self.ok, self.since, self.detail = False, self.clock.now(), describe(exc)
+        self.ok, self.since, self.detail = False, self.clock.now(), cause(exc)
         self.outages += 1
         self.refused = 0
         log.error("the record cannot be written: %s; commands get 'unavailable' and writing is retried",

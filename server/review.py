@@ -15,7 +15,7 @@ from server.engine.polls import tally
 from server.engine.speaking import talk_seconds
 from server.engine.timers import remaining
 from server.record import Record, reading
-from server.wording import describe as describe_event
+from server.wording import event_line
 
 
 def fold_until(record: Record, room: str, offset: float | None = None) -> tuple[RoomState, float, list]:
@@ -32,7 +32,7 @@ def fold_until(record: Record, room: str, offset: float | None = None) -> tuple[
     return state, now, [(f.at, f.seq, f.aud, f.ev) for f in folded.frames]
 
 
-def describe(state: RoomState, now: float) -> dict:
+def moment(state: RoomState, now: float) -> dict:
     """The room as a facilitator sees it, as plain data."""
     start = state.opened_at or now
     members = state.members.values()
@@ -73,7 +73,7 @@ TIMELINE = (
     e.SessionOpened, e.SessionClosed, e.StaffEntered, e.ParticipantWaiting, e.Admitted, e.Denied, e.Removed,
     e.Excused, e.Left, e.Dropped, e.Returned, e.DropOverdue, e.TurnStarted, e.GoAroundStarted, e.GoAroundEnded,
     e.BreakoutsOpened, e.BreakoutsClosed, e.HelpRequested, e.HelpAcknowledged, e.PollOpened, e.PollClosed,
-    e.PollShared, e.CheckInAlert, e.TimerStarted, e.TimerExpired, e.AgendaAdvanced, e.Flagged, e.QueueModeSet,
+    e.PollShared, e.QuestionnaireAlert, e.TimerStarted, e.TimerExpired, e.AgendaAdvanced, e.Flagged, e.QueueModeSet,
 )
 
 
@@ -83,7 +83,7 @@ def timeline(state: RoomState, history) -> list[tuple[str, str]]:
     start = state.opened_at
     if start is None and history:
         start = history[0][0]
-    return [(hms(round(max(0.0, at - start))), describe_event(state, ev, words=False))
+    return [(hms(round(max(0.0, at - start))), event_line(state, ev, words=False))
             for at, _seq, _aud, ev in history if isinstance(ev, TIMELINE)]
 
 

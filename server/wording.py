@@ -6,7 +6,7 @@ from protocol import events as e
 from protocol.state import RoomState
 
 
-def describe(s: RoomState, ev: e.Event, words: bool = True) -> str:
+def event_line(s: RoomState, ev: e.Event, words: bool = True) -> str:
     """One line for one event; names come from the state it was folded into.
 
     Without `words`, what anyone typed is left out (a chat line, a help request's text, the reason for a
@@ -117,7 +117,7 @@ def describe(s: RoomState, ev: e.Event, words: bool = True) -> str:
             return f"poll closed: {poll(ev.id)}"
         case e.PollShared():
             return f"results shared ({ev.total} answers): {poll(ev.id)}"
-        case e.CheckInAlert():
+        case e.QuestionnaireAlert():
             if ev.kind == "low_score":
                 return f"CHECK-IN ALERT: {n(ev.person)} low score {ev.total} in {poll(ev.id)}"
             return f"CHECK-IN ALERT: {n(ev.person)} {ev.kind.upper()} total {ev.total}"

@@ -253,14 +253,14 @@ async def test_a_draft_within_the_rules_opens_without_override(group, server):
 
 
 async def test_the_terminal_mirror_keeps_no_earlier_rounds_broadcasts_after_a_fresh_welcome(group):
-    from facilitator.participant.mirror import Mirror
+    from facilitator.participant.mirror import ViewMirror
     f = await group.start(participants=("p1", "p2"))
     await group.admit("p1", "p2")
     p1 = group.clients["p1"]
     assert isinstance(await arrange(f, [["p1"], ["p2"]]), Ack)
     await ok(f, c.BreakoutsBroadcast(text="round one broadcast"))
     await p1.sync()
-    m = Mirror.from_welcome(p1.welcome)
+    m = ViewMirror.from_welcome(p1.welcome)
     for fr in p1.events:
         if fr.seq > p1.welcome.seq:
             m.apply(fr)
@@ -272,7 +272,7 @@ async def test_the_terminal_mirror_keeps_no_earlier_rounds_broadcasts_after_a_fr
     await ok(f, c.BreakoutsOpen(minutes=5))
     again = group.client("p1")
     w = await again.connect()
-    fresh = Mirror.from_welcome(w, m)
+    fresh = ViewMirror.from_welcome(w, m)
     assert (fresh.view.breakouts, fresh.view.round, fresh.view.my_room) == ("open", 2, 2)
     assert fresh.broadcasts == []
     # within one round a fresh welcome keeps what this client was told: the server's view
@@ -283,8 +283,8 @@ async def test_the_terminal_mirror_keeps_no_earlier_rounds_broadcasts_after_a_fr
         fresh.apply(fr)
     assert [b.text for b in fresh.broadcasts] == ["round two broadcast"]
     w = await group.client("p1").connect()
-    assert [b.text for b in Mirror.from_welcome(w, fresh).broadcasts] == ["round two broadcast"]
-    assert [b.text for b in Mirror.from_welcome(w).broadcasts] == ["round two broadcast"]
+    assert [b.text for b in ViewMirror.from_welcome(w, fresh).broadcasts] == ["round two broadcast"]
+    assert [b.text for b in ViewMirror.from_welcome(w).broadcasts] == ["round two broadcast"]
 
 
 async def test_a_record_from_before_rounds_had_numbers_is_judged_the_same_way(tmp_path):

@@ -563,7 +563,7 @@ async def test_deny_go_around_help_answer_and_a_staff_only_message(room):
 
 
 def test_the_log_names_a_poll_by_what_it_asks_and_puts_what_happened_first():
-    from facilitator.describe import describe
+    from server.wording import event_line as describe
     from protocol import events as e
     from protocol.state import Member, Poll
     from server import engine

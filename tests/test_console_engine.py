@@ -75,10 +75,10 @@ async def test_a_low_named_mood_alerts_the_staff_once(group, server):
     assert isinstance(await group.clients["p1"].command(c.Vote(id="mood", value=1)), Ack)   # still low: no repeat
     assert isinstance(await group.clients["p2"].command(c.Vote(id="mood", value=7)), Ack)
     await f.sync()
-    alerts = of(f, e.CheckInAlert)
+    alerts = of(f, e.QuestionnaireAlert)
     assert [(a.person, a.kind, a.total) for a in alerts] == [("p1", "low_score", 2)]
     await group.clients["p2"].sync()
-    assert not of(group.clients["p2"], e.CheckInAlert)
+    assert not of(group.clients["p2"], e.QuestionnaireAlert)
     # an anonymous poll names nobody, so it cannot alert about anyone
     anon = await f.command(c.PollCreate(id="anon", kind="scale", question="Mood?", anonymous=True,
                                         alert_at_or_below=3))

@@ -74,7 +74,7 @@ async def test_participant_stream_never_carries_staff_data(group):
     f = await group.start()
     await group.admit("p1", "p2")
     p1, p2 = group.clients["p1"], group.clients["p2"]
-    await p1.command(c.CheckIn(location="123 Main St, Springfield"))
+    await p1.command(c.ShareLocation(location="123 Main St, Springfield"))
     await f.command(c.Note(target="p1", text="seemed flat tonight"))
     await f.command(c.Flag(target="p1", level="urgent", reason="mentioned a plan"))
     await f.command(c.Remove(target="p2", reason="intoxicated"))
@@ -111,7 +111,7 @@ def _sample_args():
     """A well-formed instance of every command, for the permission matrix."""
     return {
         "configure": c.Configure(), "open": c.Open(), "close": c.Close(),
-        "accept_agreement": c.AcceptAgreement(), "check_in": c.CheckIn(location="home"),
+        "accept_agreement": c.AcceptAgreement(), "check_in": c.ShareLocation(location="home"),
         "admit": c.Admit(target="p2"), "deny": c.Deny(target="p2"),
         "remove": c.Remove(target="p2"), "excuse": c.Excuse(target="p2"), "leave": c.Leave(),
         "raise_hand": c.RaiseHand(), "lower_hand": c.LowerHand(target="p1"),

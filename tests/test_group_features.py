@@ -71,9 +71,9 @@ async def test_questionnaire_totals_of_three_alert_facilitators_only(group, serv
     assert (await group.clients["p2"].command(c.Vote(id="phq", answers=[4, 0]))).code == "invalid"
     for cl in group.clients.values():
         await cl.sync()
-    alerts = of(f, e.CheckInAlert)
+    alerts = of(f, e.QuestionnaireAlert)
     assert [(x.person, x.total) for x in alerts] == [("p1", 3)]
-    assert not of(group.clients["p1"], e.CheckInAlert) and not of(group.clients["p2"], e.CheckInAlert)
+    assert not of(group.clients["p1"], e.QuestionnaireAlert) and not of(group.clients["p2"], e.QuestionnaireAlert)
     # each participant sees only their own answer
     assert [v.person for v in of(group.clients["p2"], e.VoteCast)] == ["p2"]
 

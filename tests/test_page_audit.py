@@ -58,7 +58,7 @@ async def test_every_state_of_the_page_passes_axe(server, browser, axe_path, sch
     sam = SessionClient(server.url, server.token(ROOM, "participant", "p2", "Sam"), name="sam")
     await sam.connect()
     await ok(sam, c.AcceptAgreement())
-    await ok(sam, c.CheckIn(location="Home"))
+    await ok(sam, c.ShareLocation(location="Home"))
     await ok(fac, c.Admit(target="p2"))
     # bypass_csp: only so that the test can inject axe-core; the page's own code runs as shipped
     ctx = await browser.new_context(viewport=PHONE, bypass_csp=True, color_scheme=scheme)

@@ -21,7 +21,7 @@ async def test_a_participant_answers_the_survey_on_a_phone_with_the_keyboard(ser
     sam = SessionClient(server.url, server.token(ROOM, "participant", "p2", "Sam"), name="sam")
     await sam.connect()
     await ok(sam, c.AcceptAgreement())
-    await ok(sam, c.CheckIn(location="Home"))
+    await ok(sam, c.ShareLocation(location="Home"))
     await ok(fac, c.Admit(target="p2"))
 
     ctx = await browser.new_context(viewport=PHONE)

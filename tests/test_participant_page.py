@@ -341,7 +341,7 @@ async def test_a_participant_joins_through_a_link_and_takes_part(server, browser
     sam = SessionClient(server.url, server.token(ROOM, "participant", "p2", "Sam"), name="sam")
     await sam.connect()
     await ok(sam, c.AcceptAgreement())
-    await ok(sam, c.CheckIn(location="Home"))
+    await ok(sam, c.ShareLocation(location="Home"))
     await ok(fac, c.Admit(target="p2"))
 
     link = invite_link(server.secret, ROOM, "Alex", "p1", server.http_url, 3600)

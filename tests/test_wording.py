@@ -4,7 +4,7 @@ from __future__ import annotations
 from protocol import events as e
 from protocol.state import Member
 from server import engine, review
-from server.wording import describe
+from server.wording import event_line as describe
 
 
 def _room():

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from facilitator.components import BatchedWrites
-from server.wording import describe
+from server.wording import event_line
 
 LOUD = ("HELP", "CHECK-IN", "FLAG")
 
@@ -20,7 +20,7 @@ class EventLog(BatchedWrites, RichLog):
         self.border_title = "Event log"
 
     def add(self, s, frame) -> None:
-        text = describe(s, frame.ev)
+        text = event_line(s, frame.ev)
         t = Text(_time.strftime("%H:%M:%S ", _time.localtime(frame.at)), "dim")
         t.append(f"#{frame.seq} ", "dim")
         t.append(text, "bold red" if text.startswith(LOUD) else "")

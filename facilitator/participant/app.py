@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, ContentSwitcher, Footer, Input, Label, Static
 
 from facilitator.participant.chat import ChatLog
-from facilitator.participant.link import ENDINGS, ROLE_LABELS, Link
-from facilitator.participant.mirror import Mirror, clock, ordinal, timer_left
+from facilitator.participant.link import ENDINGS, ROLE_LABELS, ParticipantLink
+from facilitator.participant.mirror import ViewMirror, clock, ordinal, timer_left
 from facilitator.participant.polls import PollBox
 from facilitator.participant.survey import SurveyCard
 from protocol import commands as c
@@ -32,14 +32,14 @@ class ParticipantApp(App):
 
     def __init__(self, url: str, token: str):
         super().__init__()
-        self.link = Link(url, token, on_change=self._changed, on_status=self._status)
+        self.link = ParticipantLink(url, token, on_change=self._changed, on_status=self._status)
         self.where = urlsplit(url).netloc or url        # host and port: a URL carries no token
         self.location_sent = False
         self.polls: dict[str, PollBox] = {}
         self.announced: set[str] = set()
 
     @property
-    def mirror(self) -> Mirror | None:
+    def mirror(self) -> ViewMirror | None:
         return self.link.mirror
 
     def compose(self) -> ComposeResult:
@@ -352,12 +352,12 @@ class ParticipantApp(App):
 
     @on(Input.Submitted, "#loc-input")
     @on(Button.Pressed, "#loc-btn")
-    async def check_in(self) -> None:
+    async def share_location(self) -> None:
         loc = self.query_one("#loc-input", Input).value.strip()
         if not loc:
             self.query_one("#loc-input").focus()
             return
-        if await self._send(c.CheckIn(location=loc)):
+        if await self._send(c.ShareLocation(location=loc)):
             self.location_sent = True
             self.mirror.view.checked_in = True
             self.query_one("#loc-input", Input).value = ""

@@ -10,7 +10,7 @@ from typing import Callable
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from facilitator.participant.mirror import Mirror
+from facilitator.participant.mirror import ViewMirror
 from protocol import commands as c
 from protocol.frames import Ack, Error, EventFrame, Pong, Welcome
 from protocol.session import Backoff, Final, Heartbeat, Retry, Session
@@ -46,7 +46,7 @@ REFUSED = {"unauthorized", "forbidden", "version", "staff"}
 
 # --- the link to the server: connect, resume, retry -------------------------------
 
-class Link:
+class ParticipantLink:
     """Keeps one participant connected: resumes after every drop, retries commands
     with the same id (the server applies an id once), and skips repeated events.
     When to retry and when to stop is protocol/session.py's."""
@@ -60,7 +60,7 @@ class Link:
                                     skip_repeats=True)
         self.on_change = on_change
         self.on_status = on_status
-        self.mirror: Mirror | None = None
+        self.mirror: ViewMirror | None = None
         self.offset = 0.0                  # server clock minus ours
         self.connected = asyncio.Event()
         self.final: str | None = None
@@ -88,7 +88,7 @@ class Link:
             self.offset = f.server_time - time.time()
             self.welcomes.append((f.seq, f.resumed))
             if not f.resumed and f.state is not None:
-                self.mirror = Mirror.from_welcome(f, self.mirror)
+                self.mirror = ViewMirror.from_welcome(f, self.mirror)
             self.on_change("welcome")
         elif isinstance(f, EventFrame):
             if self.mirror is not None:

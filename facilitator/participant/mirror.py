@@ -21,13 +21,13 @@ from server.engine.view_fold import evolve_view
 
 
 @dataclass
-class Mirror:
+class ViewMirror:
     view: ParticipantView
     names: dict[str, str] = field(default_factory=dict)
     voted: dict[str, list[str]] = field(default_factory=dict)   # anonymous ballots sent from here
 
     @classmethod
-    def from_welcome(cls, w: Welcome, previous: "Mirror | None" = None) -> "Mirror":
+    def from_welcome(cls, w: Welcome, previous: "ViewMirror | None" = None) -> "ViewMirror":
         view = w.state
         assert isinstance(view, ParticipantView)
         m = cls(view=view)

@@ -118,7 +118,7 @@ def accept_agreement(state: RoomState, cmd: c.AcceptAgreement, ctx: Ctx) -> list
     return out
 
 
-def check_in(state: RoomState, cmd: c.CheckIn, ctx: Ctx) -> list[Emit]:
+def share_location(state: RoomState, cmd: c.ShareLocation, ctx: Ctx) -> list[Emit]:
     participant(state, ctx.actor.id)
     return [Emit("staff", e.LocationCheckedIn(person=ctx.actor.id, location=cmd.location))]
 
@@ -180,7 +180,7 @@ def leave(state: RoomState, cmd: c.Leave, ctx: Ctx) -> list[Emit]:
 
 DECIDERS = {
     c.Configure: configure, c.Open: open_session, c.Close: close_session,
-    c.AcceptAgreement: accept_agreement, c.CheckIn: check_in, c.Admit: admit, c.Deny: deny,
+    c.AcceptAgreement: accept_agreement, c.ShareLocation: share_location, c.Admit: admit, c.Deny: deny,
     c.Remove: remove, c.Excuse: excuse, c.Leave: leave,
 }
 

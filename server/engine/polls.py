@@ -141,12 +141,12 @@ def vote(state: RoomState, cmd: c.Vote, ctx: Ctx) -> list[Emit]:
         # like a questionnaire: alert once as the person crosses the line, not on every re-vote
         value, before = int(keys[0]), p.answers.get(me)
         if value <= low and (before is None or int(before[0]) > low):
-            out.append(Emit("staff", e.CheckInAlert(id=p.id, person=me, kind="low_score", total=value)))
+            out.append(Emit("staff", e.QuestionnaireAlert(id=p.id, person=me, kind="low_score", total=value)))
     if answers:
         total = sum(answers)
         before = sum(p.scores.get(me, [])) if me in p.scores else -1
         if total >= QUESTIONNAIRE_THRESHOLD and before < QUESTIONNAIRE_THRESHOLD:
-            out.append(Emit("staff", e.CheckInAlert(id=p.id, person=me, kind=p.kind, total=total)))
+            out.append(Emit("staff", e.QuestionnaireAlert(id=p.id, person=me, kind=p.kind, total=total)))
     return out
 
 
@@ -206,7 +206,7 @@ def _shared(s: RoomState, ev: e.PollShared, at: float) -> None:
     s.polls[ev.id].shared = True
 
 
-def _alert(s: RoomState, ev: e.CheckInAlert, at: float) -> None:
+def _alert(s: RoomState, ev: e.QuestionnaireAlert, at: float) -> None:
     text = (f"low score {ev.total} ({ev.id})" if ev.kind == "low_score"
             else f"{ev.kind.upper()} total {ev.total}")
     s.alerts.append(Alert(kind="check_in", person=ev.person, text=text, at=at))
@@ -214,5 +214,5 @@ def _alert(s: RoomState, ev: e.CheckInAlert, at: float) -> None:
 
 EVOLVERS = {
     e.PollCreated: _created, e.PollOpened: _opened, e.VoteCast: _voted, e.BallotCast: _ballot,
-    e.PollClosed: _closed, e.PollShared: _shared, e.CheckInAlert: _alert,
+    e.PollClosed: _closed, e.PollShared: _shared, e.QuestionnaireAlert: _alert,
 }

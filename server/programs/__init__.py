@@ -8,7 +8,7 @@ writes the record, never a store of its own:
 - `configure(program, date)`: the room's `Configure` command for that session
 - `open_session(hub, program, date)`: configures a room on a running hub from its program
 - `sessions(record, program_id)`: the sessions a record holds
-- `describe(record, program)`: the program as plain data (what `program show --json` prints)
+- `program_data(record, program)`: the program as plain data (what `program show --json` prints)
 - `join_links(secret, program, date, base_url)`: everyone's link or token for a session
 - reports: `server.programs.reports`; documents: `server.programs.documents`, `server.programs.fhir`
 """
@@ -29,9 +29,10 @@ def _room(program: Program, day: dt.date) -> str:
     return found[0]["room"]
 
 
-def describe(record, program: Program) -> dict:
-    from server.programs.cli import describe as _describe
-    return _describe(record, program)
+def program_data(record, program: Program) -> dict:
+    """The program as plain data: `program show --json`, and what a console's program screen needs."""
+    from server.programs.cli import program_data as _data
+    return _data(record, program)
 
 
 async def open_session(hub, program: Program, day: dt.date, room: str | None = None) -> str:

@@ -41,7 +41,7 @@ def cmd_import(a) -> int:
     return EXIT_OK
 
 
-def describe(rec, p) -> dict:
+def program_data(rec, p) -> dict:
     """The program as plain data (also what a console's program screen needs)."""
     held = store.sessions(rec, p.id)
     return {
@@ -60,7 +60,7 @@ def describe(rec, p) -> dict:
 
 def cmd_show(a) -> int:
     rec = _read(a.db)
-    d = describe(rec, _program(rec, a.program))
+    d = program_data(rec, _program(rec, a.program))
     if a.json:
         print(json.dumps(d))
         return EXIT_OK

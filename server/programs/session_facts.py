@@ -14,7 +14,7 @@ QUESTIONNAIRES = ("phq2", "gad2")
 
 
 @dataclass
-class CheckIn:
+class ShareLocation:
     poll: str
     kind: str                # phq2 | gad2 | scale | single | multi
     question: str
@@ -36,7 +36,7 @@ class Segment:
 
 @dataclass
 class Facts:
-    checkins: dict[str, list[CheckIn]] = field(default_factory=dict)   # person -> latest answer per poll
+    checkins: dict[str, list[ShareLocation]] = field(default_factory=dict)   # person -> latest answer per poll
     alerts: dict[str, list[tuple[float, str, int]]] = field(default_factory=dict)
     notes: dict[str, list[tuple[float, str, str]]] = field(default_factory=dict)   # (at, by, text)
     flags: dict[str, list[tuple[float, str, str, str]]] = field(default_factory=dict)  # (at, by, level, reason)
@@ -52,9 +52,9 @@ def facts(history, state: RoomState) -> Facts:
         elif isinstance(ev, e.VoteCast) and ev.id in polls:
             p = polls[ev.id]
             mine = [c for c in f.checkins.setdefault(ev.person, []) if c.poll != ev.id]
-            mine.append(CheckIn(ev.id, p.kind, p.question, at, list(ev.answers), list(ev.keys)))
+            mine.append(ShareLocation(ev.id, p.kind, p.question, at, list(ev.answers), list(ev.keys)))
             f.checkins[ev.person] = mine
-        elif isinstance(ev, e.CheckInAlert):
+        elif isinstance(ev, e.QuestionnaireAlert):
             f.alerts.setdefault(ev.person, []).append((at, ev.kind, ev.total))
         elif isinstance(ev, e.NoteAdded):
             f.notes.setdefault(ev.target, []).append((at, ev.by, ev.text))

@@ -15,7 +15,7 @@ from protocol import programs as q
 from protocol.frames import Answer, Error
 from server.engine.base import Rejected
 from server.engine.permissions import allowed
-from server.programs import describe, join_links, on_hub, store
+from server.programs import join_links, on_hub, program_data, store
 from server.programs.changes import change
 from server.programs.documents import score_trends
 from server.programs.model import AnyProgramEvent, Program
@@ -28,7 +28,7 @@ def view(record, program_id: str):
     if p is None:
         return None
     trends = {m: score_trends(record, p, m) for m in p.members}
-    return p, describe(record, p), trends
+    return p, program_data(record, p), trends
 
 
 def summaries(record, now: float | None = None) -> list[dict]:
