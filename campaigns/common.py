@@ -165,15 +165,18 @@ class NoScenarios(RuntimeError):
     """The campaign found no scenario to play: a check over nothing must not pass."""
 
 
-def scenario_paths(root: str = ROOT) -> list[str]:
-    """Every scenario file of `tests/scenarios/` under `root` (a source checkout), sorted.
+SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
 
-    Raises `NoScenarios` when there is none, as in an installed wheel, which does not ship them:
-    a leak check or a tamper run over no scenario would pass over nothing."""
-    folder = os.path.join(root, "tests", "scenarios")
+
+def scenario_paths(folder: str = SCENARIOS) -> list[str]:
+    """Every scenario file of the library, sorted. It ships with the campaigns (an installed
+    wheel has it; tests/scenarios is a link to it in a checkout).
+
+    Raises `NoScenarios` when there is none: a leak check or a tamper run over no
+    scenario would pass over nothing."""
     paths = sorted(glob.glob(os.path.join(folder, "*.toml")))
     if not paths:
-        raise NoScenarios(f"no scenario found in {folder}: run the campaigns from a source checkout")
+        raise NoScenarios(f"no scenario found in {folder}: the campaigns' scenario library is missing")
     return paths
 
 

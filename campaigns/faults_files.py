@@ -23,8 +23,10 @@ import subprocess
 import sys
 import tempfile
 
+from campaigns.common import SCENARIOS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCENARIO = os.path.join(ROOT, "tests", "scenarios", "evening_group_90min.toml")
+SCENARIO = os.path.join(SCENARIOS, "evening_group_90min.toml")
 ROOM = "tue-evening-iop"        # the room of that scenario
 
 

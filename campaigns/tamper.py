@@ -150,6 +150,7 @@ def run(args) -> int:
         scenarios = scenario_paths()
         if args.quick:
             scenarios = scenarios[:2]
+        fig.counts["scenarios"] = len(scenarios)
         pristine = os.path.join(wd, "pristine.db")
         fig.counts["rows_in_record"] = make_record(pristine, scenarios)
         flagged, _, problem = check(pristine)

@@ -9,6 +9,7 @@ keeps that honest.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -57,7 +58,9 @@ def test_wheel_holds_every_static_file_and_style(wheel):
     assert "server/web/static/icon.svg" in static and "server/web/static/staff.html" in static
     styles = [p for p in tracked if p.endswith(".tcss")]
     assert styles
-    missing = [p for p in static + styles if p not in names]
+    scenarios = [p for p in tracked if p.startswith("campaigns/scenarios/") and p.endswith(".toml")]
+    assert len(scenarios) >= 18 and any("/program_evening/" in p for p in scenarios)
+    missing = [p for p in static + styles + scenarios if p not in names]
     assert not missing, f"the wheel lacks {missing}"
 
 
@@ -75,18 +78,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_installed_server_serves_static_files(wheel, tmp_path):
-    env_dir = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> tuple[str, dict]:
+    """A fresh venv with the wheel installed: its python, and an environment without this tree."""
+    env_dir = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     py = str(env_dir / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     subprocess.run([sys.executable, "-m", "pip", "--python", py, "install", "--quiet", "--no-deps",
                     "--disable-pip-version-check", wheel], check=True, capture_output=True, env=env, timeout=120)
-    where = subprocess.run([py, "-c", "import server; print(server.__file__)"], cwd=tmp_path, env=env,
-                           check=True, capture_output=True, text=True).stdout.strip()
-    assert where.startswith(str(env_dir)), f"server imported from {where}, not from the installed wheel"
+    where = subprocess.run([py, "-c", "import server, campaigns; print(server.__file__, campaigns.__file__)"],
+                           cwd=env_dir, env=env, check=True, capture_output=True, text=True).stdout.split()
+    assert all(w.startswith(str(env_dir)) for w in where), f"imported from {where}, not from the installed wheel"
+    return py, env
+
+
+def test_installed_server_serves_static_files(installed, tmp_path):
+    py, env = installed
+    env_dir = os.path.dirname(os.path.dirname(py))
     port = _free_port()
-    proc = subprocess.Popen([str(env_dir / "bin" / "session-server"), "serve", "--host", "127.0.0.1",
+    proc = subprocess.Popen([os.path.join(env_dir, "bin", "session-server"), "serve", "--host", "127.0.0.1",
                              "--port", str(port), "--db", str(tmp_path / "record.db"), "--no-media",
                              "--secret-file", str(tmp_path / "secret")],
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -114,8 +125,19 @@ def test_installed_server_serves_static_files(wheel, tmp_path):
         proc.wait(timeout=10)
 
 
+def test_an_installed_campaign_plays_the_shipped_scenarios(installed, tmp_path):
+    """From outside any checkout, the installed campaigns find the scenario library in the wheel."""
+    py, env = installed
+    r = subprocess.run([py, "-m", "campaigns", "tamper", "--quick"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    fig = json.loads(r.stdout.strip().splitlines()[-1])
+    assert fig["failures"] == 0 and fig["scenarios"] == 2 and fig["rows_in_record"] > 0, fig
+    assert fig["caught"] == fig["trials"] == 100
+
+
 def test_campaigns_refuse_to_pass_over_no_scenario(tmp_path):
     from campaigns.common import NoScenarios, scenario_paths
-    assert scenario_paths()     # the source checkout has them
+    assert scenario_paths()     # the library that ships with the campaigns
     with pytest.raises(NoScenarios):
-        scenario_paths(str(tmp_path))   # as an installed wheel, which ships none
+        scenario_paths(str(tmp_path))   # a folder with none: a check over nothing must not pass
