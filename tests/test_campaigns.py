@@ -32,6 +32,7 @@ def test_a_server_killed_ten_times_loses_nothing_anyone_saw(capsys):
     assert f["fold_checks"] >= 20          # rebuilt snapshot and staff mirrors against the record
 
 
+@pytest.mark.solo     # a live group's latency beside the attack is compared with its quiet latency
 def test_twenty_thousand_bad_frames_get_typed_answers_beside_a_live_group(capsys):
     f = run_campaign(capsys, "fuzz", "--quick", "--seed", "5")
     assert f["frames"] >= 20_000
@@ -40,6 +41,7 @@ def test_twenty_thousand_bad_frames_get_typed_answers_beside_a_live_group(capsys
     assert f["probe_fuzzed_steps"] > 0
 
 
+@pytest.mark.solo     # a live group's latency beside the attack is compared with its quiet latency
 def test_slow_readers_flooders_and_silent_connections_are_dealt_with(capsys):
     f = run_campaign(capsys, "slow", "--quick")
     assert f["slow_reader_cut_after_s"] is not None

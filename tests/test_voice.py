@@ -17,6 +17,9 @@ import pytest
 from tests.conftest import ROOT
 from tests.netns import NamespaceUnavailable, namespace
 
+# who hears whom is read from audio packets as they arrive: alone on the machine (./run-tests)
+pytestmark = pytest.mark.solo
+
 
 def _run(story: str) -> dict:
     if shutil.which("janus") is None and not os.path.exists("/usr/bin/janus"):
