@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from textual.widgets import Checkbox, Input, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, RadioSet, Static
 
 from facilitator.participant import cli as pa
 from facilitator.participant.app import ParticipantApp
@@ -114,6 +114,9 @@ async def test_a_participant_joins_in_the_terminal_and_takes_part(server):
         arrive.query_one(RadioSet).query("RadioButton").last().value = True
         await pilot.click("#poll-arrive .send")
         gad = app.query_one("#poll-gad", PollBox)
+        words = " ".join(str(lb.render()) for lb in gad.query(Label))
+        assert "how often have you been bothered by the following?" in words       # the server's words
+        assert "1. Feeling nervous, anxious or on edge" in words and "2. Not being able to stop" in words
         sets = list(gad.query(RadioSet))
         sets[0].query("RadioButton")[2].value = True
         sets[1].query("RadioButton")[0].value = True

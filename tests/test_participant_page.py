@@ -418,6 +418,10 @@ async def test_a_participant_joins_through_a_link_and_takes_part(server, browser
     for pid in ("arrive", "mood", "phq"):
         await ok(fac, c.PollOpen(id=pid))
     await page.wait_for_selector("form[data-poll='phq']")
+    # the questionnaire's words are the server's (server/engine/polls.py), not a copy in the page
+    phq = await page.inner_text("form[data-poll='phq']")
+    assert "how often have you been bothered by the following?" in phq
+    assert "1. Little interest or pleasure in doing things" in phq and "2. Feeling down, depressed or hopeless" in phq
     await page.check("form[data-poll='arrive'] label:text-is('Hopeful')")
     await page.click("form[data-poll='arrive'] button[type=submit]")
     await page.check("form[data-poll='mood'] input[value='7']")

@@ -11,11 +11,6 @@ from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Stat
 from protocol import commands as c
 from protocol.state import PollView
 
-QUESTIONNAIRE_INTRO = "Over the last 2 weeks, how often have you been bothered by the following?"
-ITEMS = {
-    "phq2": ["Little interest or pleasure in doing things", "Feeling down, depressed or hopeless"],
-    "gad2": ["Feeling nervous, anxious or on edge", "Not being able to stop or control worrying"],
-}
 
 
 class Choice(RadioButton):
@@ -44,11 +39,14 @@ def _wid(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", text)
 
 
-def questionnaire_items(p: PollView) -> list[str]:
-    m = re.search(r"\(1\)\s*(.+?);?\s*\(2\)\s*(.+)$", p.question or "")
+def questionnaire_parts(p: PollView) -> tuple[str, list[str]]:
+    """A questionnaire's intro and items, as the server words them in its question
+    ("… the following? (1) …; (2) …"): the wording is the engine's alone."""
+    m = re.search(r"^(.*?)\s*\(1\)\s*(.+?);?\s*\(2\)\s*(.+)$", p.question or "")
     if m:
-        return [m.group(1).rstrip(";"), m.group(2)]
-    return ITEMS.get(p.kind, ["Item 1", "Item 2"])
+        return m.group(1), [m.group(2).rstrip(";"), m.group(3)]
+    return p.question, []
+
 
 
 class PollBox(Vertical):
@@ -62,7 +60,7 @@ class PollBox(Vertical):
 
     def compose(self) -> ComposeResult:
         p = self.first
-        q = QUESTIONNAIRE_INTRO if p.kind in ("phq2", "gad2") else p.question
+        q = questionnaire_parts(p)[0] if p.kind in ("phq2", "gad2") else p.question
         yield Label(q, classes="question", markup=False)
         if p.anonymous:
             yield Static("Anonymous: nobody, not even the facilitators, can see your answer.", classes="small")
@@ -75,7 +73,7 @@ class PollBox(Vertical):
         elif p.kind == "scale":
             yield RadioSet(*[RadioButton(str(v)) for v in range(p.min, p.max + 1)], classes="answer scale")
         else:
-            for i, item in enumerate(questionnaire_items(p)):
+            for i, item in enumerate(questionnaire_parts(p)[1]):
                 yield Label(f"{i + 1}. {item[0].upper()}{item[1:]}", classes="item", markup=False)
                 yield RadioSet(*[Choice(Content(o)) for o in p.options], classes=f"answer item-{i}")
         yield Button("Send my answer", classes="send", variant="primary")

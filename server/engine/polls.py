@@ -15,10 +15,12 @@ from server.engine.base import Ctx, Emit, Rejected, participant
 QUESTIONNAIRES = {
     # Two items each, scored 0 (not at all) to 3 (nearly every day); a total of 3+
     # is the usual screening threshold that calls for the clinician's attention.
-    "phq2": ("Over the last 2 weeks: (1) little interest or pleasure in doing things; "
-             "(2) feeling down, depressed or hopeless"),
-    "gad2": ("Over the last 2 weeks: (1) feeling nervous, anxious or on edge; "
-             "(2) not being able to stop or control worrying"),
+    # The question carries the whole wording, intro and items, so that the page and the
+    # terminal client show what the server sent and keep no copy of their own.
+    "phq2": ("Over the last 2 weeks, how often have you been bothered by the following? "
+             "(1) little interest or pleasure in doing things; (2) feeling down, depressed or hopeless"),
+    "gad2": ("Over the last 2 weeks, how often have you been bothered by the following? "
+             "(1) feeling nervous, anxious or on edge; (2) not being able to stop or control worrying"),
 }
 QUESTIONNAIRE_THRESHOLD = 3
 SCORE_OPTIONS = ["Not at all", "Several days", "More than half the days", "Nearly every day"]

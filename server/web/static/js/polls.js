@@ -2,20 +2,15 @@
 // updated, so a person choosing an answer is never interrupted by a redraw.
 
 import { el, setText, show } from "./dom.js";
+import { capital } from "./speech.js";
 
-const ITEMS = {
-  phq2: ["Little interest or pleasure in doing things", "Feeling down, depressed or hopeless"],
-  gad2: ["Feeling nervous, anxious or on edge", "Not being able to stop or control worrying"],
-};
-const QUESTIONNAIRE_INTRO = "Over the last 2 weeks, how often have you been bothered by the following?";
-
-function questionnaireItems(p) {
-  const m = /\(1\)\s*(.+?);?\s*\(2\)\s*(.+)$/.exec(p.question || "");
-  if (m) return [m[1].replace(/;\s*$/, ""), m[2]];
-  return ITEMS[p.kind] || ["Item 1", "Item 2"];
+// A questionnaire's intro and items, as the server words them in its question
+// ("… the following? (1) …; (2) …"): the wording is the engine's alone.
+function questionnaireParts(p) {
+  const m = /^(.*?)\s*\(1\)\s*(.+?);?\s*\(2\)\s*(.+)$/.exec(p.question || "");
+  if (m) return [m[1], [m[2].replace(/;\s*$/, ""), m[3]]];
+  return [p.question, []];
 }
-
-function capital(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
 
 function radios(name, options, labelledBy) {
   const group = el("div", { class: "choices", role: "radiogroup", "aria-labelledby": labelledBy });
@@ -31,7 +26,7 @@ function radios(name, options, labelledBy) {
 function buildForm(p) {
   const base = `poll-${p.id.replace(/[^A-Za-z0-9_-]/g, "_")}`;
   const form = el("form", { class: "poll", "data-poll": p.id, "aria-labelledby": `${base}-q` });
-  const q = p.kind === "phq2" || p.kind === "gad2" ? QUESTIONNAIRE_INTRO : p.question;
+  const q = p.kind === "phq2" || p.kind === "gad2" ? questionnaireParts(p)[0] : p.question;
   form.append(el("p", { class: "question", id: `${base}-q`, text: q }));
   if (p.anonymous) form.append(el("p", { class: "small", text: "Anonymous: nobody, not even the facilitators, can see your answer." }));
   const body = el("div", { class: "poll-body" });
@@ -54,7 +49,7 @@ function buildForm(p) {
     body.append(g, el("p", { class: "small scale-ends", "aria-hidden": "true" },
       el("span", { text: `${p.min}` }), el("span", { text: `${p.max}` })));
   } else {
-    questionnaireItems(p).forEach((item, i) => {
+    questionnaireParts(p)[1].forEach((item, i) => {
       const id = `${base}-i${i}`;
       body.append(el("p", { class: "item", id, text: `${i + 1}. ${capital(item)}` }),
         radios(`${base}-a${i}`, p.options.map((o, k) => [k, o]), id));
