@@ -91,7 +91,13 @@ class Story:
         page = self.pages[pid]
         if listen is not None:
             await page.fill("#listen-room", str(listen))
-        await page.wait_for_selector("#voice-btn:not([disabled])", timeout=20000)
+        try:
+            await page.wait_for_selector("#voice-btn:not([disabled])", timeout=20000)
+        except Exception as exc:       # noqa: BLE001 - say whose page, and what it said
+            state = await page.inner_text("#voice-state") if await page.query_selector("#voice-state") else "?"
+            conn = await page.evaluate("document.querySelector('#conn')?.dataset.state || '?'")
+            raise RuntimeError(f"{pid}'s voice button never enabled (voice: {state!r}, connection: {conn}): "
+                               f"{type(exc).__name__}") from None
         await page.click("#voice-btn")
         # polled with evaluate: the page's CSP (rightly) forbids the eval that wait_for_function uses
         deadline = time.monotonic() + 20
