@@ -103,7 +103,7 @@ async def test_editing_a_programs_capacity_from_the_program_screen(db):
         await opened(pilot, app)
         await pilot.press("P")
         await until(pilot, lambda: type(app.screen).__name__ == "ProgramScreen"
-                    and "capacity 10" in screen_text(app), what="the program screen")
+                    and "Capacity 10" in screen_text(app), what="the program screen")
         screen = app.screen
         await pilot.press("s")
         await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", what="the form")
@@ -112,7 +112,7 @@ async def test_editing_a_programs_capacity_from_the_program_screen(db):
         await _fill(pilot, app, {"capacity": "40"})
         assert "capacity must be an integer from 1 to 15" in screen_text(app)
         await _fill(pilot, app, {"capacity": "12"})
-        await until(pilot, lambda: app.screen is screen and "capacity 12" in screen_text(app), what="saved")
+        await until(pilot, lambda: app.screen is screen and "Capacity 12" in screen_text(app), what="saved")
         # a member's id on the staff: refused by the record's own rule, said on the form
         await pilot.press("s")
         await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", what="the form again")

@@ -34,7 +34,7 @@ async def test_a_remote_console_joins_tonights_session_and_edits_the_program(db)
             await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", what="the form")
             app.screen.query_one("#f-capacity").value = "11"
             await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.screen is screen and "capacity 11" in screen_text(app), what="saved")
+            await until(pilot, lambda: app.screen is screen and "Capacity 11" in screen_text(app), what="saved")
             await pilot.press("j")
             await until(pilot, lambda: type(app.screen).__name__ == "LinksScreen", what="the links")
             assert server.http_url + "/#t=" in app.screen.query_one("#links").text

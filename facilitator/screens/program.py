@@ -110,8 +110,10 @@ class ProgramScreen(ModalScreen[None]):
         staff = ", ".join(f"{s['name']} ({s['role']})" for s in d["staff"]) or "none"
         self.query_one("#about", Static).update(
             f"[b]{d['title'] or d['id']}[/b]  {d['id']} · {d['timezone']}\n"
-            f"Schedule: {sched or 'none'} · capacity {d['capacity']} · "
-            f"{d['weekly_hours_target']:g} h a week\nStaff: {staff} · {len(d['sessions'])} session(s) held")
+            f"Schedule: {sched or 'none'}\n"
+            f"Capacity {d['capacity']} · {d['weekly_hours_target']:g} h a week"
+            f"{' · satisfaction survey on' if d.get('survey') else ''}"
+            f" · {len(d['sessions'])} session(s) held\nStaff: {staff}")
         names = {m["id"]: m["name"] for m in d["members"]}
         table = self.query_one("#members", DataTable)
         keep = table.cursor_row

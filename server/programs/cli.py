@@ -46,7 +46,7 @@ def program_data(rec, p) -> dict:
     held = store.sessions(rec, p.id)
     return {
         "id": p.id, "title": p.title, "timezone": p.timezone, "capacity": p.capacity,
-        "agreement": p.agreement, "weekly_hours_target": p.weekly_hours_target,
+        "agreement": p.agreement, "weekly_hours_target": p.weekly_hours_target, "survey": p.survey,
         "agenda": [{"title": x.title, "minutes": x.minutes} for x in p.agenda],
         "schedule": [{"weekday": s.weekday, "start": s.start, "minutes": s.minutes} for s in p.schedule],
         "staff": [{"id": s.id, "name": s.name, "role": s.role} for s in p.staff],
@@ -65,7 +65,8 @@ def cmd_show(a) -> int:
         print(json.dumps(d))
         return EXIT_OK
     out = [f"{d['title'] or d['id']}  ({d['id']}, {d['timezone']}, cap {d['capacity']}, "
-           f"{d['weekly_hours_target']:g} h a week; {d['changes']} recorded change(s))"]
+           f"{d['weekly_hours_target']:g} h a week"
+           f"{'; satisfaction survey on' if d['survey'] else ''}; {d['changes']} recorded change(s))"]
     out.append("schedule: " + (", ".join(f"{s['weekday']} {s['start']} for {s['minutes']} min"
                                          for s in d["schedule"]) or "none"))
     if d["agenda"]:
