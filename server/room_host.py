@@ -20,12 +20,12 @@ from server.command_ids import IDS_AFTER_RESTART, RESULTS_KEPT  # noqa: F401
 from server.command_ids import as_retry as _as_retry, remember_refusal as _remember_refusal  # noqa: F401
 from server.engine import Actor
 from server.engine.views import for_participants
-from server.record import Row
+from server.record import Row, reading
 
 RECENT_KEPT = 2000          # events per room kept in memory for resumes
 
-_event_dec = msgspec.msgpack.Decoder(ev_mod.AnyEvent)
 _enc = msgspec.msgpack.Encoder()
+
 
 class Sink(Protocol):
     """A connection as the hub sees it."""
@@ -61,7 +61,7 @@ class Recent(msgspec.Struct, gc=False):
         if f is None:
             ev = self.event
             if ev is None:
-                ev = self.event = _event_dec.decode(self.body)
+                ev = self.event = reading.decode(self.body)
                 self.body = None
             ev = for_participants(ev) if redacted else ev
             f = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)

@@ -21,9 +21,8 @@ from server.programs.model import (
     ProgramEvent, decode_event, encode_event, evolve_program, program_room,
 )
 from server.programs.spec import ProgramSpec, parse_hhmm
-from server.record import Record, Row
+from server.record import Record, Row, reading
 
-_room_dec = msgspec.msgpack.Decoder(e.AnyEvent)
 
 
 def program_ids(record: Record) -> list[str]:
@@ -167,7 +166,7 @@ def session_info(record: Record, room: str) -> Session | None:
     for _seq, at, _aud, typ, body in record.events(room):
         found = True
         if typ == "room_configured":
-            ev = _room_dec.decode(body)
+            ev = reading.decode(body)
             program, date, title = ev.program, ev.date, ev.title
         elif typ == "session_opened" and opened is None:
             opened = at
