@@ -28,6 +28,7 @@ def _postgres(path: str, readonly: bool):
 
 def _read(path: str):
     from server.record import Record, is_postgres
+    from server.record.files import RecordFileError
     if is_postgres(path):
         return _postgres(path, readonly=True)
     if not os.path.exists(path):
@@ -36,6 +37,8 @@ def _read(path: str):
         rec = Record(path, readonly=True)
         rec.rooms()
         return rec
+    except RecordFileError as exc:           # its message already names the file and what is wrong
+        raise _Fail(str(exc)) from None
     except sqlite3.DatabaseError as exc:
         raise _Fail(f"{path} is not a readable record: {exc}") from None
 

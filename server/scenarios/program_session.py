@@ -72,8 +72,11 @@ def from_program(sess: dict, db: str | None, line_of) -> ProgramSession | None:
         raise ScriptError(line_of("program"), f"session.program {pid!r} needs --db: the record the "
                                               "program was imported into")
     from server.programs.store import load_program, scheduled_start
+    from server.record.files import RecordFileError
     try:
         rec = open_record(db, readonly=True)
+    except RecordFileError as exc:           # its message already names the file and what is wrong
+        raise ScriptError(None, str(exc)) from None
     except (sqlite3.DatabaseError, RuntimeError) as exc:
         raise ScriptError(None, f"{db} is not a readable record: {exc}") from None
     try:
