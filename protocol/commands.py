@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-import msgspec
 from msgspec import Meta, Struct
 from typing import Annotated
 

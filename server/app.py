@@ -11,7 +11,7 @@ import os
 import ssl as ssl_mod
 
 from server import tokens
-from server.clock import RealClock, VirtualClock
+from server.clock import RealClock
 from server.gateway import Gateway, Limits, start_server
 from server.hub import Hub
 from server.record import open_record

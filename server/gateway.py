@@ -14,7 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from protocol.frames import (
-    PROTOCOL_VERSION, Ack, Ask, Cmd, Device, Error, Hello, Ping, Pong, decode_client, encode,
+    PROTOCOL_VERSION, Ack, Ask, Device, Error, Hello, Ping, Pong, decode_client, encode,
 )
 from server.programs import wire as program_wire
 from server import http_edge, pauses, relay, tokens

@@ -30,7 +30,8 @@ async def test_a_rule_set_by_keys_is_kept_by_the_server_and_warned_about(room):
         await until(pilot, lambda: app.screen.__class__.__name__ == "BreakoutScreen")
         scr = app.screen
         await until(pilot, lambda: len(list(scr.query("RoomColumn"))) == 1)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: {"p5", "p6"} <= {o.id for o in scr.query_one("#room-1").options},
+                    what="both in the draft's room")
         col = scr.query_one("#room-1")
         col.focus()
         col.highlighted = [o.id for o in col.options].index("p5")

@@ -8,19 +8,16 @@ from __future__ import annotations
 import time
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from facilitator.mirror import name_of
 from facilitator.screens import steady_cursors
+from facilitator.screens.dialog import Dialog
 
 
-class HelpAnswerScreen(ModalScreen[tuple[int, str] | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
+class HelpAnswerScreen(Dialog[tuple[int, str] | None]):
     def __init__(self, pending: list, state):
         super().__init__()
         self.pending, self.state = pending, state
@@ -63,17 +60,5 @@ class HelpAnswerScreen(ModalScreen[tuple[int, str] | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.query_one("#reply", Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._done()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._done()
-        else:
-            self.dismiss(None)
-
-    def _done(self) -> None:
+    def submit(self) -> None:
         self.dismiss((self._chosen(), self.query_one("#reply", Input).value.strip()))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -4,14 +4,14 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 from facilitator.screens import steady_cursors
+from facilitator.screens.dialog import Dialog
 from protocol.commands import Command, Flag, Note
 
 
-class NoteScreen(ModalScreen[Command | None]):
+class NoteScreen(Dialog[Command | None]):
     # Up and Down choose the level from the reason field too: the Input does not use them,
     # and a facilitator in a hurry should not have to Tab back to make a flag urgent.
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("up", "level('watch')", show=False),
@@ -40,16 +40,7 @@ class NoteScreen(ModalScreen[Command | None]):
         steady_cursors(self)
         self.query_one("#text", Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._save()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._save()
-        else:
-            self.dismiss(None)
-
-    def _save(self) -> None:
+    def submit(self) -> None:
         text = self.query_one("#text", Input).value.strip()
         if self.flag:
             if not text:
@@ -68,6 +59,3 @@ class NoteScreen(ModalScreen[Command | None]):
     def action_level(self, level: str) -> None:
         if self.flag:
             self.query_one(f"#{level}", RadioButton).value = True
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

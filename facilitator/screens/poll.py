@@ -4,12 +4,11 @@ from __future__ import annotations
 import time
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from facilitator.screens import steady_cursors
+from facilitator.screens.dialog import Dialog
 from protocol.commands import Command, PollCreate, PollOpen
 
 # Ready-made check-ins first: they are what a group starts with most evenings.
@@ -42,9 +41,7 @@ def build(kind: str, question: str, options: str, lo: str, hi: str, anonymous: b
     return PollCreate(id=poll_id, kind=kind, question=question, options=opts, anonymous=anonymous)
 
 
-class PollScreen(ModalScreen[list[Command] | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
+class PollScreen(Dialog[list[Command] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide") as v:
             v.border_title = "New poll"
@@ -80,16 +77,7 @@ class PollScreen(ModalScreen[list[Command] | None]):
         }.get(kind, "")
         self.query_one("#hint", Label).update(hint)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._create()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._create()
-        else:
-            self.dismiss(None)
-
-    def _create(self) -> None:
+    def submit(self) -> None:
         kind = str(self.query_one("#kind", Select).value)
         poll_id = f"{'mood' if kind == 'mood' else kind}-{time.strftime('%H%M%S')}"
         try:
@@ -104,6 +92,3 @@ class PollScreen(ModalScreen[list[Command] | None]):
         if self.query_one("#open", Checkbox).value:
             cmds.append(PollOpen(id=poll_id))
         self.dismiss(cmds)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -8,11 +8,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from facilitator.screens import steady_cursors
+from facilitator.screens.dialog import Dialog
 
 
-class PromptScreen(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
+class PromptScreen(Dialog[str | None]):
     def __init__(self, title: str, label: str, value: str = "", placeholder: str = "",
                  ok: str = "OK", restrict: str | None = None, danger: bool = False, empty_ok: bool = False):
         super().__init__()
@@ -32,22 +31,10 @@ class PromptScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         steady_cursors(self)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._done()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._done()
-        else:
-            self.dismiss(None)
-
-    def _done(self) -> None:
+    def submit(self) -> None:
         text = self.query_one("#answer", Input).value.strip()
         # empty_ok: the answer is optional (a reason), so an empty one still means "go ahead"
         self.dismiss(text if self.empty_ok else (text or None))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -11,7 +11,7 @@ from protocol import commands as c
 from protocol import events as e
 from protocol.state import Member, RoomState
 from server.engine import hearing
-from server.engine.base import LEADS, STAFF_ROLES, Actor, Ctx, Emit, Rejected, occupying, participant
+from server.engine.base import STAFF_ROLES, Actor, Ctx, Emit, Rejected, occupying, participant
 
 # --- connection-level requests (made by the gateway, not sent by clients) -----
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Alert, ChatLine, FlagMark, NoteEntry, RoomState
-from server.engine.base import LEADS, STAFF_ROLES, Ctx, Emit, Rejected, member_aud, participant
+from server.engine.base import LEADS, Ctx, Emit, Rejected, member_aud, participant
 
 CHAT_KEPT = 200   # lines a snapshot carries; the record keeps all of them
 

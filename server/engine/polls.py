@@ -10,7 +10,7 @@ from __future__ import annotations
 from protocol import commands as c
 from protocol import events as e
 from protocol.state import Alert, Poll, RoomState
-from server.engine.base import Ctx, Emit, Rejected, participant
+from server.engine.base import Ctx, Emit, Rejected
 
 QUESTIONNAIRES = {
     # Two items each, scored 0 (not at all) to 3 (nearly every day); a total of 3+

@@ -12,7 +12,7 @@ import re
 from server import engine
 from server.programs.model import Program
 from server.programs.reports import Held, held, hours, local, program_sessions
-from server.programs.session_facts import facts, peak_present, staff_of
+from server.programs.session_facts import facts, read_held, peak_present, staff_of
 from server.programs.store import zone
 from server.record import Record
 from server.review import fold_until
@@ -34,12 +34,7 @@ def _hm(t: float | None, tz) -> str:
 
 
 def group_note(record: Record, p: Program, room: str) -> str:
-    h = held(record, room, p)
-    if h is None:
-        raise LookupError(f"room {room!r} has no session that opened in the record")
-    state, _now, history = fold_until(record, room)
-    tz = zone(p)
-    f = facts(history, state)
+    h, state, history, tz, f = read_held(record, p, room)
     rows = list(h.rows.values())
     came = [r for r in rows if r.status not in ("absent", "excused")]
     lines = [f"# Group note (draft): {_cell(state.title or p.title)}", "",

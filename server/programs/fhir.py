@@ -17,11 +17,9 @@ import uuid
 
 from protocol.roles import LEADS
 from server.programs.model import Program
-from server.programs.reports import held, local
-from server.programs.session_facts import facts, staff_of
-from server.programs.store import zone
+from server.programs.reports import local
+from server.programs.session_facts import read_held, staff_of
 from server.record import Record
-from server.review import fold_until
 
 LOINC = "http://loinc.org"
 ITEMS = {
@@ -62,12 +60,7 @@ def _period(start, end, tz) -> dict:
 
 
 def bundle(record: Record, p: Program, room: str) -> dict:
-    h = held(record, room, p)
-    if h is None:
-        raise LookupError(f"room {room!r} has no session that opened in the record")
-    state, _now, history = fold_until(record, room)
-    tz = zone(p)
-    f = facts(history, state)
+    h, state, history, tz, f = read_held(record, p, room)
     closed = state.closed_at is not None
     entries: list[dict] = []
 

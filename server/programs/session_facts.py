@@ -14,7 +14,8 @@ QUESTIONNAIRES = ("phq2", "gad2")
 
 
 @dataclass
-class ShareLocation:
+class PollAnswer:
+    """One person's latest answer to one poll: a check-in questionnaire (PHQ-2, GAD-2) or any other."""
     poll: str
     kind: str                # phq2 | gad2 | scale | single | multi
     question: str
@@ -36,7 +37,7 @@ class Segment:
 
 @dataclass
 class Facts:
-    checkins: dict[str, list[ShareLocation]] = field(default_factory=dict)   # person -> latest answer per poll
+    checkins: dict[str, list[PollAnswer]] = field(default_factory=dict)   # person -> latest answer per poll
     alerts: dict[str, list[tuple[float, str, int]]] = field(default_factory=dict)
     notes: dict[str, list[tuple[float, str, str]]] = field(default_factory=dict)   # (at, by, text)
     flags: dict[str, list[tuple[float, str, str, str]]] = field(default_factory=dict)  # (at, by, level, reason)
@@ -52,7 +53,7 @@ def facts(history, state: RoomState) -> Facts:
         elif isinstance(ev, e.VoteCast) and ev.id in polls:
             p = polls[ev.id]
             mine = [c for c in f.checkins.setdefault(ev.person, []) if c.poll != ev.id]
-            mine.append(ShareLocation(ev.id, p.kind, p.question, at, list(ev.answers), list(ev.keys)))
+            mine.append(PollAnswer(ev.id, p.kind, p.question, at, list(ev.answers), list(ev.keys)))
             f.checkins[ev.person] = mine
         elif isinstance(ev, e.QuestionnaireAlert):
             f.alerts.setdefault(ev.person, []).append((at, ev.kind, ev.total))
@@ -69,6 +70,20 @@ def facts(history, state: RoomState) -> Facts:
     for person in f.checkins:
         f.checkins[person].sort(key=lambda c: c.at)
     return f
+
+
+def read_held(record, p, room: str):
+    """A held session of program `p`, read once for a document: (its attendance, the room folded to
+    its end, the history that fold was made of, the program's zone, the facts). LookupError when the
+    room never opened in the record."""
+    from server.programs.reports import held
+    from server.programs.store import zone
+    from server.review import fold_until
+    h = held(record, room, p)
+    if h is None:
+        raise LookupError(f"room {room!r} has no session that opened in the record")
+    state, _now, history = fold_until(record, room)
+    return h, state, history, zone(p), facts(history, state)
 
 
 def peak_present(history, new_room, evolve) -> int:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import msgspec
 
 from protocol import commands as c
-from protocol import events as e
 from server.programs.model import (
     PROGRAM_PREFIX, MakeupRecorded, MemberDischarged, MemberEnrolled, Program, ProgramDefined,
     ProgramEvent, decode_event, encode_event, evolve_program, program_room,

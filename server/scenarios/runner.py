@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 
 import msgspec
 
-from protocol import commands as c
 from protocol.frames import Ack, Error, EventFrame, Welcome
 from protocol.state import RoomState
 from server import engine
