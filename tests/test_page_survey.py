@@ -49,8 +49,14 @@ async def test_a_participant_answers_the_survey_on_a_phone_with_the_keyboard(ser
     # nothing wider than the phone
     assert await page.evaluate("document.documentElement.scrollWidth <= 390")
 
+    # the banner stays while the survey's heading is out of sight (scrolled away under it)...
+    await page.evaluate("window.scrollTo(0, document.querySelector('#survey-h').getBoundingClientRect()"
+                        ".bottom + window.scrollY + 10)")
+    assert await page.is_visible("#alert-banner")
     # keyboard only: focus the first rating of item 1, arrow keys move along the radios
     await page.focus("#survey-r0-1")
+    # ...and goes as soon as the participant works in the survey, sooner than "seen" (1.2 s in view)
+    await page.wait_for_selector("#alert-banner", state="hidden", timeout=1000)
     await page.keyboard.press("ArrowRight")       # 2
     await page.keyboard.press("ArrowRight")       # 3
     await page.keyboard.press("ArrowRight")       # 4

@@ -13,6 +13,8 @@ const SEEN_AFTER = 1200;          // ms the target must stay in view to count as
 export class Alerts {
   constructor() {
     this.current = null;           // {kind, text, target}
+    this.area = null;              // the section the banner points into
+    this.onFocusIn = () => this.clear();
     this.seenTimer = null;
     this.audio = null;
     this.sound = getPref("sound") === "on";
@@ -39,6 +41,10 @@ export class Alerts {
     try { if (navigator.vibrate) navigator.vibrate([180, 90, 180]); } catch (e) { /* not allowed: fine */ }
     if (this.sound) this.tone();
     const t = $(target);
+    // working in the part it points at (a rating chosen, a field typed in) is seeing it, even
+    // where its heading has scrolled away under the banner
+    this.area = t && (t.closest("section") || t);
+    if (this.area) this.area.addEventListener("focusin", this.onFocusIn);
     if (t && this.observer) {
       // seen only if it was not already in view when raised: start watching on the next frame
       requestAnimationFrame(() => { if (this.current && this.current.target === target) this.observer.observe(t); });
@@ -50,6 +56,8 @@ export class Alerts {
 
   clear() {
     clearTimeout(this.seenTimer);
+    if (this.area) this.area.removeEventListener("focusin", this.onFocusIn);
+    this.area = null;
     if (this.observer) this.observer.disconnect();
     if (!this.current) return;
     this.current = null;
