@@ -130,7 +130,8 @@ def _local_setup(args, demo: bool):
             room = demo_room_name()
             group = DemoGroup(server, room, seed=args.seed)
             await group.start()
-            note = ("A simulated group is joining. Try n (next speaker), o (open the mood poll), b (breakouts). "
+            note = ("A simulated group is joining. Try n (next speaker), o (open the mood poll), b (breakouts), "
+                    "S (the closing survey). "
                     f"Its record: {db} (the demo's own, apart from your groups').")
         else:
             room = args.room

@@ -50,7 +50,7 @@ CHAT = [
 
 def demo_configure(title: str = "IOP Tuesday evening: relapse prevention") -> c.Configure:
     return c.Configure(
-        title=title, capacity=12, agreement=AGREEMENT, auto_admit=True, drop_grace=45,
+        title=title, capacity=12, agreement=AGREEMENT, auto_admit=True, drop_grace=45, survey=True,
         agenda=[AgendaItem("Check-in", 10), AgendaItem("Urges and cravings", 30),
                 AgendaItem("Breakout practice", 20), AgendaItem("Wrap-up", 10)],
         roster=[RosterEntry(id=pid, name=name, together=["p-blake"] if pid == "p-alex" else [],
@@ -97,6 +97,8 @@ class Participant:
                 self.speaking = False
             elif isinstance(ev, e.PollOpened):
                 self.group.spawn(self._vote(ev))
+            elif isinstance(ev, e.SurveyOpened):
+                self.group.spawn(self._rate(ev))
             elif isinstance(ev, e.BreakoutsOpened):
                 if any(self.pid in r for r in ev.rooms) and self.rng.random() < 0.5:
                     self.group.spawn(self._say(self.rng.choice(CHAT), delay=self.rng.uniform(3, 15)))
@@ -132,6 +134,15 @@ class Participant:
         elif ev.kind == "multi" and ev.options:
             k = self.rng.randint(1, len(ev.options))
             await self._cmd(c.Vote(id=ev.id, choices=sorted(self.rng.sample(range(1, len(ev.options) + 1), k))))
+
+    async def _rate(self, ev: e.SurveyOpened) -> None:
+        """Most answer the end-of-session survey within a few seconds; some leave a word."""
+        await asyncio.sleep(self.rng.uniform(2, 10))
+        if not self.inside or self.rng.random() < 0.15:
+            return
+        ratings = [max(1, min(5, round(self.rng.gauss(4, 0.8)))) for _ in ev.items]
+        comment = self.rng.choice(["", "", "Thank you, this helped.", "More time for practice, please."])
+        await self._cmd(c.SurveyAnswer(ratings=ratings, comment=comment))
 
     async def _say(self, text: str, delay: float = 0.0) -> None:
         await asyncio.sleep(delay)

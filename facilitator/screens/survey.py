@@ -35,6 +35,7 @@ class SurveyScreen(FollowsRoom, ModalScreen[None]):
     DEFAULT_CSS = """
     SurveyScreen #items { height: auto; max-height: 8; }
     SurveyScreen #comments { height: 1fr; min-height: 3; }
+    SurveyScreen #toggle { width: 24; }   /* its longest label, so a new one is not cut */
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("o", "toggle", "Ask / close"),
                 Binding("r", "results", "Across sessions")]
