@@ -107,7 +107,8 @@ class Roster(DataTable):
             if m.admitted:
                 bits.append(f"{attended(m, now) / 60:.0f}m")
             if m.location:
-                bits.append(m.location[:10])
+                loc = m.location
+                bits.append(loc if len(loc) <= 10 else loc[:9] + "…")    # cut, and says so
             title += f" · {m.name[:9]} " + " ".join(bits)
         if self.border_title != title:      # a tick in a quiet room changes nothing: no repaint
             self.border_title = title

@@ -9,12 +9,13 @@ import { getPref, setPref } from "./device.js";
 
 const TITLE = "Group session";    // neutral: a shared device's history never names the group
 const SEEN_AFTER = 1200;          // ms the target must stay in view to count as seen
+const WORKING = ["click", "input", "change", "keydown"];   // someone using the card has seen it
 
 export class Alerts {
   constructor() {
     this.current = null;           // {kind, text, target}
     this.area = null;              // the section the banner points into
-    this.onFocusIn = () => this.clear();
+    this.onWork = () => this.clear();
     this.seenTimer = null;
     this.audio = null;
     this.sound = getPref("sound") === "on";
@@ -42,9 +43,10 @@ export class Alerts {
     if (this.sound) this.tone();
     const t = $(target);
     // working in the part it points at (a rating chosen, a field typed in) is seeing it, even
-    // where its heading has scrolled away under the banner
+    // where its heading has scrolled away under the banner. Not on focus: a tap focuses before
+    // it lands, and the banner going then would move the page under the finger.
     this.area = t && (t.closest("section") || t);
-    if (this.area) this.area.addEventListener("focusin", this.onFocusIn);
+    if (this.area) for (const k of WORKING) this.area.addEventListener(k, this.onWork);
     if (t && this.observer) {
       // seen only if it was not already in view when raised: start watching on the next frame
       requestAnimationFrame(() => { if (this.current && this.current.target === target) this.observer.observe(t); });
@@ -56,7 +58,7 @@ export class Alerts {
 
   clear() {
     clearTimeout(this.seenTimer);
-    if (this.area) this.area.removeEventListener("focusin", this.onFocusIn);
+    if (this.area) for (const k of WORKING) this.area.removeEventListener(k, this.onWork);
     this.area = null;
     if (this.observer) this.observer.disconnect();
     if (!this.current) return;
