@@ -56,6 +56,16 @@ def cause(exc: BaseException) -> str:
     return f"the record could not be written ({type(exc).__name__})"
 
 
+def record_failure(exc: BaseException) -> bool:
+    """Whether `exc` is a record that cannot be used now (SQLite's errors, the disk's, a lost
+    database or lease, PostgreSQL's driver's, known by its module so that a server on SQLite
+    never imports it), rather than a bug."""
+    from server.leases import Fenced
+    from server.record.postgres import RecordUnavailable
+    return (isinstance(exc, (sqlite3.Error, OSError, RecordUnavailable, Fenced))
+            or type(exc).__module__.split(".")[0] == "psycopg")
+
+
 class Health:
     def __init__(self, clock):
         self.clock = clock

@@ -135,3 +135,32 @@ async def test_new_program_from_the_palette(db):
         assert app.screen.query_one("#f-staff").value == "dana Dana facilitator"
         await _fill(pilot, app, form_text(id="iop-evening"))
         assert "a program 'iop-evening' already exists" in screen_text(app)
+
+
+async def test_a_full_disk_while_saving_a_program_is_said_on_the_form_and_the_console_goes_on(db):
+    """The console's own server cannot write the change: the form says why in a few words and
+    keeps what was typed, nothing is recorded, the room goes on, and saving again works."""
+    from tests.test_write_faults import allow_growth, limit_growth
+    app = program_app(db, "--program", "iop-evening")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        server = type("S", (), {"hub": app.target.hub})()     # what the disk helpers reach for
+        await pilot.press("P")
+        await until(pilot, lambda: type(app.screen).__name__ == "ProgramScreen", what="the program screen")
+        screen = app.screen
+        await pilot.press("s")
+        await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", what="the form")
+        await app.target.hub.flush()
+        limit_growth(server)                                  # more than the last page holds, below
+        long = ("What is said here stays here. " * 70)[:2000].strip()    # the longest an agreement may be
+        await _fill(pilot, app, {"agreement": long})
+        await until(pilot, lambda: "the disk is full" in screen_text(app), what="the refusal")
+        assert type(app.screen).__name__ == "ProgramForm" and app.screen.query_one("#f-agreement").value == long
+        assert app.conn == "online"
+        allow_growth(server)
+        await _fill(pilot, app, {"agreement": long})
+        await until(pilot, lambda: app.screen is screen, what="saved")
+    shown = subprocess.run([sys.executable, "-m", "server", "program", "show", "--db", db, "--program",
+                            "iop-evening", "--json"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "What is said here stays here. What is said" in shown.stdout

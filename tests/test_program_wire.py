@@ -144,3 +144,33 @@ async def test_a_participant_asking_is_forbidden_and_never_receives_program_data
                           ).fetchall()
     assert sorted(rows) == sorted((room, "p1", t) for t in ("program_list", "program_get", "program_links",
                                                             "program_change"))
+
+
+async def test_a_program_change_the_record_cannot_take_is_refused_and_the_connection_stays(served):
+    """A full disk while the facilitator edits a program: one clear refusal, nothing half
+    written, the console's connection and its room untouched, and the same change goes in
+    once writing works again."""
+    from tests.test_write_faults import allow_growth, limit_growth
+    server, connect, path = served
+    room = _tonight()
+    dana = await connect(room, "facilitator", "dana", "Dana")
+    assert isinstance(await dana.command(c.Open()), Ack)
+    got = await dana.ask(q.ProgramGet(program="iop-evening"))
+    before = got.data["program"]["changes"]
+    # more than the free room in the record's last page: the write needs a new one
+    enrol = [{"type": "member_enrolled", "member": f"n{i}", "name": "Jamie " + "J" * 150, "enrolled": "2026-12-01"}
+             for i in range(30)]
+    await server.hub.flush()
+    limit_growth(server)
+    refused = await dana.ask(q.ProgramChange(program="iop-evening", events=enrol))
+    assert isinstance(refused, Error) and refused.code == "unavailable", refused
+    assert refused.message == "the record cannot be used now (the disk is full); nothing was changed, try again"
+    # the connection is alive and the program unchanged
+    again = await dana.ask(q.ProgramGet(program="iop-evening"))
+    assert isinstance(again, Answer) and again.data["program"]["changes"] == before
+    assert "n0" not in again.data["program"]["members"]
+    allow_growth(server)
+    done = await dana.ask(q.ProgramChange(program="iop-evening", events=enrol))
+    assert isinstance(done, Answer) and {f"n{i}" for i in range(30)} <= done.data["program"]["members"].keys()
+    assert done.data["changes"] == before + 30
+    assert isinstance(await dana.command(c.Chat(text="still here")), Ack)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from server.programs.spec import ProgramError
 from server.programs.model import Program, evolve_program, fold_program, program_room  # noqa: F401
 from server.programs.store import (  # noqa: F401
     configure, load_program, programs, roster, scheduled_start, session_info, sessions, sessions_on, tonight,
@@ -63,12 +64,30 @@ def join_links(secret: bytes, program: Program, day: dt.date, base_url: str, roo
     return out
 
 
+class RecordNotNow(ProgramError):
+    """The record could not be read or written just now (a full disk, a lost database): the
+    change was not made, and the same one may be tried again."""
+    code = "unavailable"
+
+
 async def on_hub(hub, fn, *args):
     """Runs `fn(record, *args)` on a running hub's record, in the hub's own writer thread.
 
     The record has a single writer (a lock file): while a hub runs, it holds it, so a
     console embedding that hub changes programs through the hub's record. The writer
     thread is the one the hub appends room events in, so a program event and a room
-    event are never written at once, and reads see every write before them."""
+    event are never written at once, and reads see every write before them. A record that
+    fails is a `RecordNotNow` with the reason in a few words: a program screen or a remote
+    console says so, and neither the console nor the connection goes down with it."""
     import asyncio
-    return await asyncio.get_running_loop().run_in_executor(hub._writer, fn, hub.record, *args)
+    import logging
+
+    from server.health import cause, record_failure
+    try:
+        return await asyncio.get_running_loop().run_in_executor(hub._writer, fn, hub.record, *args)
+    except Exception as exc:    # noqa: BLE001 - only the record's failures are translated; the rest is raised
+        if not record_failure(exc):
+            raise
+        why = cause(exc)
+        logging.getLogger("session_server.programs").warning("a program read or change failed: %s", why)
+        raise RecordNotNow(f"the record cannot be used now ({why}); nothing was changed, try again") from None

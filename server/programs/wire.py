@@ -15,7 +15,7 @@ from protocol import programs as q
 from protocol.frames import Answer, Error
 from server.engine.base import Rejected
 from server.engine.permissions import allowed
-from server.programs import join_links, on_hub, program_data, store
+from server.programs import RecordNotNow, join_links, on_hub, program_data, store
 from server.programs.changes import change
 from server.programs.documents import score_trends
 from server.programs.model import AnyProgramEvent, Program
@@ -54,7 +54,16 @@ def survey_results(record, program_id: str):
 
 
 async def answer(hub, actor, host, ask) -> Answer | Error:
-    """The answer to one `ask` from `actor`, connected to the room `host`."""
+    """The answer to one `ask` from `actor`, connected to the room `host`. A record that cannot
+    be read or written now (a full disk, a lost database) is one `unavailable` refusal: the
+    asker's connection and room go on, and nothing of the change is kept (server.programs.on_hub)."""
+    try:
+        return await _answer(hub, actor, host, ask)
+    except RecordNotNow as exc:
+        return Error(id=ask.id, code=exc.code, message=str(exc))
+
+
+async def _answer(hub, actor, host, ask) -> Answer | Error:
     query, tag, room = ask.q, type(ask.q).__struct_config__.tag, host.id
 
     def refuse(code: str, message: str) -> Error:
@@ -85,6 +94,8 @@ async def answer(hub, actor, host, ask) -> Answer | Error:
             await on_hub(hub, change, query.program, events, f"console:{actor.id}", query.create)
         except msgspec.ValidationError as exc:
             return refuse("invalid", f"a program event: {exc}")
+        except RecordNotNow:
+            raise                # not the change's fault: `answer` says unavailable
         except ProgramError as exc:
             return refuse("invalid", str(exc))
         p = await on_hub(hub, store.load_program, query.program)
