@@ -89,6 +89,15 @@ async def test_a_participant_answers_the_survey_on_a_phone_with_the_keyboard(ser
     await page.wait_for_timeout(300)
     assert "Sam's own words" not in await page.content()
     assert await page.is_visible("#survey-card")          # still thanks them after the close
+    # a reload (the tab's own credential, a fresh welcome) brings back the thanks, not the form, and
+    # not their words or anyone else's
+    await page.reload()
+    await page.wait_for_selector("#stage-room:not([hidden])")
+    await until(page, "document.querySelector('#survey-card').textContent.includes('Thank you')")
+    assert not await page.locator("form.survey").count()
+    content = await page.content()
+    assert "More time for practice" not in content and "Sam's own words" not in content
+    assert await page.is_hidden("#alert-banner")
     assert not errors, errors
     # Sam, who is not the facilitator, got only his own receipt, with nothing in it
     got = [f.ev for f in sam.events if type(f.ev).__name__ == "SurveyAnswered"]
