@@ -36,7 +36,10 @@ class ProgramSource:
         """(program, plain data as `program show --json`, trends by member), None if none."""
         raise NotImplementedError
 
-    async def change(self, program_id: str, events: list, create: bool = False) -> None:
+    async def change(self, program_id: str, events: list, create: bool = False,
+                     based_on: int | None = None) -> None:
+        """Records the events; with `based_on` (the program's `changes` when it was read), only
+        if nobody has changed the program since."""
         raise NotImplementedError
 
     async def links(self, program: Program, day: dt.date) -> list[dict]:
@@ -61,10 +64,10 @@ class HubPrograms(ProgramSource):
         from server.programs.wire import view
         return await on_hub(self.hub, view, program_id)
 
-    async def change(self, program_id, events, create=False):
+    async def change(self, program_id, events, create=False, based_on=None):
         from server.programs import on_hub
         from server.programs.changes import change
-        await on_hub(self.hub, change, program_id, events, self.actor, create)
+        await on_hub(self.hub, change, program_id, events, self.actor, create, based_on)
 
     async def links(self, program, day):
         from server.programs import join_links
@@ -103,8 +106,9 @@ class WirePrograms(ProgramSource):
         trends = {m: {k: [tuple(x) for x in v] for k, v in t.items()} for m, t in d["trends"].items()}
         return msgspec.convert(d["program"], Program), d["data"], trends
 
-    async def change(self, program_id, events, create=False):
-        await self._ask(q.ProgramChange(program=program_id, events=msgspec.to_builtins(events), create=create))
+    async def change(self, program_id, events, create=False, based_on=None):
+        await self._ask(q.ProgramChange(program=program_id, events=msgspec.to_builtins(events), create=create,
+                                        based_on=based_on))
 
     async def links(self, program, day):
         return await self._ask(q.ProgramLinks(program=program.id, date=day.isoformat(), base_url=self.base_url))

@@ -36,6 +36,9 @@ class ProgramChange(ProgramQuery, tag="program_change"):
     program: Id
     events: Annotated[list[dict[str, Any]], Meta(min_length=1, max_length=50)]
     create: bool = False
+    # the program's `changes` when the asker read it: refused if the record has moved on since,
+    # so that a form saved over a stale copy does not quietly undo someone else's change
+    based_on: Annotated[int, Meta(ge=0)] | None = None
 
 
 class ProgramLinks(ProgramQuery, tag="program_links"):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zoneinfo
 
+import msgspec
 import pytest
 
 from facilitator.app import ConsoleApp
@@ -164,3 +165,30 @@ async def test_a_full_disk_while_saving_a_program_is_said_on_the_form_and_the_co
                             "iop-evening", "--json"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "What is said here stays here. What is said" in shown.stdout
+
+
+async def test_settings_saved_over_a_copy_someone_has_changed_since_are_refused(db):
+    """Two facilitators at once: the form holds the program as it was when opened; a change made
+    meanwhile (another console, `program import`) is not quietly undone by saving it."""
+    from server.programs import on_hub
+    app = program_app(db, "--program", "iop-evening")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        hub = app.target.hub
+        await pilot.press("P")
+        await until(pilot, lambda: type(app.screen).__name__ == "ProgramScreen", what="the program screen")
+        screen = app.screen
+        await pilot.press("s")
+        await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", what="the form")
+        # meanwhile, elsewhere: the title changes
+        p = await on_hub(hub, lambda rec: changes.store.load_program(rec, "iop-evening"))
+        other = msgspec.structs.replace(changes.store.settings_of(p), title="Evening IOP (renamed elsewhere)")
+        await on_hub(hub, changes.change, "iop-evening", [other], "console:kim", False, p.changes)
+        await _fill(pilot, app, {"capacity": "12"})
+        await until(pilot, lambda: "changed meanwhile" in screen_text(app), what="the refusal")
+        assert type(app.screen).__name__ == "ProgramForm"
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, what="back")
+    shown = subprocess.run([sys.executable, "-m", "server", "program", "show", "--db", db, "--program",
+                            "iop-evening", "--json"], capture_output=True, text=True, timeout=60)
+    assert '"title": "Evening IOP (renamed elsewhere)"' in shown.stdout and '"capacity": 10' in shown.stdout

@@ -63,8 +63,13 @@ async def test_the_programs_facilitator_reads_changes_and_issues_links_over_the_
     p = msgspec.convert(got.data["program"], store.Program)
     settings = msgspec.to_builtins(store.settings_of(p))
     settings["capacity"] = 12
-    changed = await dana.ask(q.ProgramChange(program="iop-evening", events=[settings]))
+    changed = await dana.ask(q.ProgramChange(program="iop-evening", events=[settings], based_on=p.changes))
     assert isinstance(changed, Answer) and changed.data["program"]["capacity"] == 12
+    # the same form saved again over the copy it was opened with: refused, nothing recorded
+    settings["capacity"] = 9
+    stale = await dana.ask(q.ProgramChange(program="iop-evening", events=[settings], based_on=p.changes))
+    assert isinstance(stale, Error) and stale.code == "invalid" and "changed meanwhile (1 change(s)" in stale.message
+    settings["capacity"] = 12
     # the program file's own checks, with its words
     settings["timezone"] = "Mars/Olympus"
     bad = await dana.ask(q.ProgramChange(program="iop-evening", events=[settings]))

@@ -207,7 +207,9 @@ class ProgramForm(ModalScreen[str | None]):
     @work(exclusive=True, group="program-form")
     async def _record(self, defined) -> None:
         try:
-            await self.source.change(defined.id, [defined], create=self.program is None)
+            # the settings as a whole replace the program's: only over the version this form showed
+            await self.source.change(defined.id, [defined], create=self.program is None,
+                                     based_on=None if self.program is None else self.program.changes)
         except ProgramError as exc:
             self._show({"form": _words(str(exc))})
             return

@@ -18,12 +18,18 @@ from server.programs.spec import ProgramError, parse, table_of
 CONSOLE_EVENTS = (ProgramDefined, MemberEnrolled, MemberDischarged)
 
 
-def checked(current: Program | None, program_id: str, events: list, create: bool = False) -> list:
-    """The events as they would be recorded (settings in their stored form); ProgramError if not."""
+def checked(current: Program | None, program_id: str, events: list, create: bool = False,
+            based_on: int | None = None) -> list:
+    """The events as they would be recorded (settings in their stored form); ProgramError if not.
+    With `based_on`, the program must still be as it was after that many changes."""
     if create and current is not None:
         raise ProgramError(f"program.id: a program {program_id!r} already exists")
     if not create and current is None:
         raise ProgramError(f"the record has no program {program_id!r}")
+    if based_on is not None and current is not None and current.changes != based_on:
+        n = current.changes - based_on
+        raise ProgramError(f"the program was changed meanwhile ({n} change(s) since this was opened, by another "
+                           "console or the command line): nothing was saved; open it again to see them")
     after = msgspec.convert(msgspec.to_builtins(current), Program) if current else Program(id=program_id)
     out = []
     for ev in events:
@@ -42,10 +48,12 @@ def checked(current: Program | None, program_id: str, events: list, create: bool
     return [spec.defined if isinstance(ev, ProgramDefined) else ev for ev in out]
 
 
-def change(record, program_id: str, events: list, actor: str, create: bool = False) -> Program:
-    """Checks and records a console's change; returns the program as it now is."""
+def change(record, program_id: str, events: list, actor: str, create: bool = False,
+           based_on: int | None = None) -> Program:
+    """Checks and records a console's change; returns the program as it now is. It runs in the
+    record's one writer, so the check against `based_on` and the write cannot be split."""
     current = store.load_program(record, program_id)
-    events = checked(current, program_id, events, create)
+    events = checked(current, program_id, events, create, based_on)
     p = current or Program(id=program_id)
     if current is not None:
         # a settings event that changes nothing is not recorded: the log shows real changes only

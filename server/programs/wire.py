@@ -91,7 +91,8 @@ async def _answer(hub, actor, host, ask) -> Answer | Error:
     if isinstance(query, q.ProgramChange):
         try:
             events = msgspec.convert(query.events, list[AnyProgramEvent])
-            await on_hub(hub, change, query.program, events, f"console:{actor.id}", query.create)
+            await on_hub(hub, change, query.program, events, f"console:{actor.id}", query.create,
+                         query.based_on)
         except msgspec.ValidationError as exc:
             return refuse("invalid", f"a program event: {exc}")
         except RecordNotNow:
