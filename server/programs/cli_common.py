@@ -45,6 +45,7 @@ def _read(path: str):
 
 def _write(path: str, create: bool = False):
     from server.record import Record, is_postgres
+    from server.record.lock import RecordLocked
     if is_postgres(path):
         # a program belongs to no server: its pseudo-room is never fenced by a lease
         return _postgres(path, readonly=False)
@@ -61,7 +62,10 @@ def _write(path: str, create: bool = False):
         raise _Fail(f"{path} is not a writable record: {exc}") from None
     except OSError as exc:
         raise _Fail(f"cannot open {path} for writing: {exc.strerror or exc}") from None
-    except Exception as exc:    # the record's writer lock: a server is writing it (one writer per record)
+    except RecordLocked:        # one writer per record: the server running on it
+        raise _Fail(f"cannot write {path}: a server is running on this record. Change the program from a "
+                    "console connected to that server (its program screen, P), or stop the server first") from None
+    except Exception as exc:    # noqa: BLE001 - any other refusal to open, in its own words
         raise _Fail(f"cannot write {path}: {exc}") from None
 
 
