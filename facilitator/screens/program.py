@@ -52,8 +52,8 @@ class ProgramScreen(ModalScreen[None]):
 
     @property
     def may_edit(self) -> bool:
-        # changing who is expected is the power to configure a room: the facilitator's alone
-        return allowed(self.role or self.app.role, "configure")
+        # the server's own rule for a program change (permissions.PROGRAMS), so the buttons and the server agree
+        return allowed(self.role or self.app.role, "program_change")
 
     @property
     def may_issue(self) -> bool:
