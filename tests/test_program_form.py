@@ -188,7 +188,14 @@ async def test_settings_saved_over_a_copy_someone_has_changed_since_are_refused(
         await until(pilot, lambda: "changed meanwhile" in screen_text(app), what="the refusal")
         assert type(app.screen).__name__ == "ProgramForm"
         await pilot.press("escape")
-        await until(pilot, lambda: app.screen is screen, what="back")
+        # back on the program screen, the other change is shown, and the next form starts from it
+        await until(pilot, lambda: app.screen is screen and "renamed elsewhere" in screen_text(app),
+                    what="the other change shown")
+        await pilot.press("s")
+        await until(pilot, lambda: type(app.screen).__name__ == "ProgramForm", what="the form again")
+        assert app.screen.query_one("#f-title").value == "Evening IOP (renamed elsewhere)"
+        await _fill(pilot, app, {"capacity": "12"})
+        await until(pilot, lambda: app.screen is screen and "Capacity 12" in screen_text(app), what="saved")
     shown = subprocess.run([sys.executable, "-m", "server", "program", "show", "--db", db, "--program",
                             "iop-evening", "--json"], capture_output=True, text=True, timeout=60)
-    assert '"title": "Evening IOP (renamed elsewhere)"' in shown.stdout and '"capacity": 10' in shown.stdout
+    assert '"title": "Evening IOP (renamed elsewhere)"' in shown.stdout and '"capacity": 12' in shown.stdout

@@ -181,7 +181,9 @@ class ProgramScreen(ModalScreen[None]):
         def done(saved: str | None) -> None:
             if saved:
                 self.notify("Settings recorded in the program's log.", timeout=4)
-                self.reload()
+            # read again either way: a save refused because someone changed the program meanwhile
+            # is answered by showing their change, and the next form starts from it
+            self.reload()
         self.app.push_screen(ProgramForm(self.source, self.program), done)
 
     def action_enrol(self) -> None:
