@@ -322,7 +322,8 @@ class Gateway:
     def _device_gate(self, hello: Hello, claims: tokens.Claims, host) -> tuple[str, str, str] | None:
         """A refusal (code, message, close reason) for a hello that may not take the place it asks for."""
         if claims.dev is not None:
-            if self.devices.revoked(host.id, claims.id):
+            left = tokens.left_since(claims, host.visible.members.get(claims.id))     # the record's word
+            if left or self.devices.revoked(host.id, claims.id):
                 return ("unauthorized", "this device has left the session; open your join link to come back",
                         "unauthorized")
             if not self.devices.check(host.id, claims.id, claims.dev):
@@ -337,7 +338,8 @@ class Gateway:
     def _send_device(self, conn: Conn) -> None:
         claims, dev = conn.device
         now = time.time()
-        credential, exp = tokens.device_credential(self.hub.secret, claims, dev, now, tokens.DEVICE_TTL)
+        credential, exp = tokens.device_credential(self.hub.secret, claims, dev, now, tokens.DEVICE_TTL,
+                                                   issued=self.hub.clock.now())
         # renewed at a third of its life, so a few missed pongs never let it lapse
         conn.renew_at = now + (exp - now) / 3
         conn.send(encode(Device(credential=credential, expires=exp), conn.binary))

@@ -36,6 +36,9 @@ class Claims(msgspec.Struct, kw_only=True, omit_defaults=True):
     # keeps a link token's payload (and so its signature) as it always was.
     dev: str | None = None
     link_exp: float | None = None       # on a device credential: the link's own end, which renewals keep to
+    # on a device credential: when it was issued, on the room's clock (the record's), so that the
+    # record itself can say it predates the person's leaving, after a restart or on another server
+    issued: float | None = None
 
 
 class TokenError(Exception):
@@ -80,12 +83,12 @@ def verify(secret: bytes, token: str, now: float) -> Claims:
 
 
 def device_credential(secret: bytes, claims: Claims, dev: str, now: float,
-                      ttl: float = DEVICE_TTL) -> tuple[str, float]:
+                      ttl: float = DEVICE_TTL, issued: float | None = None) -> tuple[str, float]:
     """A short-lived credential for one device, standing in for the link it was exchanged for."""
     link_exp = claims.link_exp if claims.link_exp is not None else claims.exp
     exp = min(now + ttl, link_exp)     # never outlives the link itself
     return sign(secret, Claims(room=claims.room, role=claims.role, id=claims.id, name=claims.name,
-                               exp=exp, dev=dev, link_exp=link_exp)), exp
+                               exp=exp, dev=dev, link_exp=link_exp, issued=issued)), exp
 
 
 _REVOKED = ""
@@ -104,7 +107,9 @@ class Devices:
 
     Kept in memory: after a restart nobody is known, and a genuine, unexpired
     credential is taken as the current device (first come). The short TTL
-    bounds what that can let in.
+    bounds what that can let in, and a leave is also judged from the record
+    (`left_since`): a credential issued before the person left opens nothing,
+    on any server, after any restart.
     """
 
     def __init__(self) -> None:
@@ -124,6 +129,13 @@ class Devices:
 
     def revoked(self, room: str, person: str) -> bool:
         return self._current.get((room, person)) == _REVOKED
+
+
+def left_since(claims: Claims, member) -> bool:
+    """Whether the room's record says this person left after the credential was issued (or it
+    carries no issue time, as before these credentials had one)."""
+    return (member is not None and member.status == "left" and member.last_left is not None
+            and (claims.issued is None or claims.issued < member.last_left))
 
 
 def room_of(token: str) -> str | None:

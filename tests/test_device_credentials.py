@@ -118,6 +118,54 @@ async def test_leaving_revokes_the_device(server, fac):
     assert await closed_reason(ws2) == "unauthorized"
 
 
+async def test_a_device_that_left_stays_out_after_a_restart_and_on_another_server(tmp_path):
+    """Who left is in the record: a server that restarts (or takes the room over) knows nothing
+    of the first one's devices, yet a credential issued before the leave still opens nothing;
+    the person's link brings them back, with a new credential that does work there."""
+    import asyncio
+    import secrets as _secrets
+
+    from server.app import EmbeddedServer
+    from tests.conftest import Group
+    db, key = str(tmp_path / "record.db"), _secrets.token_bytes(32)
+    first = await EmbeddedServer(db, key).start()
+    group = Group(first)
+    f = await group.start(participants=("p1",))
+    link = first.token(ROOM, "participant", "p1", "Alex")
+    ws, _ = await hello(first, link)
+    old = (await recv_type(ws, "device"))["credential"]
+    for cid, cmd in (("a1", {"do": "accept_agreement"}), ("a2", {"do": "check_in", "location": "Home"})):
+        await ws.send(json.dumps({"t": "cmd", "id": cid, "cmd": cmd}))
+        answer = await recv_type(ws, "ack")
+        assert answer["id"] == cid, answer
+    assert (await f.command(c.Admit(target="p1"))).seq                       # in the room, then leaves it
+    await ws.send(json.dumps({"t": "cmd", "id": "x1", "cmd": {"do": "leave"}}))
+    assert (await recv_type(ws, "ack"))["id"] == "x1"
+    assert await asyncio.wait_for(closed_reason(ws), 5) == "left"
+    assert first.hub.rooms[ROOM].visible.members["p1"].status == "left"
+    await group.close()
+    await first.stop()
+
+    again = await EmbeddedServer(db, key).start()      # empty device registry: only the record knows
+    try:
+        ws2, refusal = await hello(again, old)
+        assert refusal["code"] == "unauthorized" and "left the session" in refusal["message"], refusal
+        assert await closed_reason(ws2) == "unauthorized"
+        ws3, back = await hello(again, link)          # the link itself still brings them back
+        assert back["t"] == "welcome"
+        fresh = (await recv_type(ws3, "device"))["credential"]
+        await ws3.close()
+    finally:
+        await again.stop()
+    third = await EmbeddedServer(db, key).start()
+    try:
+        ws4, w = await hello(third, fresh)              # issued after the leave: it opens the place
+        assert w["t"] == "welcome", w
+        await ws4.close()
+    finally:
+        await third.stop()
+
+
 async def test_terminal_clients_keep_using_the_link(server, fac):
     link = server.token(ROOM, "participant", "p1", "Alex")
     cl = SessionClient(server.url, link, name="p1")
