@@ -309,7 +309,7 @@ class Gateway:
             conn.device = (claims, claims.dev)
         elif hello.device and claims.role == "participant":
             conn.device = (claims, self.devices.exchange(host.id, actor.id))
-            self._send_device(conn)
+            self._send_device(conn, host)
         log.info("joined room=%s role=%s", _short(host.id), actor.role)
         try:
             await self._frames(ws, conn, host, actor, binary)
@@ -335,11 +335,15 @@ class Gateway:
             return ("conflict", "this link is already open in another tab or on another device", "in use")
         return None
 
-    def _send_device(self, conn: Conn) -> None:
+    def _send_device(self, conn: Conn, host) -> None:
         claims, dev = conn.device
         now = time.time()
+        # never dated before the person's last leave in the record, even by a server whose clock
+        # lags the one they left on: a credential issued after it must not read as older
+        m = host.visible.members.get(claims.id)
+        issued = max(self.hub.clock.now(), (m.last_left or 0.0) if m is not None else 0.0)
         credential, exp = tokens.device_credential(self.hub.secret, claims, dev, now, tokens.DEVICE_TTL,
-                                                   issued=self.hub.clock.now())
+                                                   issued=issued)
         # renewed at a third of its life, so a few missed pongs never let it lapse
         conn.renew_at = now + (exp - now) / 3
         conn.send(encode(Device(credential=credential, expires=exp), conn.binary))
@@ -369,7 +373,7 @@ class Gateway:
         st["garbage"] = 0
         if isinstance(frame, Ping):
             if conn.device is not None and time.time() >= conn.renew_at:
-                self._send_device(conn)
+                self._send_device(conn, host)
 
             def pong(_=None):
                 conn.send(encode(Pong(id=frame.id, seq=host.visible.seq,
