@@ -187,7 +187,7 @@ async def test_a_late_joiner_resuming_from_zero_gets_a_fresh_view_not_the_histor
 
 
 async def test_leaving_and_coming_back_does_not_bring_what_was_said_meanwhile(group):
-    f = await group.start(participants=("p1", "p2"))
+    await group.start(participants=("p1", "p2"))
     await group.admit("p1", "p2")
     p1 = group.clients["p1"]
     await ok(p1, c.Chat(text="before I left"))

@@ -73,7 +73,7 @@ async def test_queue_fifo_and_fair_with_talk_time(group, server):
 async def test_participant_stream_never_carries_staff_data(group):
     f = await group.start()
     await group.admit("p1", "p2")
-    p1, p2 = group.clients["p1"], group.clients["p2"]
+    p1 = group.clients["p1"]
     await p1.command(c.ShareLocation(location="123 Main St, Springfield"))
     await f.command(c.Note(target="p1", text="seemed flat tonight"))
     await f.command(c.Flag(target="p1", level="urgent", reason="mentioned a plan"))
@@ -141,7 +141,7 @@ def _sample_args():
 
 @pytest.mark.parametrize("role", ["facilitator", "cofacilitator", "observer", "participant"])
 async def test_every_role_command_pair_follows_the_matrix(group, role):
-    f = await group.start(participants=("p1", "p2"))
+    await group.start(participants=("p1", "p2"))
     await group.admit("p1")
     actor = group.clients["p1"] if role == "participant" else group.client("x1", role)
     if role != "participant":
@@ -190,7 +190,7 @@ async def test_resume_after_a_cut_gets_exactly_the_missing_events(group, server)
 
 
 async def test_far_behind_client_gets_a_fresh_snapshot(group):
-    f = await group.start()
+    await group.start()
     again = group.client("o2", "observer")
     w = await again.connect(resume=10_000)   # from a future this server never had
     assert not w.resumed and w.state is not None
@@ -214,7 +214,7 @@ async def test_a_retried_command_is_applied_once(group, server):
 
 
 async def test_malformed_frames_get_invalid_naming_the_field_and_connection_stays(group):
-    f = await group.start()
+    await group.start()
     await group.admit("p1")
     p1 = group.clients["p1"]
     r = await p1.command_raw({"do": "go_around", "seconds": "ten"})
@@ -308,7 +308,7 @@ async def test_an_independent_msgpack_client_can_run_a_room(server):
 
 
 async def test_json_text_frames_work_the_same(group):
-    f = await group.start()
+    await group.start()
     await group.admit("p1", binary=False)
     p1 = group.clients["p1"]
     assert isinstance(await p1.command(c.RaiseHand()), Ack)

@@ -2,10 +2,6 @@
 questionnaires with alerts, warnings before the end, late joiners during breakouts."""
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
 from protocol import commands as c
 from protocol import events as e
 from protocol.frames import Ack, Error

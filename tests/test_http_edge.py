@@ -87,7 +87,7 @@ class Serve:
         return data.split(b"\r\n", 1)[0].decode()
 
     def upgrade(self, *lines: str, host: str | None = None) -> str:
-        head = [f"GET / HTTP/1.1", f"Host: {host if host is not None else f'{HOST}:{self.port}'}", "Upgrade: websocket",
+        head = ["GET / HTTP/1.1", f"Host: {host if host is not None else f'{HOST}:{self.port}'}", "Upgrade: websocket",
                 "Connection: Upgrade", f"Sec-WebSocket-Key: {KEY}", "Sec-WebSocket-Version: 13", *lines]
         return self.raw("\r\n".join(head) + "\r\n\r\n")
 

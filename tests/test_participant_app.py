@@ -3,12 +3,10 @@ against a real session server on loopback, with a scripted facilitator."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from pathlib import Path
 
 import msgspec
-import pytest
 from textual.widgets import Checkbox, Input, Label, RadioSet, Static
 
 from facilitator.participant import cli as pa

@@ -35,7 +35,7 @@ async def test_a_resume_into_a_full_room_puts_the_participant_back_in_the_waitin
     # docs/protocol.md section 10: the seat of a participant who left is gone once the room is full
     from protocol import commands as c
     from protocol import events as e
-    f = await group.start(participants=("p1", "p2", "p3"), capacity=2)
+    await group.start(participants=("p1", "p2", "p3"), capacity=2)
     await group.admit("p1", "p2")
     p1 = group.clients["p1"]
     last = p1.last_seq

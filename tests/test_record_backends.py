@@ -83,7 +83,7 @@ def test_verify_catches_any_changed_row_a_removed_tail_and_a_removed_room(spec):
     rec.close()
     db, ph, pos = _raw(spec)
     # a changed byte in a middle row of room r1
-    body = bytes(db.execute(f"SELECT body FROM log WHERE room='r1' AND seq=3").fetchone()[0])
+    body = bytes(db.execute("SELECT body FROM log WHERE room='r1' AND seq=3").fetchone()[0])
     db.execute(f"UPDATE log SET body = {ph} WHERE room='r1' AND seq=3", (body[:-1] + b"\xff",))
     res = open_record(spec, readonly=True).verify()
     assert not res.ok and res.bad_id == 3, res
