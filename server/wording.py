@@ -146,4 +146,23 @@ def event_line(s: RoomState, ev: e.Event, words: bool = True) -> str:
             return f"FLAG {ev.level} on {n(ev.target)}{said(ev.reason)}"
         case e.FlagCleared():
             return f"flags on {n(ev.target)} cleared by {n(ev.by)}{said(ev.reason)}"
-    return type(ev).__name__
+        case e.VoiceJoined():
+            where = "the main room" if not ev.room else f"breakout room {ev.room}"
+            return f"{n(ev.person)} {'listens in to' if ev.listening else 'joined voice in'} {where}"
+        case e.VoiceLeft():
+            return f"{n(ev.person)} left voice"
+        case e.MicMuted():
+            return f"{n(ev.person)} muted by {n(ev.by)}"
+        case e.MicUnmuted():
+            return f"{n(ev.person)} unmuted by {n(ev.by)}"
+        case e.FloorHeld():
+            return f"{n(ev.by)} {'held' if ev.on else 'released'} the floor"
+        case e.VoiceTalking():
+            return f"{n(ev.person)} {'started' if ev.talking else 'stopped'} talking"
+        case e.SurveyOpened():
+            return "satisfaction survey asked (S shows the answers)"
+        case e.SurveyAnswered():
+            return f"{n(ev.person)} answered the satisfaction survey"     # what they said: S, unattributed
+        case e.SurveyClosed():
+            return "satisfaction survey closed"
+    return type(ev).__name__      # an event this table has not met: its name, never a crash

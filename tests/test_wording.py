@@ -41,3 +41,39 @@ def test_a_review_leaves_out_what_anyone_typed_and_the_console_shows_it():
     assert describe(s, chat, words=False) == "Alex wrote to facilitators"
     # a flag without a reason ends at the name, not at a colon
     assert describe(s, e.Flagged(by="f1", target="p1", level="urgent")) == "FLAG urgent on Alex"
+
+
+def test_every_kind_of_event_has_words_and_a_survey_answer_tells_only_who():
+    import typing
+    import msgspec
+    s = _room()
+    examples = {
+        e.SurveyAnswered: e.SurveyAnswered(person="p1", ratings=[5, 4, 1], comment="the facilitator was rude"),
+        e.VoiceJoined: e.VoiceJoined(person="f1", room=2, listening=True),
+    }
+    for kind in typing.get_args(e.AnyEvent):
+        ev = examples.get(kind)
+        if ev is None:      # any instance will do: the words must not be the class's name
+            fields = {f.name: _sample(f.type) for f in msgspec.structs.fields(kind) if f.required}
+            ev = kind(**fields)
+        assert describe(s, ev) != kind.__name__, kind.__name__
+    answered = describe(s, examples[e.SurveyAnswered])
+    assert answered == "Alex answered the satisfaction survey" and "rude" not in answered and "5" not in answered
+    assert describe(s, examples[e.VoiceJoined]) == "Dana listens in to breakout room 2"
+
+
+def _sample(t):
+    """A value of a field's type, for building an event of each kind."""
+    import typing
+    origin = typing.get_origin(t)
+    if origin is typing.Annotated:
+        return _sample(typing.get_args(t)[0])
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return _sample(next(a for a in typing.get_args(t) if a is not type(None)))
+    if origin in (list, tuple, set):
+        return []
+    if origin is dict:
+        return {}
+    if origin is typing.Literal:
+        return typing.get_args(t)[0]
+    return {str: "p1", int: 1, float: 1.0, bool: False}.get(t, None) if isinstance(t, type) else "p1"
