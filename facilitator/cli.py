@@ -151,7 +151,9 @@ def _local_setup(args, demo: bool):
         target = Target(server.url, token, invite=invite_fn(server, room, token_dir), stop=stop, note=note,
                         port=server.port, staff_link=staff_link(server, token),
                         hub=server.hub, program=(program.id, day) if program is not None else None,
-                        http_url=server.http_url)
+                        http_url=server.http_url,
+                        again="" if demo else (f"facilitator --program {program.id}" if program is not None
+                                               else f"facilitator --room {room}"))
         if not demo and program is None:
             app.call_later(app.action_invite)
         return target

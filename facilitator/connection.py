@@ -39,6 +39,7 @@ class Target:
     hub: object | None = None   # a local server's hub: the program screen reads and writes through it
     program: tuple[str, object] | None = None   # (program id, date) of a program's session
     http_url: str = ""
+    again: str = ""             # a local room: the command that brings it back after quitting ("" for the demo)
 
 
 def token_role(token: str) -> str | None:

@@ -250,4 +250,5 @@ class RoomActions:
                         self.exit()
                 self.run_worker(close_then_quit(), group="commands", exit_on_error=False)
         self.push_screen(QuitScreen(local=local, may_close=self.may("close_session"),
-                                    port=getattr(self.target, "port", None)), done)
+                                    port=getattr(self.target, "port", None),
+                                    again=getattr(self.target, "again", "")), done)

@@ -34,3 +34,23 @@ async def test_a_local_room_names_its_record(tmp_path, monkeypatch):
     async with app.run_test(size=(160, 45)) as pilot:
         await until(pilot, lambda: app.room is not None and app.room.phase == "open", what="the room")
         assert any(f"Record: {db}" in n.message for n in app._notifications)
+
+
+async def test_quitting_says_how_to_come_back_in_each_kind_of_local_session(tmp_path, monkeypatch):
+    """The quit question names the command that brings this session back: none for the demo
+    (it ends with its simulated group), `--room` for a room (a program's evening: tests/test_console_program.py)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    cases = [(["--seed", "3"], True, "This demo runs inside this console"),
+             (["--room", "tue", "--db", str(tmp_path / "tue.db")], False, "until you start `facilitator --room tue`")]
+    for argv, demo, said in cases:
+        app = ConsoleApp(setup=_local_setup(parser().parse_args(argv), demo=demo), key_guard=0)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await until(pilot, lambda: app.room is not None and app.room.phase == "open", what="the room")
+            while type(app.screen).__name__ != "MainScreen" and len(app.screen_stack) > 1:
+                await pilot.press("escape")          # the room's invite screen opens by itself
+                await pilot.pause(0.1)
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: type(app.screen).__name__ == "QuitScreen", what="the question")
+            said_there = " ".join(str(x.render()) for x in app.screen.query("Label"))
+            assert said in said_there, said_there
+            await pilot.press("escape")

@@ -189,3 +189,14 @@ async def test_closing_a_programs_session_offers_the_group_note_saved_where_the_
     assert chosen.read_text() == draft
     assert oct(os.stat(chosen).st_mode & 0o777) == "0o600"
     assert os.listdir(cwd) == []          # nothing landed where the console was started from
+
+
+async def test_quitting_a_programs_evening_names_the_command_that_brings_it_back(db):
+    app = program_app(db, "--program", "iop-evening")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await opened(pilot, app)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: type(app.screen).__name__ == "QuitScreen", what="the question")
+        said_there = " ".join(str(x.render()) for x in app.screen.query("Label"))
+        assert "until you start `facilitator --program iop-evening`" in said_there, said_there
+        await pilot.press("escape")

@@ -13,14 +13,14 @@ class QuitScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "stay", "Stay"), Binding("y", "pick('quit')", "Quit", show=False)]
 
-    def __init__(self, local: bool, may_close: bool, port: int | None = None):
+    def __init__(self, local: bool, may_close: bool, port: int | None = None, again: str = ""):
         super().__init__()
-        self.local, self.may_close, self.port = local, may_close, port
+        self.local, self.may_close, self.port, self.again = local, may_close, port, again
 
     def compose(self) -> ComposeResult:
-        if self.local and self.port:
+        if self.local and self.port and self.again:
             what = ("This room's server runs inside this console: quitting stops it, and participants "
-                    "see “Reconnecting…” until you start `facilitator --room` again. It comes back "
+                    f"see “Reconnecting…” until you start `{self.again}` again. It comes back "
                     f"on port {self.port} with the same links, and nothing that happened is lost.")
         elif self.local:
             what = "This demo runs inside this console: quitting ends it and its simulated group."
