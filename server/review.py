@@ -74,6 +74,7 @@ TIMELINE = (
     e.Excused, e.Left, e.Dropped, e.Returned, e.DropOverdue, e.TurnStarted, e.GoAroundStarted, e.GoAroundEnded,
     e.BreakoutsOpened, e.BreakoutsClosed, e.HelpRequested, e.HelpAcknowledged, e.PollOpened, e.PollClosed,
     e.PollShared, e.QuestionnaireAlert, e.TimerStarted, e.TimerExpired, e.AgendaAdvanced, e.Flagged, e.QueueModeSet,
+    e.MicMuted, e.MicUnmuted, e.FloorHeld, e.SurveyOpened, e.SurveyClosed,
 )
 
 

@@ -160,7 +160,7 @@ def event_line(s: RoomState, ev: e.Event, words: bool = True) -> str:
         case e.VoiceTalking():
             return f"{n(ev.person)} {'started' if ev.talking else 'stopped'} talking"
         case e.SurveyOpened():
-            return "satisfaction survey asked (S shows the answers)"
+            return "satisfaction survey asked"
         case e.SurveyAnswered():
             return f"{n(ev.person)} answered the satisfaction survey"     # what they said: S, unattributed
         case e.SurveyClosed():

@@ -77,3 +77,14 @@ def _sample(t):
     if origin is typing.Literal:
         return typing.get_args(t)[0]
     return {str: "p1", int: 1, float: 1.0, bool: False}.get(t, None) if isinstance(t, type) else "p1"
+
+
+def test_the_review_timeline_tells_when_the_survey_was_asked_and_closed_but_not_who_said_what():
+    s = _room()
+    s.opened_at = 1000.0
+    history = [(1000.0, 1, "staff", e.SessionOpened()),
+               (4300.0, 2, "all", e.SurveyOpened(items=["Helpful"], low="No", high="Yes", comment="Anything?")),
+               (4310.0, 3, "p:p1", e.SurveyAnswered(person="p1", ratings=[2], comment="too long")),
+               (4500.0, 4, "all", e.SurveyClosed())]
+    assert review.timeline(s, history) == [("0:00", "session opened"), ("55:00", "satisfaction survey asked"),
+                                           ("58:20", "satisfaction survey closed")]
