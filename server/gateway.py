@@ -338,10 +338,7 @@ class Gateway:
     def _send_device(self, conn: Conn, host) -> None:
         claims, dev = conn.device
         now = time.time()
-        # never dated before the person's last leave in the record, even by a server whose clock
-        # lags the one they left on: a credential issued after it must not read as older
-        m = host.visible.members.get(claims.id)
-        issued = max(self.hub.clock.now(), (m.last_left or 0.0) if m is not None else 0.0)
+        issued = tokens.issue_time(self.hub.clock.now(), host.visible.members.get(claims.id))
         credential, exp = tokens.device_credential(self.hub.secret, claims, dev, now, tokens.DEVICE_TTL,
                                                    issued=issued)
         # renewed at a third of its life, so a few missed pongs never let it lapse

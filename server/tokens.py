@@ -131,6 +131,14 @@ class Devices:
         return self._current.get((room, person)) == _REVOKED
 
 
+def issue_time(now: float, member) -> float:
+    """When a device credential is issued, on the room's clock: never before the person's last leave
+    in the record, even on a server whose clock lags the one they left on, so that `left_since`
+    never reads a credential issued after the leave as older."""
+    last = member.last_left if member is not None else None
+    return max(now, last or 0.0)
+
+
 def left_since(claims: Claims, member) -> bool:
     """Whether the room's record says this person left after the credential was issued (or it
     carries no issue time, as before these credentials had one)."""

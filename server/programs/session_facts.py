@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from protocol import events as e
 from protocol.state import RoomState
+from server.programs.reports import held
+from server.programs.store import zone
+from server.review import fold_until
 
 QUESTIONNAIRES = ("phq2", "gad2")
 
@@ -76,9 +79,6 @@ def read_held(record, p, room: str):
     """A held session of program `p`, read once for a document: (its attendance, the room folded to
     its end, the history that fold was made of, the program's zone, the facts). LookupError when the
     room never opened in the record."""
-    from server.programs.reports import held
-    from server.programs.store import zone
-    from server.review import fold_until
     h = held(record, room, p)
     if h is None:
         raise LookupError(f"room {room!r} has no session that opened in the record")
