@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 
 import pytest
 
@@ -69,3 +70,18 @@ async def group(server):
     g = Group(server)
     yield g
     await g.close()
+
+
+def _needs(tool: str, why: str):
+    """A test that needs a program fails, never skips, when it is missing: ./run-tests
+    installs every one of them (.ci/install-services), so a missing one is a broken setup."""
+    @pytest.fixture
+    def fixture():
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed; it is needed {why} (./run-tests installs it)")
+    return fixture
+
+
+needs_tmux = _needs("tmux", "to drive the console in a real terminal")
+needs_node = _needs("node", "to run the page's JavaScript")
+needs_git = _needs("git", "to list the tracked files")

@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import subprocess
+import time
 
 
 class NamespaceUnavailable(RuntimeError):
@@ -23,6 +24,20 @@ def _ip(*args: str) -> None:
         raise NamespaceUnavailable(f"ip {' '.join(args)}: {r.stderr.strip()}")
 
 
+def _settled(name: str, within: float = 5.0) -> None:
+    """Waits until both ends of the pair are up, so nothing about the network
+    changes after the test has begun."""
+    deadline = time.monotonic() + within
+    while True:
+        r = subprocess.run(["ip", "-n", name, "-o", "link", "show", "up"], capture_output=True, text=True)
+        if all(f" {dev}@" in r.stdout and "LOWER_UP" in r.stdout.split(f" {dev}@", 1)[1].split("\n", 1)[0]
+               for dev in ("v0", "v1")):
+            return
+        if time.monotonic() > deadline:
+            raise NamespaceUnavailable(f"the veth pair in {name} did not come up: {r.stdout.strip()}")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def namespace():
     if os.geteuid() != 0:
@@ -30,12 +45,21 @@ def namespace():
     name = f"gcm-{secrets.token_hex(3)}"
     _ip("netns", "add", name)
     try:
+        # No IPv6 here: its link-local addresses would arrive a second or two after the
+        # links come up, and Chromium takes a new address for a network change and fails
+        # whatever the page is loading at that moment (ERR_NETWORK_CHANGED).
+        for key in ("all", "default"):
+            r = subprocess.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                                f"net.ipv6.conf.{key}.disable_ipv6=1"], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise NamespaceUnavailable(f"sysctl in the namespace: {r.stderr.strip()}")
         _ip("-n", name, "link", "set", "lo", "up")
         _ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
         _ip("-n", name, "addr", "add", "10.77.0.1/24", "dev", "v0")
         _ip("-n", name, "addr", "add", "10.77.0.2/24", "dev", "v1")
         _ip("-n", name, "link", "set", "v0", "up")
         _ip("-n", name, "link", "set", "v1", "up")
+        _settled(name)
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)

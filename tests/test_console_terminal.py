@@ -13,7 +13,7 @@ import pytest
 
 from facilitator.cli import main
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+pytestmark = pytest.mark.usefixtures("needs_tmux")
 
 
 SOCKET = f"console-test-{os.getpid()}"       # a private tmux server: nobody else's sessions or sizes

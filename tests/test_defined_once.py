@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import typing
 
@@ -49,7 +48,7 @@ def test_each_caller_rounds_its_own_way_and_writes_time_alike():
     assert clock(89.3) == "1:30" and clock(89.1) == "1:29" and clock(300.2) == "5:00" and clock(-3) == "0:00"     # up, never below zero
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's clock")
+@pytest.mark.usefixtures("needs_node")
 def test_the_pages_countdown_reads_as_the_terminal_clients():
     xs = [-5, 0, 0.1, 0.25, 0.26, 0.9, 1, 59.3, 59.8, 60, 61.2, 599.75, 3599.9, 3600, 3600.3, 7322.6]
     code = (f"const m = await import({json.dumps('file://' + os.path.join(JS, 'dom.js'))});"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -22,7 +21,7 @@ HERE = os.path.dirname(__file__)
 MACHINE = os.path.join(HERE, "..", "server", "web", "static", "js", "session.js")
 STORIES_JS = os.path.join(HERE, "js", "session_stories.mjs")
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+pytestmark = pytest.mark.usefixtures("needs_node")
 
 ME = fr.You(id="p1", name="Alex", role="participant")
 

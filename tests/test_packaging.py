@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git to list the tracked files")
+pytestmark = pytest.mark.usefixtures("needs_git")
 
 
 def _tracked() -> list[str]:

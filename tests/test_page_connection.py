@@ -112,3 +112,38 @@ async def test_the_page_is_back_within_seconds_of_the_server(tmp_path, browser):
     finally:
         await ctx.close()
         await srv.stop()
+
+
+async def test_a_page_whose_code_failed_to_load_loads_itself_again(server, browser):
+    """The network changes while the page loads and one of its modules fails: without
+    js/loading.js the page says "Connecting…" for ever. It loads itself again and joins;
+    when the code never loads, it says so instead of "Connecting…"."""
+    await facilitator(server)
+    link = invite_link(server.secret, ROOM, "Alex", "p1", server.http_url, 3600)
+    ctx = await browser.new_context(viewport=PHONE)
+    page = await ctx.new_page()
+    failed = []
+
+    async def once(route):
+        if not failed:
+            failed.append(route.request.url)
+            await route.abort("addressunreachable")
+        else:
+            await route.continue_()
+    await page.route("**/static/js/room.js", once)
+    await page.goto(link)
+    await page.wait_for_selector("#stage-agreement:not([hidden])", timeout=15000)
+    assert failed, "the module was never asked for"
+    await wait_state(page, lambda s: s == "online", 10)
+    assert "Agree" in await page.inner_text("#stage-agreement") or await page.is_visible("#agree-box")
+    await ctx.close()
+
+    ctx = await browser.new_context(viewport=PHONE)
+    page = await ctx.new_page()
+    await page.route("**/static/js/room.js", lambda route: route.abort("addressunreachable"))
+    await page.goto(link)
+    deadline = time.monotonic() + 20
+    while "did not load." not in await page.inner_text("#conn-text"):
+        assert time.monotonic() < deadline, await page.inner_text("#conn-text")
+        await page.wait_for_timeout(200)
+    await ctx.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -137,7 +136,7 @@ def tmux(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null", *args], **kw)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.usefixtures("needs_tmux")
 async def test_in_a_real_terminal_a_facilitator_token_stops_and_the_chat_keeps_every_word(server, tmp_path):
     """`facilitator join URL --token-file F` in tmux at 100 columns: the staff token ends at once
     with what to do, and a participant sees the whole crisis line."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import shutil
 import subprocess
 
 import msgspec
@@ -230,7 +229,7 @@ def same(page: dict, server: dict) -> dict:
     return {k: (page.get(k), server.get(k)) for k in {*page, *server} if page.get(k) != server.get(k)}
 
 
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's fold")
+needs_node = pytest.mark.usefixtures("needs_node")
 
 
 @needs_node

@@ -50,6 +50,7 @@ class Story:
         self.port = 0
         self.proc = None
         self.pages: dict[str, object] = {}
+        self.page_log: dict[str, list[str]] = {}
         self.out: dict = {}
         self.media_args = ["--media-interfaces", "v0"]     # the server starts its own Janus
 
@@ -82,6 +83,11 @@ class Story:
     async def open_page(self, browser, pid, role="participant", path="/"):
         ctx = await browser.new_context(viewport={"width": 390, "height": 844})
         page = await ctx.new_page()
+        # what the page itself reported, kept to say why a page did not come up
+        seen = self.page_log.setdefault(pid, [])
+        page.on("pageerror", lambda e: seen.append(f"error: {e}"))
+        page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("requestfailed", lambda r: seen.append(f"failed: {r.url.split('#')[0]} {r.failure}"))
         tok = self.token(role, pid, NAMES.get(pid, "Dana"))
         await page.goto(f"http://127.0.0.1:{self.port}{path}#t={tok}")
         self.pages[pid] = page
@@ -97,7 +103,7 @@ class Story:
             state = await page.inner_text("#voice-state") if await page.query_selector("#voice-state") else "?"
             conn = await page.evaluate("document.querySelector('#conn')?.dataset.state || '?'")
             raise RuntimeError(f"{pid}'s voice button never enabled (voice: {state!r}, connection: {conn}): "
-                               f"{type(exc).__name__}") from None
+                               f"{type(exc).__name__}; the page said {self.page_log.get(pid, [])[-8:]}") from None
         await page.click("#voice-btn")
         # polled with evaluate: the page's CSP (rightly) forbids the eval that wait_for_function uses
         deadline = time.monotonic() + 20

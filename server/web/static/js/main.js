@@ -269,6 +269,7 @@ function wire() {
 }
 
 function boot() {
+  document.documentElement.dataset.started = "1";    // the page's code runs (js/loading.js)
   pass = takePass();
   wire();
   alerts = new Alerts();

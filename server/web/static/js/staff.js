@@ -1,6 +1,8 @@
 // The staff voice page: the same voice card, with listening in to a breakout room.
 import { mountVoice } from "./voice_ui.js";
 
+document.documentElement.dataset.started = "1";    // the page's code runs (js/loading.js)
+
 const m = /[#&]t=([^&]+)/.exec(location.hash);
 const token = m ? decodeURIComponent(m[1]) : null;
 // the link's token is not left in the address bar or the history
