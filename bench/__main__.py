@@ -27,7 +27,7 @@ SETTINGS = {
               "resolution": 2.0, "max_rooms": 25, "step_budget_s": 25, "hold_rooms": 0, "hold_window_s": 0,
               "record_sizes": [1, 10, 100], "record_seconds": 0.3, "fold_rooms": 3, "fold_repeats": 1,
               "restart_rooms": 100, "restart_minutes": 5, "restart_long_minutes": 0, "console_presses": 40,
-              "ladder_repeats": 1,
+              "ladder_repeats": 1, "generators": 1,
               "scale_rooms": 6, "scale_window_s": 1.5, "scale_repeats": 1, "scale_steps": [10],
               "scale_budget_s": 20, "failover_kills": 1, "pg_record_sizes": [1, 10]},
     "full": {"fixed_rooms": 40, "window_s": 10.0, "rate": 1.0, "repeats": 3,
@@ -37,7 +37,8 @@ SETTINGS = {
              "max_rooms": min(1600, max_rooms()), "step_budget_s": 1200, "hold_rooms": 400, "hold_window_s": 30.0,
              "record_sizes": [1, 10, 100, 1000], "record_seconds": 2.0, "fold_rooms": 20, "fold_repeats": 3,
              "restart_rooms": 1000, "restart_minutes": 5, "restart_long_minutes": 30, "console_presses": 300,
-             "ladder_repeats": 3,
+             # generator processes (bench/generators.py): 1 is every round's setting so far
+             "ladder_repeats": 3, "generators": 1,
              "scale_rooms": 40, "scale_window_s": 10.0, "scale_repeats": 3, "scale_steps": [60, 100, 160, 250, 400, 640, 1000],
              "scale_budget_s": 1200, "failover_kills": 6, "pg_record_sizes": [1, 10, 100, 1000]},
 }
@@ -83,13 +84,14 @@ async def race(cfg: dict) -> dict:
         order = kinds if i % 2 == 0 else kinds[::-1]
         for k in order:
             log(f"fixed load: {k}, {cfg['fixed_rooms']} rooms, repeat {i + 1}/{cfg['repeats']}")
-            fixed[k].append(await run_once(k, cfg["fixed_rooms"], w, rate, seed=11 + i))
+            fixed[k].append(await run_once(k, cfg["fixed_rooms"], w, rate, seed=11 + i,
+                                           generators=cfg.get("generators", 1)))
     out = {k: {"fixed_load": fixed_summary(fixed[k])} for k in kinds}
     for k in kinds:
         out[k]["fixed_load"]["p99_ms_spread"] = spread([r["latency_ms"]["p99"] for r in fixed[k]])
         out[k]["fixed_load"]["delivered_events_per_s_spread"] = spread([r["delivered_events_per_s"] for r in fixed[k]])
     first = {k: first_step(fixed[k]) for k in kinds}
-    runner = lambda k, rooms, seed: run_once(k, rooms, w, rate, seed=seed)
+    runner = lambda k, rooms, seed: run_once(k, rooms, w, rate, seed=seed, generators=cfg.get("generators", 1))
     cs = await climbs(kinds, runner, cfg, cfg["steps"], first, cfg["step_budget_s"], cfg.get("ladder_repeats", 1))
     for k in kinds:
         bests = [c[0][k] for c in cs]
@@ -132,7 +134,7 @@ async def main_async(quick: bool, only: str | None = None, overrides: dict | Non
     result: dict = {"mode": "quick" if quick else "full", "commit": commit(),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
                     "settings": {k: cfg[k] for k in ("fixed_rooms", "window_s", "rate", "repeats", "steps", "resolution",
-                                                      "max_rooms", "ladder_repeats")}
+                                                      "max_rooms", "ladder_repeats", "generators")}
                     | {"people_per_room": 12, "limit_p99_ms": LIMIT_MS}}
     if overrides:
         result["settings_changed"] = overrides

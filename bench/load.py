@@ -201,7 +201,10 @@ def pct(sorted_vals: list[float], q: float) -> float:
 class Run:
     def __init__(self, kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
                  connect_concurrency: int = 32, compression: str | None = "deflate", bursts: bool = True,
-                 pg=None, servers: int = 1):
+                 pg=None, servers: int = 1, generators: int = 1, part: int = 0):
+        # generators: processes the people are spread over (bench/generators.py); this one
+        # drives the rooms r with r % generators == part, so the reading of a burst is
+        # shared out and its latency is the server's, not one generator's queue.
         # pg: a server.record.pgserver.LocalPostgres; each run gets a fresh database on it.
         # servers: project processes sharing that record; room r is served by server r % servers,
         # and its people connect straight to it (what HAProxy's `balance url_param room` gives).
@@ -217,6 +220,8 @@ class Run:
         self.peers: list[list[Peer]] = []
         self.tmp: tempfile.TemporaryDirectory | None = None
         self.base_seq = [0] * rooms
+        self.generators, self.part = generators, part
+        self.mine = [r for r in range(rooms) if r % generators == part]
 
     def target_of(self, r: int) -> "Target":
         return self.targets[r % len(self.targets)]
@@ -273,39 +278,39 @@ class Run:
         db = self.pg.create_database() if self.pg is not None else os.path.join(self.tmp.name, "record.db")
         self.targets = [Target(self.kind, db, secret, index=i) for i in range(self.servers)]
         self.target = self.targets[0]
+        helpers = None
         try:
             t_start = clock()
             await asyncio.gather(*(t.start() for t in self.targets))
             rss_empty = sum(t.rss() for t in self.targets)
-            self.peers = [[Peer(self, r, w) for w in range(sch.PARTICIPANTS + 1)] for r in range(self.rooms)]
-            sem = asyncio.Semaphore(self.conc)
-            await asyncio.gather(*(self._setup_room(r, sem) for r in range(self.rooms)))
+            if self.generators > 1:
+                from bench.generators import Helpers
+                helpers = await Helpers(self).start()      # they connect the other parts' rooms meanwhile
+            await self.connect_rooms()
+            if helpers is not None:
+                await helpers.ready()
             setup_s = clock() - t_start
             await asyncio.sleep(0.3)
             rss_held = sum(t.rss() for t in self.targets)
             if on_ready is not None:
                 await on_ready(self)
-            if self.kind == "project":
-                for d in self.rec.deliveries:
-                    if d[1] > self.base_seq[d[0]]:
-                        self.base_seq[d[0]] = d[1]
-            self.rec.deliveries.clear()
-            plans = [sch.window(self.room_id(r), self.seed * 100_003 + r, self.seconds, self.rate, self.bursts)
-                     for r in range(self.rooms)]
-            gc.collect()
-            gc.disable()      # a full collection here would show up as latency that is ours, not the server's
-            try:
-                cpu0, gen0, t0 = self._cpus(), time.process_time(), clock() + 0.2
-                await asyncio.gather(*(self._room(r, plans[r], t0) for r in range(self.rooms)))
-                # drain: until nothing has arrived for a while, bounded
-                limit = clock() + max(3.0, self.seconds)
-                while clock() < limit and clock() - self.rec.last_rx < 0.5:
-                    await asyncio.sleep(0.05)
-                t1 = clock()
-                cpu1, gen1 = self._cpus(), time.process_time()
-            finally:
-                gc.enable()
-            result = self._figures(t1 - t0)
+            cpu0, gen0, t0 = self._cpus(), time.process_time(), clock() + 0.2
+            if helpers is not None:
+                helpers.go(t0)
+            t1 = await self.drive(t0)
+            cpu1, gen1 = self._cpus(), time.process_time()
+            lat, kinds, counts = self.latencies()
+            gen_cpu = [gen1 - gen0]
+            if helpers is not None:
+                for part in await helpers.results():
+                    lat.extend(part["lat"])
+                    for k, v in part["kinds"].items():
+                        kinds.setdefault(k, []).extend(v)
+                    for k, v in part["counts"].items():
+                        counts[k] = counts[k] + v if k != "errors" else counts[k] + collections.Counter(v)
+                    gen_cpu.append(part["cpu_s"])
+                    t1 = max(t1, part["t1"])
+            result = self._figures(lat, kinds, counts, t1 - t0)
             result.update(
                 rooms=self.rooms, connections=self.rooms * (sch.PARTICIPANTS + 1), setup_s=round(setup_s, 2),
                 server_cpu_pct=round(100 * (cpu1[0] - cpu0[0]) / (t1 - t0), 1),
@@ -314,23 +319,61 @@ class Run:
                 server_cpu_each_pct=[round(100 * (b - a) / (t1 - t0), 1) for a, b in zip(cpu0[2], cpu1[2])],
                 postgres_cpu_pct=(round(100 * (cpu1[1] - cpu0[1]) / (t1 - t0), 1)
                                   if self.pg is not None else None),
-                loadgen_cpu_pct=round(100 * (gen1 - gen0) / (t1 - t0), 1),
+                # the busiest generator process: near a whole core, it sets the pace (bench/ladder.py)
+                loadgen_cpu_pct=round(100 * max(gen_cpu) / (t1 - t0), 1),
+                loadgen_cpu_each_pct=[round(100 * g / (t1 - t0), 1) for g in gen_cpu],
+                generators=self.generators,
                 rss_empty_mb=round(rss_empty / 2**20, 1), rss_held_mb=round(rss_held / 2**20, 1),
                 rss_per_connection_kb=round((rss_held - rss_empty) / 1024 / (self.rooms * sch.PARTICIPANTS), 1),
             )
             return result
         finally:
+            if helpers is not None:
+                await helpers.stop()
             await asyncio.gather(*(t.stop() for t in self.targets))
-            for room in self.peers:
-                for p in room:
-                    await p.close()
+            await self.close_all()
             self.tmp.cleanup()
+
+    async def connect_rooms(self) -> None:
+        """Connects this part's rooms and sets each one up as a facilitator would."""
+        self.peers = [[Peer(self, r, w) for w in range(sch.PARTICIPANTS + 1)] if r % self.generators == self.part
+                      else [] for r in range(self.rooms)]
+        sem = asyncio.Semaphore(self.conc)
+        await asyncio.gather(*(self._setup_room(r, sem) for r in self.mine))
+
+    async def drive(self, t0: float) -> float:
+        """Runs this part's rooms on their timelines from t0 (on `clock`, which every
+        process on the machine shares) and drains; returns when it ended."""
+        if self.kind == "project":
+            for d in self.rec.deliveries:
+                if d[1] > self.base_seq[d[0]]:
+                    self.base_seq[d[0]] = d[1]
+        self.rec.deliveries.clear()
+        plans = {r: sch.window(self.room_id(r), self.seed * 100_003 + r, self.seconds, self.rate, self.bursts)
+                 for r in self.mine}
+        gc.collect()
+        gc.disable()      # a full collection here would show up as latency that is ours, not the server's
+        try:
+            await asyncio.gather(*(self._room(r, plans[r], t0) for r in self.mine))
+            # drain: until nothing has arrived for a while, bounded
+            limit = clock() + max(3.0, self.seconds)
+            while clock() < limit and clock() - self.rec.last_rx < 0.5:
+                await asyncio.sleep(0.05)
+            return clock()
+        finally:
+            gc.enable()
+
+    async def close_all(self) -> None:
+        for room in self.peers:
+            for p in room:
+                await p.close()
 
     def _cpus(self) -> tuple[float, float, list[float]]:
         each = [t.cpu() for t in self.targets]
         return sum(each), (postgres_cpu(self.pg) if self.pg is not None else 0.0), each
 
-    def _figures(self, elapsed: float) -> dict:
+    def latencies(self) -> tuple[list[float], dict[str, list[float]], dict]:
+        """Every delivery's latency (seconds), by the kind of command that caused it, and the counts."""
         rec = self.rec
         lat: list[float] = []
         kinds: dict[str, list[float]] = collections.defaultdict(list)
@@ -364,22 +407,26 @@ class Run:
                     continue
                 lat.append(t - t_send)
                 kinds[kind].append(t - t_send)
+        counts = {"commands": len(rec.sent), "acks": sum(len(a) for a in rec.acks), "unmatched": unmatched,
+                  "errors": collections.Counter(rec.errors), "skipped": rec.skipped}
+        return lat, dict(kinds), counts
+
+    def _figures(self, lat: list[float], kinds: dict[str, list[float]], counts: dict, elapsed: float) -> dict:
         lat.sort()
-        n_acks = sum(len(a) for a in rec.acks)
         out = {
-            "commands": len(rec.sent),
+            "commands": counts["commands"],
             "deliveries": len(lat),
             "delivered_events_per_s": round(len(lat) / self.seconds, 1),
             "latency_ms": {"p50": round(1000 * pct(lat, 0.50), 2), "p99": round(1000 * pct(lat, 0.99), 2),
                            "max": round(1000 * lat[-1], 2) if lat else float("nan")},
             "by_kind_p99_ms": {k: round(1000 * pct(sorted(v), 0.99), 2) for k, v in sorted(kinds.items())},
-            "unmatched": unmatched,
-            "errors": dict(rec.errors),
-            "skipped": rec.skipped,
+            "unmatched": counts["unmatched"],
+            "errors": dict(counts["errors"]),
+            "skipped": counts["skipped"],
             "window_s": round(elapsed, 2),
         }
         if self.kind == "project":
-            out["acks"] = n_acks
+            out["acks"] = counts["acks"]
         return out
 
 
@@ -399,6 +446,7 @@ def sustained(result: dict, limit_ms: float = 100.0) -> bool:
 
 
 async def run_once(kind: str, rooms: int, seconds: float, rate: float, seed: int = 7,
-                   compression: str | None = "deflate", bursts: bool = True, pg=None, servers: int = 1) -> dict:
+                   compression: str | None = "deflate", bursts: bool = True, pg=None, servers: int = 1,
+                   generators: int = 1) -> dict:
     return await Run(kind, rooms, seconds, rate, seed, compression=compression, bursts=bursts,
-                     pg=pg, servers=servers).execute()
+                     pg=pg, servers=servers, generators=generators).execute()

@@ -12,7 +12,10 @@ changed) and, when the server stops, writes percentiles as JSON:
 - `fanout`: delivering one commit's events to every connection that hears them;
 - `loop_lag`: how late a 5 ms sleep on the loop wakes (anything that holds the loop);
 - `gc`: each collection's pause, by generation, on whichever thread it ran;
-- `batch_rows`, `batch_commands`: what one commit carried.
+- `batch_rows`, `batch_commands`: what one commit carried;
+- `bursts`: for the commits of 50 commands or more, a timeline in ms from the first
+  frame the server read for it: when the frames were read, decided (submitted), the
+  commit began, its write ended and its fan-out ended.
 """
 from __future__ import annotations
 
@@ -45,6 +48,10 @@ class Trace:
         self._submitted: dict[int, float] = {}
         self._append_end = 0.0
         self._task: asyncio.Task | None = None
+        self._read: dict[int, float] = {}      # a submission's future -> when its frame was read
+        self._frame_t = 0.0
+        self.bursts: list[dict] = []
+        self.flushes: list[tuple[float, float]] = []      # each outbox flush: start, end
 
     def install(self) -> "Trace":
         hub, rec = self.hub, self.hub.record
@@ -53,6 +60,7 @@ class Trace:
         def _submit(*a, **kw):
             fut = submit(*a, **kw)
             self._submitted[id(fut)] = clock()
+            self._read[id(fut)] = self._frame_t
             return fut
 
         def _audit(*a, **kw):
@@ -62,13 +70,19 @@ class Trace:
 
         async def _commit(batches):
             t = clock()
+            subs, reads = [], []
             for b in batches:
                 s = self._submitted.pop(id(b.future), None)
+                r = self._read.pop(id(b.future), None)
                 if s is not None:
                     self.t["queued"].append(t - s)
+                    subs.append(s)
+                if r:
+                    reads.append(r)
             self.t["batch_rows"].append(sum(len(b.rows) for b in batches) / 1000)   # counts, kept as ms
             self.t["batch_commands"].append(len(batches) / 1000)
             self._append_end = 0.0
+            self._last_append_end = t
             t_f = [0.0]
 
             def _deliver(host, items):
@@ -90,13 +104,20 @@ class Trace:
                 self.t["connections_per_commit"].append(len(set(sent)) / 1000)
             if t_f[0]:
                 self.t["fanout"].append(clock() - t_f[0])
+            if len(batches) >= 50 and reads:
+                z = min(reads)
+                ms = lambda x: round(1000 * (x - z), 2)
+                self.bursts.append({"commands": len(batches), "sends": len(sent), "at": z,
+                                    "read": [ms(min(reads)), ms(max(reads))], "decided": [ms(min(subs)), ms(max(subs))],
+                                    "commit_start": ms(t), "write_end": ms(self._last_append_end),
+                                    "fanout_end": ms(clock())})
 
         def _append(rows, snaps=()):
             t0 = clock()
             try:
                 return append(rows, snaps)
             finally:
-                self._append_end = clock()
+                self._append_end = self._last_append_end = clock()
                 self.t["write"].append(self._append_end - t0)
 
         hub._submit, hub._audit, hub._commit, rec.append = _submit, _audit, _commit, _append
@@ -108,6 +129,20 @@ class Trace:
                 self._sent.append(id(conn))
             conn_send(conn, data)
         gateway.Conn.send = _send
+        frame = gateway.Gateway._frame
+
+        async def _frame(gw, *a, **kw):
+            self._frame_t = clock()         # a command is decided within its frame's handling
+            return await frame(gw, *a, **kw)
+        gateway.Gateway._frame = _frame
+        from server import outbox
+        flush = outbox.flush
+
+        def _flush():
+            t0 = clock()
+            flush()
+            self.flushes.append((t0, clock()))
+        outbox.flush = _flush
         gc.callbacks.append(self._on_gc)
         self._task = asyncio.get_running_loop().create_task(self._lag())
         return self
@@ -131,6 +166,12 @@ class Trace:
         for k in ("batch_rows", "batch_commands", "sends_per_commit", "connections_per_commit"):   # counts
             out[k] = pcts(self.t[k])
         out["gc_ms"] = {f"gen{g}": pcts(v) for g, v in self.gc.items()}
+        for b in self.bursts:       # the writes of its fan-out: the outbox's next flush
+            end = b["at"] + b["fanout_end"] / 1000
+            nxt = next(((a, e) for a, e in self.flushes if a >= end - 1e-4), None)
+            if nxt is not None:
+                b["written"] = round(b["fanout_end"] + 1000 * (nxt[1] - end), 2)
+        out["bursts"] = self.bursts[-40:]      # the last: setup makes bursts of its own
         with open(path, "w") as f:
             json.dump(out, f, indent=1)
 
