@@ -34,7 +34,8 @@ async def scale(cfg: dict) -> dict:
     async def runner(name, n, seed, window=None):
         v = VARIANTS[name]
         return await run_once("project", n, window or w, rate, seed=seed,
-                              pg=pg if v["pg"] else None, servers=v["servers"])
+                              pg=pg if v["pg"] else None, servers=v["servers"],
+                              generators=cfg.get("generators", 1))
 
     out: dict = {"rooms": rooms, "window_s": w, "repeats": cfg["scale_repeats"]}
     try:

@@ -63,6 +63,7 @@ class ParticipantWaiting(Event, tag="participant_waiting"):
 
 class WaitingLeft(Event, tag="waiting_left"):
     person: str
+    by_choice: bool = False     # they said `leave`; False: their connection ended while they waited
 
 
 class AgreementAccepted(Event, tag="agreement_accepted"):

@@ -56,6 +56,9 @@ class Member(Struct, kw_only=True, gc=False):
     waited: float = 0.0                # seconds of waiting-room intervals already closed
     removed_at: float | None = None
     last_left: float | None = None
+    # when they last said `leave`, in the room or in the waiting room (a drop is not a leave):
+    # a device credential issued before it opens nothing, on any server (server/tokens.py)
+    chose_to_leave: float | None = None
     present_since: float | None = None  # start of the interval now counting
     attended: float = 0.0              # seconds of intervals already closed
     drop_at: float | None = None

@@ -135,15 +135,26 @@ def issue_time(now: float, member) -> float:
     """When a device credential is issued, on the room's clock: never before the person's last leave
     in the record, even on a server whose clock lags the one they left on, so that `left_since`
     never reads a credential issued after the leave as older."""
-    last = member.last_left if member is not None else None
-    return max(now, last or 0.0)
+    if member is None:
+        return now
+    return max(now, member.last_left or 0.0, member.chose_to_leave or 0.0)
+
+
+def _last_leave(member) -> float | None:
+    """When the record says this person last chose to leave (the room or its waiting room);
+    a record written before that was kept: when they left the room, if that is where they are."""
+    if member is None:
+        return None
+    if member.chose_to_leave is not None:
+        return member.chose_to_leave
+    return member.last_left if member.status == "left" else None
 
 
 def left_since(claims: Claims, member) -> bool:
     """Whether the room's record says this person left after the credential was issued (or it
     carries no issue time, as before these credentials had one)."""
-    return (member is not None and member.status == "left" and member.last_left is not None
-            and (claims.issued is None or claims.issued < member.last_left))
+    last = _last_leave(member)
+    return last is not None and (claims.issued is None or claims.issued < last)
 
 
 def room_of(token: str) -> str | None:

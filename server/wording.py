@@ -44,7 +44,7 @@ def event_line(s: RoomState, ev: e.Event, words: bool = True) -> str:
         case e.ParticipantWaiting():
             return f"{ev.name} is in the waiting room"
         case e.WaitingLeft():
-            return f"{n(ev.person)} left the waiting room"
+            return f"{n(ev.person)} {'left' if ev.by_choice else 'lost their connection in'} the waiting room"
         case e.AgreementAccepted():
             return f"{n(ev.person)} accepted the agreement"
         case e.LocationCheckedIn():

@@ -196,3 +196,58 @@ def test_a_device_credential_never_outlives_its_link_and_a_link_token_is_unchang
     assert exp2 == 1000.0
     cred, exp = tokens.device_credential(secret, link, "d1", now=0.0)
     assert exp == tokens.DEVICE_TTL
+
+
+async def test_leaving_from_the_waiting_room_holds_after_a_restart_and_a_drop_there_does_not(tmp_path):
+    """A leave from the waiting room is in the record too (`waiting_left` with `by_choice`):
+    after a restart the old credential opens nothing. A connection lost while waiting is no
+    leave: that person's credential still brings them back to the door."""
+    import asyncio
+    import secrets as _secrets
+
+    from server.app import EmbeddedServer
+    from tests.conftest import Group
+    db, key = str(tmp_path / "record.db"), _secrets.token_bytes(32)
+    first = await EmbeddedServer(db, key).start()
+    group = Group(first)
+    await group.start(participants=("p1", "p2"))
+    creds = {}
+    for pid, name in (("p1", "Alex"), ("p2", "Blake")):
+        ws, w = await hello(first, first.token(ROOM, "participant", pid, name))
+        creds[pid] = (ws, (await recv_type(ws, "device"))["credential"])
+        for cid, cmd in (("a1", {"do": "accept_agreement"}), ("a2", {"do": "check_in", "location": "Home"})):
+            await ws.send(json.dumps({"t": "cmd", "id": cid, "cmd": cmd}))
+            assert (await recv_type(ws, "ack"))["id"] == cid
+    members = first.hub.rooms[ROOM].visible.members
+    assert members["p1"].status == members["p2"].status == "waiting"
+    ws1, old1 = creds["p1"]
+    await ws1.send(json.dumps({"t": "cmd", "id": "x1", "cmd": {"do": "leave"}}))     # p1 leaves the door
+    assert (await recv_type(ws1, "ack"))["id"] == "x1"
+    assert await asyncio.wait_for(closed_reason(ws1), 5) == "left"
+    ws2, old2 = creds["p2"]
+    ws2.transport.abort()                                                             # p2's network goes
+    for _ in range(100):
+        if members["p2"].status != "waiting":
+            break
+        await asyncio.sleep(0.05)
+    assert members["p1"].chose_to_leave is not None and members["p2"].chose_to_leave is None
+    await group.close()
+    await first.stop()
+
+    again = await EmbeddedServer(db, key).start()      # an empty device registry: only the record knows
+    try:
+        ws, refusal = await hello(again, old1)
+        assert refusal["code"] == "unauthorized" and "left the session" in refusal["message"], refusal
+        assert await closed_reason(ws) == "unauthorized"
+        ws, w = await hello(again, old2)
+        assert w["t"] == "welcome" and w["state"]["status"] == "waiting", w
+        await ws.close()
+        ws, w = await hello(again, again.token(ROOM, "participant", "p1", "Alex"))    # the link still works
+        assert w["t"] == "welcome", w
+        fresh = (await recv_type(ws, "device"))["credential"]
+        await ws.close()
+        ws, w = await hello(again, fresh)
+        assert w["t"] == "welcome", w
+        await ws.close()
+    finally:
+        await again.stop()

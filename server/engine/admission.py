@@ -168,7 +168,7 @@ def leave(state: RoomState, cmd: c.Leave, ctx: Ctx) -> list[Emit]:
     if m.role in STAFF_ROLES:
         return [Emit("all", e.StaffLeft(person=m.id))]
     if m.status == "waiting":
-        return [Emit(f"p:{m.id}", e.WaitingLeft(person=m.id))]
+        return [Emit(f"p:{m.id}", e.WaitingLeft(person=m.id, by_choice=True))]
     if m.status != "present":
         raise Rejected("conflict", "you are not in the room")
     out: list[Emit] = []
@@ -280,6 +280,8 @@ def _waiting_left(s: RoomState, ev: e.WaitingLeft, at: float) -> None:
     if m.status == "waiting":
         _stop_waiting(m, at)
         m.status = "absent"
+    if ev.by_choice:
+        m.chose_to_leave = at
 
 
 def _agreed(s: RoomState, ev: e.AgreementAccepted, at: float) -> None:
@@ -336,6 +338,7 @@ def _removed(s: RoomState, ev: e.Removed, at: float) -> None:
 
 def _left(s: RoomState, ev: e.Left, at: float) -> None:
     _leaves(s.members[ev.person], s, at, "left")
+    s.members[ev.person].chose_to_leave = at
 
 
 def _excused(s: RoomState, ev: e.Excused, at: float) -> None:
