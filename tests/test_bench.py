@@ -95,3 +95,21 @@ def test_the_scale_figures_are_side_by_side(quick):
     fo = quick["failover"]
     assert fo["failures"] == 0, fo["first_failures"]
     assert fo["served_again_s"]["n"] >= 1 and positive(fo["served_again_s"]["median"])
+
+
+def test_the_load_spread_over_two_generator_processes_is_the_same_load():
+    """`Run(generators=2)`: each process drives half the rooms on the one shared clock, and the
+    merged run sends the same commands and receives the same deliveries as one process does."""
+    import asyncio
+
+    from bench.load import run_once
+
+    async def both():
+        return [await run_once(kind, 6, 2.0, 1.0, seed=5, generators=g)
+                for kind in ("project", "relay") for g in (1, 2)]
+    one_p, two_p, one_r, two_r = asyncio.run(both())
+    for one, two in ((one_p, two_p), (one_r, two_r)):
+        assert (two["commands"], two["deliveries"]) == (one["commands"], one["deliveries"]) and one["deliveries"] > 0
+        assert two["errors"] == one["errors"] == {} and two["unmatched"] == 0
+        assert two["generators"] == 2 and len(two["loadgen_cpu_each_pct"]) == 2
+        assert positive(two["latency_ms"]["p99"])
