@@ -103,6 +103,13 @@ class Dropped(Event, tag="dropped"):
     person: str
 
 
+class DeviceIssued(Event, tag="device_issued"):
+    """A participant's link was exchanged for a device credential (docs/protocol.md §3):
+    `device` is now the one device that holds their place, on every server."""
+    person: str
+    device: str
+
+
 class Returned(Event, tag="returned"):
     """An admitted participant is back (after a drop or a leave) without waiting."""
     person: str
@@ -410,7 +417,7 @@ class SurveyClosed(Event, tag="survey_closed"):
 AnyEvent = Union[
     RoomConfigured, SessionOpened, SessionClosed, StaffEntered, StaffLeft,
     ParticipantWaiting, WaitingLeft, AgreementAccepted, LocationCheckedIn, Admitted, Denied,
-    Removed, Excused, Left, Dropped, Returned, DropOverdue,
+    Removed, Excused, Left, Dropped, Returned, DropOverdue, DeviceIssued,
     HandRaised, HandLowered, TurnStarted, TurnEnded, QueueMoved, QueueModeSet,
     GoAroundStarted, GoAroundEnded,
     BreakoutsPlanned, BreakoutMoved, BreakoutsOpened, BreakoutsWarning, BreakoutsBroadcast,

@@ -59,6 +59,7 @@ class Member(Struct, kw_only=True, gc=False):
     # when they last said `leave`, in the room or in the waiting room (a drop is not a leave):
     # a device credential issued before it opens nothing, on any server (server/tokens.py)
     chose_to_leave: float | None = None
+    device: str | None = None          # the device id that holds their place (device_issued)
     present_since: float | None = None  # start of the interval now counting
     attended: float = 0.0              # seconds of intervals already closed
     drop_at: float | None = None

@@ -124,7 +124,6 @@ class Gateway:
         self.connections = 0
         self.live: set[_Connection] = set()
         self._keepalive: asyncio.Task | None = None
-        self.devices = tokens.Devices()
 
     def process_request(self, connection, request):
         if request.path == "/health":
@@ -308,8 +307,10 @@ class Gateway:
         if claims.dev is not None:
             conn.device = (claims, claims.dev)
         elif hello.device and claims.role == "participant":
-            conn.device = (claims, self.devices.exchange(host.id, actor.id))
-            self._send_device(conn, host)
+            device = await self.hub.issue_device(host, actor)
+            if device is not None:
+                conn.device = (claims, device)
+                self._send_device(conn, host)
         log.info("joined room=%s role=%s", _short(host.id), actor.role)
         try:
             await self._frames(ws, conn, host, actor, binary)
@@ -317,18 +318,12 @@ class Gateway:
             await self.hub.leave(host, actor, conn)
             await conn.closed()
 
-    # --- device credentials (the hello path; see tokens.Devices) -------------------
+    # --- device credentials (the hello path; the rule is tokens.device_refusal) ----
 
     def _device_gate(self, hello: Hello, claims: tokens.Claims, host) -> tuple[str, str, str] | None:
         """A refusal (code, message, close reason) for a hello that may not take the place it asks for."""
         if claims.dev is not None:
-            left = tokens.left_since(claims, host.visible.members.get(claims.id))     # the record's word
-            if left or self.devices.revoked(host.id, claims.id):
-                return ("unauthorized", "this device has left the session; open your join link to come back",
-                        "unauthorized")
-            if not self.devices.check(host.id, claims.id, claims.dev):
-                return ("forbidden", "this session was opened on another device or in another tab", "elsewhere")
-            return None
+            return tokens.device_refusal(claims, host.visible.members.get(claims.id))     # the record's word
         if hello.device and claims.role == "participant" and claims.id in host.conns:
             # the link opened a second time while the first is connected: the second
             # must not take the place over (nor retire the first one's credential)
@@ -401,9 +396,7 @@ class Gateway:
             result = await outcome
             conn.send(encode(result, binary))
             if isinstance(result, Ack):
-                if conn.device is not None:
-                    self.devices.revoke(host.id, actor.id)
-                conn.close(1000, "left")
+                conn.close(1000, "left")      # the leave is recorded: the device's credential is done
                 return False
             return True
         outcome.add_done_callback(lambda f: None if f.cancelled() or f.exception() is not None

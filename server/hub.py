@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
@@ -235,6 +236,21 @@ class Hub(GroupCommit, Fanout, Outages, Loading, Sharing, Deadlines):
         if not self.health.ok and conn.role != "participant":
             conn.send(encode(self.health.frame(), conn.binary))
         return None
+
+    async def issue_device(self, host: RoomHost, actor: Actor) -> str | None:
+        """A fresh device id for a participant whose link is being exchanged, recorded
+        (`device_issued`) before the credential that names it goes out, so every server
+        after any restart knows which device holds the place. None while the record
+        cannot be written: the page then keeps its link, and exchanges it next time."""
+        device = secrets.token_urlsafe(12)
+        emits = engine.issue_device(host.state, actor, device)
+        if not emits:
+            return None
+        try:
+            await self._submit(host, emits, actor.id, None, self.clock.now())
+        except Unavailable:
+            return None
+        return device
 
     async def _configure_from_program(self, host: RoomHost) -> None:
         """A room never used before, named PROGRAM-DATE after a program in the record, is set

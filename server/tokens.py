@@ -21,7 +21,7 @@ from protocol.roles import ROLES
 
 
 # A device credential lives this long without a renewal. The page renews it while
-# connected (see Devices), so it only runs out on a device that is away: a phone
+# connected (server/gateway.py), so it only runs out on a device that is away: a phone
 # left on the kitchen table after the group holds nothing that still opens it.
 DEVICE_TTL = 600.0
 
@@ -91,44 +91,17 @@ def device_credential(secret: bytes, claims: Claims, dev: str, now: float,
                                exp=exp, dev=dev, link_exp=link_exp, issued=issued)), exp
 
 
-_REVOKED = ""
-
-
-class Devices:
-    """Which device holds each participant's place: the one that last exchanged the link.
-
-    A participant's link token is exchanged, at its first use on a device, for a
-    device credential (`device_credential`) that names a fresh device id. Only
-    the newest device id of a person is honoured, so the link opened in a second
-    tab, once it is exchanged there, retires the first tab's credential instead
-    of both working; and while the first tab is connected, the exchange is
-    refused (the gateway checks). Leaving revokes the device: its credential
-    opens nothing afterwards.
-
-    Kept in memory: after a restart nobody is known, and a genuine, unexpired
-    credential is taken as the current device (first come). The short TTL
-    bounds what that can let in, and a leave is also judged from the record
-    (`left_since`): a credential issued before the person left opens nothing,
-    on any server, after any restart.
-    """
-
-    def __init__(self) -> None:
-        self._current: dict[tuple[str, str], str] = {}
-
-    def exchange(self, room: str, person: str) -> str:
-        dev = secrets.token_urlsafe(12)
-        self._current[(room, person)] = dev
-        return dev
-
-    def check(self, room: str, person: str, dev: str) -> bool:
-        cur = self._current.setdefault((room, person), dev)
-        return cur == dev
-
-    def revoke(self, room: str, person: str) -> None:
-        self._current[(room, person)] = _REVOKED
-
-    def revoked(self, room: str, person: str) -> bool:
-        return self._current.get((room, person)) == _REVOKED
+def device_refusal(claims: Claims, member) -> tuple[str, str, str] | None:
+    """Whether a device credential may take its person's place, by the room's record alone
+    (so every server agrees, after any restart or takeover): a refusal (code, message,
+    close reason), or None. The place is the device's whose exchange was recorded last
+    (`device_issued`); a credential issued before its person chose to leave opens nothing."""
+    if left_since(claims, member):
+        return ("unauthorized", "this device has left the session; open your join link to come back",
+                "unauthorized")
+    if member is not None and member.device is not None and member.device != claims.dev:
+        return ("forbidden", "this session was opened on another device or in another tab", "elsewhere")
+    return None
 
 
 def issue_time(now: float, member) -> float:

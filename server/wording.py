@@ -43,6 +43,8 @@ def event_line(s: RoomState, ev: e.Event, words: bool = True) -> str:
             return f"{n(ev.person)} {'dropped' if ev.dropped else 'left'} (staff)"
         case e.ParticipantWaiting():
             return f"{ev.name} is in the waiting room"
+        case e.DeviceIssued():
+            return f"{n(ev.person)} opened their link on a device (it now holds their place)"
         case e.WaitingLeft():
             return f"{n(ev.person)} {'left' if ev.by_choice else 'lost their connection in'} the waiting room"
         case e.AgreementAccepted():

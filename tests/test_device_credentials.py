@@ -251,3 +251,55 @@ async def test_leaving_from_the_waiting_room_holds_after_a_restart_and_a_drop_th
         await ws.close()
     finally:
         await again.stop()
+
+
+async def test_the_newest_device_is_known_after_a_restart_and_only_staff_hear_of_it(tmp_path):
+    """Which device holds the place is in the record (`device_issued`, for staff): after a
+    restart, an older device's credential is refused as before the restart, and the newest
+    one's opens the place. No participant receives the event."""
+    import asyncio
+    import secrets as _secrets
+
+    from server.app import EmbeddedServer
+    from tests.conftest import Group
+    db, key = str(tmp_path / "record.db"), _secrets.token_bytes(32)
+    first = await EmbeddedServer(db, key).start()
+    group = Group(first)
+    f = await group.start(participants=("p1", "p2"))
+    link = first.token(ROOM, "participant", "p1", "Alex")
+    ws_a, _ = await hello(first, link)
+    old = (await recv_type(ws_a, "device"))["credential"]
+    await ws_a.close()
+    ws_b, _ = await hello(first, link)                 # the link again, on another device
+    new = (await recv_type(ws_b, "device"))["credential"]
+    other, _ = await hello(first, first.token(ROOM, "participant", "p2", "Blake"))
+    await recv_type(other, "device")
+    got: list[str] = []
+
+    async def listen(ws):
+        try:
+            while True:
+                got.append(json.loads(await ws.recv()).get("ev", {}).get("type", ""))
+        except ConnectionClosed:
+            pass
+    tasks = [asyncio.create_task(listen(w)) for w in (ws_b, other)]
+    await f.sync()
+    assert sum(1 for x in f.events if type(x.ev).__name__ == "DeviceIssued" and x.ev.person == "p1") == 2
+    assert first.hub.rooms[ROOM].visible.members["p1"].device == tokens.verify(key, new, time.time()).dev
+    await ws_b.close()
+    await other.close()
+    await asyncio.gather(*tasks)
+    assert "device_issued" not in got, got
+    await group.close()
+    await first.stop()
+
+    again = await EmbeddedServer(db, key).start()
+    try:
+        ws, refusal = await hello(again, old)
+        assert refusal["code"] == "forbidden" and "another device" in refusal["message"], refusal
+        assert await closed_reason(ws) == "elsewhere"
+        ws, w = await hello(again, new)
+        assert w["t"] == "welcome", w
+        await ws.close()
+    finally:
+        await again.stop()

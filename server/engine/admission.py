@@ -50,6 +50,15 @@ def connect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     return out
 
 
+def issue_device(state: RoomState, actor: Actor, device: str) -> list[Emit]:
+    """The person's link exchanged on a device: from now on that device holds their place,
+    and an older one's credential opens nothing (server/tokens.py). Staff's to know."""
+    m = state.members.get(actor.id)
+    if m is None or m.role != "participant":
+        return []
+    return [Emit("staff", e.DeviceIssued(person=actor.id, device=device))]
+
+
 def disconnect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     m = state.members.get(actor.id)
     if m is None:
@@ -341,6 +350,12 @@ def _left(s: RoomState, ev: e.Left, at: float) -> None:
     s.members[ev.person].chose_to_leave = at
 
 
+def _device_issued(s: RoomState, ev: e.DeviceIssued, at: float) -> None:
+    m = s.members.get(ev.person)
+    if m is not None:
+        m.device = ev.device
+
+
 def _excused(s: RoomState, ev: e.Excused, at: float) -> None:
     s.members[ev.person].excused = ev.reason or "excused"
 
@@ -379,6 +394,7 @@ EVOLVERS = {
     e.StaffEntered: _staff_entered, e.StaffLeft: _staff_left, e.ParticipantWaiting: _waiting,
     e.WaitingLeft: _waiting_left, e.AgreementAccepted: _agreed, e.LocationCheckedIn: _located,
     e.Admitted: _admitted, e.Denied: _denied, e.Removed: _removed, e.Left: _left,
+    e.DeviceIssued: _device_issued,
     e.Excused: _excused, e.Dropped: _dropped, e.DropOverdue: _drop_overdue, e.Returned: _returned,
 }
 

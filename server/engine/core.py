@@ -58,6 +58,10 @@ def disconnect(state: RoomState, actor: Actor, now: float) -> list[Emit]:
     return admission.disconnect(state, actor, now)
 
 
+def issue_device(state: RoomState, actor: Actor, device: str) -> list[Emit]:
+    return admission.issue_device(state, actor, device)
+
+
 def stop_drops(state: RoomState, at: float) -> list[Emit]:
     """A server stop is a drop, at the moment of the stop, for everyone connected (the
     contract's attendance rules): what each connection's end would have caused, had the

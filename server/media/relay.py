@@ -305,8 +305,8 @@ async def serve(ws, hub, gateway=None) -> None:
         return
     host = hub.rooms.get(claims.room)
     actor = Actor(claims.id, claims.role, claims.name)
-    devices = getattr(gateway, "devices", None)
-    if claims.dev is not None and devices is not None and not devices.check(claims.room, claims.id, claims.dev):
+    if claims.dev is not None and host is not None and tokens.device_refusal(
+            claims, host.visible.members.get(claims.id)) is not None:
         await ws.close(1008, "unauthorized")
         return
     if host is None or actor.id not in host.conns or (
