@@ -44,7 +44,7 @@ def event_line(s: RoomState, ev: e.Event, words: bool = True) -> str:
         case e.ParticipantWaiting():
             return f"{ev.name} is in the waiting room"
         case e.DeviceIssued():
-            return f"{n(ev.person)} opened their link on a device (it now holds their place)"
+            return f"{n(ev.person)} opened their join link in a browser"
         case e.WaitingLeft():
             return f"{n(ev.person)} {'left' if ev.by_choice else 'lost their connection in'} the waiting room"
         case e.AgreementAccepted():
