@@ -143,7 +143,9 @@ async def test_a_page_whose_code_failed_to_load_loads_itself_again(server, brows
     await page.route("**/static/js/room.js", lambda route: route.abort("addressunreachable"))
     await page.goto(link)
     deadline = time.monotonic() + 20
-    while "did not load." not in await page.inner_text("#conn-text"):
-        assert time.monotonic() < deadline, await page.inner_text("#conn-text")
+    while "did not load" not in await page.inner_text("#start-h"):
+        assert time.monotonic() < deadline, await page.inner_text("#stage-start")
         await page.wait_for_timeout(200)
+    assert "open your join link again" in await page.inner_text("#start-msg")
+    assert await conn_state(page) == "final"
     await ctx.close()

@@ -12,6 +12,19 @@
     var el = document.getElementById("conn-text") || document.getElementById("voice-state");
     if (el) el.textContent = text;
   }
+  function giveUp() {
+    say("Not connected");
+    var conn = document.getElementById("conn");
+    if (conn) conn.dataset.state = "final";
+    var h = document.getElementById("start-h"), msg = document.getElementById("start-msg");
+    var text = "Check your connection, then open your join link again.";
+    if (h && msg) {
+      h.textContent = "The page did not load";
+      msg.textContent = text;
+    } else {
+      say("The page did not load. " + text);
+    }
+  }
   window.addEventListener("load", function () {
     var s = store();
     if (document.documentElement.dataset.started) {
@@ -20,7 +33,7 @@
     }
     var tries = s ? Number(s.getItem(KEY) || 0) : MOST;
     if (tries >= MOST) {
-      say("The page did not load. Check your connection, then open your link again.");
+      giveUp();
       return;
     }
     if (s) s.setItem(KEY, String(tries + 1));
