@@ -303,3 +303,37 @@ async def test_the_newest_device_is_known_after_a_restart_and_only_staff_hear_of
         await ws.close()
     finally:
         await again.stop()
+
+
+async def test_while_the_record_cannot_be_written_no_credential_is_issued_and_the_link_still_works(server, fac):
+    """A device id that is not in the record would be refused by the next server: while the
+    record is full the page is welcomed and given no credential (it keeps its link), and once
+    writing resumes the same link is exchanged as usual."""
+    import asyncio
+
+    from tests.test_write_faults import allow_growth, big_command, limit_growth
+    await server.hub.flush()
+    limit_growth(server)
+    assert type(await fac.command(big_command())).__name__ == "Error"     # the record is full now
+    link = server.token(ROOM, "participant", "p1", "Alex")
+    ws, first = await hello(server, link)
+    assert first["t"] == "welcome"
+    await ws.send(json.dumps({"t": "ping", "id": 7}))
+    seen = []
+    while True:
+        f = json.loads(await ws.recv())
+        seen.append(f["t"])
+        if f["t"] == "pong":
+            break
+    assert "device" not in seen, seen           # the pong comes after where the credential would be
+    await ws.close()
+    allow_growth(server)
+    for _ in range(100):
+        if server.hub.health.ok:
+            break
+        await asyncio.sleep(0.05)
+    ws, first = await hello(server, link)
+    dev = await recv_type(ws, "device")
+    assert tokens.verify(server.secret, dev["credential"], time.time()).dev == \
+        server.hub.rooms[ROOM].visible.members["p1"].device
+    await ws.close()
