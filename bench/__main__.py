@@ -36,7 +36,8 @@ SETTINGS = {
              "steps": [60, 100, 160, 250, 400, 640, 1000, 1600], "resolution": 1.15,
              "max_rooms": min(1600, max_rooms()), "step_budget_s": 1200, "hold_rooms": 400, "hold_window_s": 30.0,
              "record_sizes": [1, 10, 100, 1000], "record_seconds": 2.0, "fold_rooms": 20, "fold_repeats": 3,
-             "restart_rooms": 1000, "restart_minutes": 5, "restart_long_minutes": 30, "console_presses": 300,
+             "restart_rooms": 1000, "restart_minutes": 5, "restart_long_minutes": 30, "restart_repeats": 3,
+             "console_presses": 300,
              # generator processes (bench/generators.py): 1 is every round's setting so far
              "ladder_repeats": 3, "generators": 1,
              "scale_rooms": 40, "scale_window_s": 10.0, "scale_repeats": 3, "scale_steps": [60, 100, 160, 250, 400, 640, 1000],
@@ -141,6 +142,9 @@ async def main_async(quick: bool, only: str | None = None, overrides: dict | Non
     if only == "scale":
         result["scale"] = await scale(cfg)
         return finish(result, cfg, t0)
+    if only == "restart":
+        result.update(await restarts(cfg))
+        return finish(result, cfg, t0)
     result.update(await race(cfg))
     p, r = result["project"], result["relay"]
     result["ratio_sustained_load"] = round(p["sustained_rooms"] / r["sustained_rooms"], 3) if r["sustained_rooms"] else None
@@ -161,19 +165,7 @@ async def main_async(quick: bool, only: str | None = None, overrides: dict | Non
         result["record_writes"] = figures.record_writes(cfg["record_sizes"], cfg["record_seconds"], d)
         log("fold rate")
         result["fold"] = figures.fold_rate(cfg["fold_rooms"], cfg["fold_repeats"])
-        secret = os.urandom(32)
-        log(f"restart with {cfg['restart_rooms']} rooms")
-        result["restart"] = await figures.restart(cfg["restart_rooms"], cfg["restart_minutes"], d, secret=secret)
-        result["restart"]["hub_load_in_process"] = figures.in_process_load(
-            cfg["restart_rooms"], cfg["restart_minutes"], d, secret)
-        if cfg["restart_long_minutes"]:
-            # the same rooms further into their groups: what snapshots bound
-            os.remove(os.path.join(d, "restart.db"))
-            log(f"restart with {cfg['restart_rooms']} rooms, {cfg['restart_long_minutes']} minutes in")
-            result["restart_long"] = await figures.restart(cfg["restart_rooms"], cfg["restart_long_minutes"], d,
-                                                           secret=secret)
-            result["restart_long"]["hub_load_in_process"] = figures.in_process_load(
-                cfg["restart_rooms"], cfg["restart_long_minutes"], d, secret)
+    result.update(await restarts(cfg))
     log("scale: PostgreSQL against SQLite, two servers against one")
     result["scale"] = await scale(cfg)
     if not quick:
@@ -183,6 +175,31 @@ async def main_async(quick: bool, only: str | None = None, overrides: dict | Non
     log(f"console: key press to screen, {cfg['console_presses']} presses under 100 events/s")
     result["console_key_to_screen"] = console_latency(cfg["console_presses"])
     return finish(result, cfg, t0)
+
+
+async def restarts(cfg: dict) -> dict:
+    """A server started on a record of open rooms, until every room has welcomed its
+    facilitator: 5 minutes into their groups, and (full run) 30. Each `restart_repeats`
+    times on a fresh record; the figures of the median run by all_rooms_accepting_s, with
+    every run's times beside them."""
+    out = {}
+    for key, minutes in (("restart", cfg["restart_minutes"]), ("restart_long", cfg["restart_long_minutes"])):
+        if not minutes:
+            continue
+        runs = []
+        for i in range(cfg.get("restart_repeats", 1)):
+            log(f"restart with {cfg['restart_rooms']} rooms, {minutes} minutes in, {i + 1}/{cfg.get('restart_repeats', 1)}")
+            with figures.tmpdir() as d:
+                secret = os.urandom(32)
+                r = await figures.restart(cfg["restart_rooms"], minutes, d, secret=secret)
+                r["hub_load_in_process"] = figures.in_process_load(cfg["restart_rooms"], minutes, d, secret)
+            runs.append(r)
+        runs.sort(key=lambda r: r["all_rooms_accepting_s"])
+        out[key] = runs[len(runs) // 2] | {
+            "all_rooms_accepting_s_spread": spread([r["all_rooms_accepting_s"] for r in runs]),
+            "ready_s_spread": spread([r["ready_s"] for r in runs]),
+            "hub_load_s_spread": spread([r["hub_load_in_process"]["hub_load_s"] for r in runs])}
+    return out
 
 
 def finish(result: dict, cfg: dict, t0: float) -> dict:
@@ -233,9 +250,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a small run that finishes within a minute")
     ap.add_argument("--out", help="also write the JSON to this file")
-    ap.add_argument("--only", choices=("race", "scale"),
-                    help="only the project-against-relay race (fixed load and ladder), or only the scale figures "
-                         "(PostgreSQL against SQLite, two servers against one, failover, PostgreSQL commits)")
+    ap.add_argument("--only", choices=("race", "scale", "restart"),
+                    help="only the project-against-relay race (fixed load and ladder), only the scale figures "
+                         "(PostgreSQL against SQLite, two servers against one, failover, PostgreSQL commits), "
+                         "or only the restarts of 1,000 rooms")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                     help="change one setting for this run, e.g. --set 'steps=[320,400,500]' (said in the output)")
     a = ap.parse_args(argv)
