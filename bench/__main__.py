@@ -27,7 +27,7 @@ SETTINGS = {
               "resolution": 2.0, "max_rooms": 25, "step_budget_s": 25, "hold_rooms": 0, "hold_window_s": 0,
               "record_sizes": [1, 10, 100], "record_seconds": 0.3, "fold_rooms": 3, "fold_repeats": 1,
               "restart_rooms": 100, "restart_minutes": 5, "restart_long_minutes": 0, "console_presses": 40,
-              "ladder_repeats": 1, "generators": 1,
+              "ladder_repeats": 1, "generators": 1, "restart_repeats": 1,
               "scale_rooms": 6, "scale_window_s": 1.5, "scale_repeats": 1, "scale_steps": [10],
               "scale_budget_s": 20, "failover_kills": 1, "pg_record_sizes": [1, 10]},
     "full": {"fixed_rooms": 40, "window_s": 10.0, "rate": 1.0, "repeats": 3,
@@ -86,13 +86,13 @@ async def race(cfg: dict) -> dict:
         for k in order:
             log(f"fixed load: {k}, {cfg['fixed_rooms']} rooms, repeat {i + 1}/{cfg['repeats']}")
             fixed[k].append(await run_once(k, cfg["fixed_rooms"], w, rate, seed=11 + i,
-                                           generators=cfg.get("generators", 1)))
+                                           generators=cfg["generators"]))
     out = {k: {"fixed_load": fixed_summary(fixed[k])} for k in kinds}
     for k in kinds:
         out[k]["fixed_load"]["p99_ms_spread"] = spread([r["latency_ms"]["p99"] for r in fixed[k]])
         out[k]["fixed_load"]["delivered_events_per_s_spread"] = spread([r["delivered_events_per_s"] for r in fixed[k]])
     first = {k: first_step(fixed[k]) for k in kinds}
-    runner = lambda k, rooms, seed: run_once(k, rooms, w, rate, seed=seed, generators=cfg.get("generators", 1))
+    runner = lambda k, rooms, seed: run_once(k, rooms, w, rate, seed=seed, generators=cfg["generators"])
     cs = await climbs(kinds, runner, cfg, cfg["steps"], first, cfg["step_budget_s"], cfg.get("ladder_repeats", 1))
     for k in kinds:
         bests = [c[0][k] for c in cs]
@@ -187,8 +187,8 @@ async def restarts(cfg: dict) -> dict:
         if not minutes:
             continue
         runs = []
-        for i in range(cfg.get("restart_repeats", 1)):
-            log(f"restart with {cfg['restart_rooms']} rooms, {minutes} minutes in, {i + 1}/{cfg.get('restart_repeats', 1)}")
+        for i in range(cfg["restart_repeats"]):
+            log(f"restart with {cfg['restart_rooms']} rooms, {minutes} minutes in, {i + 1}/{cfg['restart_repeats']}")
             with figures.tmpdir() as d:
                 secret = os.urandom(32)
                 r = await figures.restart(cfg["restart_rooms"], minutes, d, secret=secret)

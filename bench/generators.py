@@ -1,10 +1,10 @@
 """The load generator in several processes: `Run(generators=K)` (bench/load.py).
 
-One process reading every connection of a burst one after another puts its own
-queue into every delivery's latency: at 160 rooms a burst is about 2,700
-frames, and reading them takes the one generator 45-55 ms (docs/performance.md,
-round 5). With K processes each drives the rooms r with r % K == its part, so
-a burst is read K ways at once, and what is left of the tail is the server's.
+One process reads every connection of a burst one after another, and round 5
+(docs/performance.md) suspected that queue of making the project's tail. With
+K processes each drives the rooms r with r % K == its part, so a burst is read
+K ways at once. Round 6 measured it: neither the project's nor the relay's
+ceiling moved, so the tail is the server's; two servers against one did gain.
 
 The parent (the Run that started the servers) starts K - 1 helpers and drives
 part 0 itself. Each helper is `python -m bench.generators` with its settings

@@ -203,8 +203,8 @@ class Run:
                  connect_concurrency: int = 32, compression: str | None = "deflate", bursts: bool = True,
                  pg=None, servers: int = 1, generators: int = 1, part: int = 0):
         # generators: processes the people are spread over (bench/generators.py); this one
-        # drives the rooms r with r % generators == part, so the reading of a burst is
-        # shared out and its latency is the server's, not one generator's queue.
+        # drives the rooms r with r % generators == part, so a burst is read several ways at
+        # once (it moved neither kind's ceiling: docs/performance.md, round 6).
         # pg: a server.record.pgserver.LocalPostgres; each run gets a fresh database on it.
         # servers: project processes sharing that record; room r is served by server r % servers,
         # and its people connect straight to it (what HAProxy's `balance url_param room` gives).
@@ -306,8 +306,9 @@ class Run:
                     lat.extend(part["lat"])
                     for k, v in part["kinds"].items():
                         kinds.setdefault(k, []).extend(v)
+                    counts["errors"] += collections.Counter(part["counts"].pop("errors"))
                     for k, v in part["counts"].items():
-                        counts[k] = counts[k] + v if k != "errors" else counts[k] + collections.Counter(v)
+                        counts[k] += v
                     gen_cpu.append(part["cpu_s"])
                     t1 = max(t1, part["t1"])
             result = self._figures(lat, kinds, counts, t1 - t0)
@@ -336,8 +337,9 @@ class Run:
 
     async def connect_rooms(self) -> None:
         """Connects this part's rooms and sets each one up as a facilitator would."""
-        self.peers = [[Peer(self, r, w) for w in range(sch.PARTICIPANTS + 1)] if r % self.generators == self.part
-                      else [] for r in range(self.rooms)]
+        mine = set(self.mine)
+        self.peers = [[Peer(self, r, w) for w in range(sch.PARTICIPANTS + 1)] if r in mine else []
+                      for r in range(self.rooms)]
         sem = asyncio.Semaphore(self.conc)
         await asyncio.gather(*(self._setup_room(r, sem) for r in self.mine))
 

@@ -35,7 +35,7 @@ async def scale(cfg: dict) -> dict:
         v = VARIANTS[name]
         return await run_once("project", n, window or w, rate, seed=seed,
                               pg=pg if v["pg"] else None, servers=v["servers"],
-                              generators=cfg.get("generators", 1))
+                              generators=cfg["generators"])
 
     out: dict = {"rooms": rooms, "window_s": w, "repeats": cfg["scale_repeats"]}
     try:
