@@ -1,6 +1,6 @@
 """Profiles the project's server under the benchmark's load with py-spy.
 
-    python -m bench.profile [--rooms 80] [--seconds 10] [--out DIR]
+    python -m bench.profile [--rooms 80] [--seconds 10] [--out DIR] [--gil]
 
 py-spy (from PyPI: `pip install py-spy`) samples the server process from the
 outside, so the server runs unchanged. Writes the collapsed stacks
@@ -41,7 +41,7 @@ def summarize(path: str, top: int = 25) -> dict:
     return {"samples": total, "own": share(own), "inclusive": share(incl)}
 
 
-async def profile(rooms: int, seconds: float, rate: float, out: str, idle: bool) -> dict:
+async def profile(rooms: int, seconds: float, rate: float, out: str, idle: bool, gil: bool = False) -> dict:
     pyspy = shutil.which("py-spy")
     if pyspy is None:
         raise SystemExit("py-spy is not installed: pip install py-spy")
@@ -53,6 +53,8 @@ async def profile(rooms: int, seconds: float, rate: float, out: str, idle: bool)
                 "--rate", "250", "--format", "raw", "--output", path, "--nonblocking"]
         if idle:
             args.append("--idle")
+        if gil:
+            args.append("--gil")     # only the thread holding the GIL: what the interpreter is busy with
         state["proc"] = await asyncio.create_subprocess_exec(
             *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await asyncio.sleep(0.5)
@@ -71,9 +73,10 @@ def main(argv=None) -> None:
     ap.add_argument("--rate", type=float, default=1.0)
     ap.add_argument("--out", default=".")
     ap.add_argument("--idle", action="store_true", help="count idle samples too")
+    ap.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
-    print(json.dumps(asyncio.run(profile(a.rooms, a.seconds, a.rate, a.out, a.idle)), indent=1))
+    print(json.dumps(asyncio.run(profile(a.rooms, a.seconds, a.rate, a.out, a.idle, a.gil)), indent=1))
 
 
 if __name__ == "__main__":

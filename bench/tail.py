@@ -63,13 +63,17 @@ async def main_async(rooms: int, seconds: float, repeats: int, bursts: bool, aga
         for variant in ((0, 1) if i % 2 == 0 else (1, 0)) if against else (0,):
             print(f"[bench.tail] {rooms} rooms, repeat {i + 1}/{repeats}" + (f", {against}" if variant else ""),
                   file=sys.stderr, flush=True)
+            before = {k: os.environ.get(k) for k in env}
             if variant:
                 os.environ.update(env)
             try:
                 (base if variant else runs).append(await one(rooms, seconds, 11 + i, bursts))
             finally:
-                for key in env if variant else ():
-                    os.environ.pop(key, None)
+                for key, value in before.items() if variant else ():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value       # as it was: the baseline may set it too
     out = {"rooms": rooms, "seconds": seconds, "bursts": bursts, "loadavg_at_end": os.getloadavg(),
            "median": medians(runs), "runs": runs}
     if against:

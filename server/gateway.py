@@ -391,17 +391,16 @@ class Gateway:
         if isinstance(frame, Ask):      # programs: staff questions, answered at once, beside the room
             conn.send(encode(await program_wire.answer(self.hub, actor, host, frame), binary))
             return True
-        outcome = self.hub.start_command(host, actor, frame.id, frame.cmd)
         if type(frame.cmd).__struct_config__.tag == "leave":
-            result = await outcome
+            result = await self.hub.start_command(host, actor, frame.id, frame.cmd)
             conn.send(encode(result, binary))
             if isinstance(result, Ack):
                 conn.close(1000, "left")      # the leave is recorded: the device's credential is done
                 return False
             return True
-        outcome.add_done_callback(lambda f: None if f.cancelled() or f.exception() is not None
-                                  else conn.send(encode(f.result(), binary)))
-        conn.last_outcome = outcome
+        # answered in the same write as the events it follows (hub.start_command)
+        conn.last_outcome = self.hub.start_command(host, actor, frame.id, frame.cmd,
+                                                   answer=lambda result: conn.send(encode(result, binary)))
         return conn.closing is None
 
 

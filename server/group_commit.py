@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 
 from protocol import events as ev_mod
-from server import engine, snapshots
+from server import engine, outbox, snapshots
 from server.engine import Actor, Emit, Rejected
 from server.health import BACKOFF_FIRST, BACKOFF_MAX
 from server.record import Row
@@ -27,13 +27,14 @@ class GroupCommit:
     """Part of the Hub (server/hub.py), kept apart because it reads as one subject."""
 
     def _submit(self, host: RoomHost, emits: list[Emit], actor: str | None, cmd_id: str | None,
-                now: float) -> asyncio.Future:
-        """Folds the events into the decided state and queues them for the record."""
+                now: float, after=None) -> asyncio.Future:
+        """Folds the events into the decided state and queues them for the record.
+        `after(seq)`, if given, is called once they are recorded and delivered."""
         fut = asyncio.get_running_loop().create_future()
         if not self.health.ok:
             return self._unavailable(fut)
         rows, items = self._fold(host, emits, actor, cmd_id, now)
-        self._pending.append(Batch(host, rows, items, fut))
+        self._pending.append(Batch(host, rows, items, fut, after))
         self._wake_commit.set()
         self._reschedule(host)
         return fut
@@ -55,13 +56,13 @@ class GroupCommit:
         return rows, items
 
     def _audit(self, host: RoomHost, actor: Actor, cmd_id: str | None, what: str,
-               exc: Rejected) -> asyncio.Future:
+               exc: Rejected, after=None) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
         if not self.health.ok:
             return self._unavailable(fut)
         body = _enc.encode({"code": exc.code, "message": exc.message})
         row = Row(host.id, None, self.clock.now(), actor.id, "rejected", what, None, cmd_id, body)
-        self._pending.append(Batch(host, [row], [], fut))
+        self._pending.append(Batch(host, [row], [], fut, after))
         self._wake_commit.set()
         return fut
 
@@ -103,8 +104,22 @@ class GroupCommit:
                 self._failed(batches, exc)
                 return
             self.commits += 1
+            # Room by room, each room's connections written as soon as its part is
+            # delivered: the first rooms' people are reading while the fan-out goes on
+            # to the others (a burst of every room at once: round 7 of docs/performance.md).
+            # A room's batches keep their order; rooms are independent of each other.
+            by_room: dict[int, list[Batch]] = {}
             for b in batches:
-                self._deliver(b.host, b.items)
+                by_room.setdefault(id(b.host), []).append(b)
+            # Each command's answer is queued right behind its events, so it shares
+            # their write (hub.start_command's `after`).
+            for room_batches in by_room.values():
+                for b in room_batches:
+                    self._deliver(b.host, b.items)
+                    if b.after is not None:
+                        b.after(b.items[-1].seq if b.items else b.host.visible.seq)
+                outbox.flush()
+            for b in batches:
                 if not b.future.done():
                     b.future.set_result(b.items[-1].seq if b.items else b.host.visible.seq)
         finally:

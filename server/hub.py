@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
@@ -126,46 +127,62 @@ class Hub(GroupCommit, Fanout, Outages, Loading, Sharing, Deadlines):
 
     # --- what connections ask --------------------------------------------------------
 
-    def start_command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command) -> asyncio.Future:
+    def start_command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command,
+                      answer: Callable[[object], None] | None = None) -> asyncio.Future:
         """Decides a command now; the returned future gives its Ack or Error once
-        the events are recorded and delivered (or the refusal is audited)."""
+        the events are recorded and delivered (or the refusal is audited).
+
+        `answer`, if given, is called with that Ack or Error as soon as it is
+        known: for a command recorded now, inside the commit's delivery of its
+        room, so the answer is written to the sender together with the events
+        it follows (one write instead of two, and no turn of the loop between)."""
         loop = asyncio.get_running_loop()
         key = (actor.id, cmd_id)
         name = engine.command_name(cmd)
         again = command_ids.answer_again(host, key, name, cmd_id)
         if again is not None:
-            return again
+            return _answered(again, answer)
         if not self.health.ok:
             # refused before deciding, so nothing is believed that is not recorded;
             # the same id may be sent again once writing resumes
             self.health.refused += 1
             out = loop.create_future()
             out.set_result(Error(id=cmd_id, code="unavailable", message=self.health.detail))
-            return out
+            return _answered(out, answer)
         waiter = loop.create_future()
         command_ids.expect(host, key, name, waiter)
         self.fire_due(host)
+
+        def settle(result) -> None:
+            host.remember(key, result)
+            if not waiter.done():
+                waiter.set_result(result)
+            if answer is not None:
+                answer(result)
+            if not host.conns:
+                self._release(host)    # the sender has gone meanwhile: nothing else may let it go
+
         try:
             emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), actor, self.seal_key))
         except Rejected as exc:
             refusal = Error(id=cmd_id, code=exc.code, message=exc.message)
-            fut = self._audit(host, actor, cmd_id, name, exc)
+            fut = self._audit(host, actor, cmd_id, name, exc, after=lambda _seq: settle(refusal))
         else:
-            refusal = None
-            fut = self._submit(host, emits, actor.id, cmd_id, self.clock.now())
+            fut = self._submit(host, emits, actor.id, cmd_id, self.clock.now(),
+                               after=lambda seq: settle(Ack(id=cmd_id, seq=seq)))
 
-        def recorded(f: asyncio.Future) -> None:
-            if f.exception() is not None:
-                command_ids.forget(host, key, waiter)
-                self.health.refused += 1
-                waiter.set_result(Error(id=cmd_id, code="unavailable", message=str(f.exception())))
-                return
-            result = refusal if refusal is not None else Ack(id=cmd_id, seq=f.result())
-            host.remember(key, result)
+        def not_recorded(f: asyncio.Future) -> None:
+            if f.cancelled() or f.exception() is None:
+                return        # recorded: settled by `after`, in the commit
+            command_ids.forget(host, key, waiter)
+            self.health.refused += 1
+            result = Error(id=cmd_id, code="unavailable", message=str(f.exception()))
             waiter.set_result(result)
+            if answer is not None:
+                answer(result)
             if not host.conns:
-                self._release(host)    # the sender has gone meanwhile: nothing else may let it go
-        fut.add_done_callback(recorded)
+                self._release(host)
+        fut.add_done_callback(not_recorded)
         return waiter
 
     async def command(self, host: RoomHost, actor: Actor, cmd_id: str, cmd: Command):
@@ -330,3 +347,11 @@ class Hub(GroupCommit, Fanout, Outages, Loading, Sharing, Deadlines):
         cmd = _as_wire(cmd)
         emits = engine.decide(host.state, cmd, Ctx(self.clock.now(), engine.SYSTEM, self.seal_key))
         await self._submit(host, emits, "system", None, self.clock.now())
+
+
+def _answered(fut: asyncio.Future, answer: Callable[[object], None] | None) -> asyncio.Future:
+    """`fut`, with `answer` called with its result once it has one (a retry, a refusal at the door)."""
+    if answer is not None:
+        fut.add_done_callback(lambda f: None if f.cancelled() or f.exception() is not None
+                              else answer(f.result()))
+    return fut

@@ -9,6 +9,9 @@ of the fan-out. At 60 rooms with the bursts, a burst's commit sent 697 frames to
 292 connections (p99 of commits; bench/trace.py): queued here, they go out as
 292 writes, each connection's frames in order, as soon as the fan-out that
 queued them ends (`loop.call_soon`), before the loop reads anything new.
+The group commit flushes sooner, after each room's part of a commit
+(server/group_commit.py): a room's frames still go out as one write per
+connection, and the first rooms are on the wire while the rest are delivered.
 
 Nothing is sent earlier than before: a frame is queued only where it would
 have been written (after its commit, for events), so durable before visible

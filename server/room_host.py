@@ -3,6 +3,7 @@ recent window it resumes from, and the answers it remembers for retried commands
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -113,4 +114,4 @@ class Batch:
     rows: list[Row]
     items: list[Recent]
     future: asyncio.Future
-    after: object = None     # called once delivered
+    after: Callable[[int], None] | None = None   # called with the last seq once delivered

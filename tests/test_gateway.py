@@ -402,3 +402,32 @@ async def test_closed_sessions_load_only_when_someone_opens_them(tmp_path):
         await o.close()
     finally:
         await srv.stop()
+
+
+async def test_an_answer_goes_out_in_the_same_write_as_the_events_it_follows(group, monkeypatch):
+    """The sender reads its command's events and then its answer, from one write:
+    in a burst of every room at once, an answer a turn of the loop later would be
+    one more system call and one more wake-up per command (docs/performance.md, round 7)."""
+    from server import outbox
+    f = await group.start()
+    await group.admit("p1", "p2")
+    writes = []
+    real = outbox._write
+
+    def spy(ws, frames):
+        writes.append([msgspec.msgpack.decode(x) if isinstance(x, bytes) else msgspec.json.decode(x)
+                       for x in frames])
+        real(ws, frames)
+    monkeypatch.setattr(outbox, "_write", spy)
+    p1 = group.clients["p1"]
+    ack = await p1.command(c.RaiseHand(), cid="hand-1")
+    assert isinstance(ack, Ack)
+    mine = [w for w in writes if any(x.get("t") == "ack" and x.get("id") == "hand-1" for x in w)]
+    assert len(mine) == 1, writes
+    kinds_in_it = [(x["t"], x.get("ev", {}).get("type")) for x in mine[0]]
+    assert kinds_in_it == [("event", "hand_raised"), ("ack", None)]     # the event first, then its answer
+    assert mine[0][1]["seq"] == mine[0][0]["seq"]
+    # a refusal is answered too, once its audit row is recorded
+    again = await p1.command(c.RaiseHand(), cid="hand-2")
+    assert isinstance(again, Error) and again.code != "unavailable"
+    assert any(x.get("t") == "error" and x.get("id") == "hand-2" for w in writes for x in w)
