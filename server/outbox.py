@@ -20,19 +20,47 @@ close) flushes that connection first (`flush_one`).
 
 Uses websockets' sans-I/O protocol as `websockets.broadcast` does: the frames
 are serialized by `protocol.send_binary`/`send_text`, and what the protocol
-has to send is joined into one `transport.write`.
+has to send is joined into one `transport.write`. An event's frame is the same
+bytes for everyone who hears it in one form (binary or text, redacted or not),
+so it is serialized once, by websockets' own `Frame.serialize`, and kept with
+the event (`Framed`, server/room_host.py's `Recent.frame`): for each connection
+only the write is left. That is safe because the gateway negotiates no
+extension (no compression): a server frame is then the same bytes on every
+connection, and websockets' protocol keeps no count of the data frames sent.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 log = logging.getLogger("session_server.outbox")
 
 _pending: dict = {}            # connection -> its frames, in order, for this turn of the loop
 _scheduled: list = []          # the loop a flush is queued on, if any
+
+
+class Framed(bytes):
+    """A whole server frame, header and payload, ready for any connection's socket."""
+    __slots__ = ()
+
+
+def framed(data: bytes | str) -> Framed:
+    """One frame serialized as websockets serializes an unmasked server frame."""
+    if isinstance(data, str):
+        f = Frame(Opcode.TEXT, data.encode())
+    else:
+        f = Frame(Opcode.BINARY, data)
+    return Framed(f.serialize(mask=False))
+
+
+def _payload(f: Framed) -> tuple[bool, bytes]:
+    """(text?, payload) of a frame `framed` made: its header is 2, 4 or 10 bytes."""
+    n = f[1] & 0x7F
+    start = 2 if n < 126 else 4 if n == 126 else 10
+    return f[0] & 0x0F == Opcode.TEXT.value, bytes(f[start:])
 
 
 def send(ws, data: bytes | str) -> None:
@@ -73,12 +101,20 @@ def _write(ws, frames: list) -> None:
         return
     p = ws.protocol
     try:
+        out: list = []
         for data in frames:
+            if type(data) is Framed:
+                if not p.extensions:
+                    out.append(data)
+                    continue
+                text, data = _payload(data)     # never, while the gateway offers no extension
+                if text:
+                    data = data.decode()
             if isinstance(data, str):
                 p.send_text(data.encode())
             else:
                 p.send_binary(data)
-        out = p.data_to_send()
+            out.extend(p.data_to_send())
         t.write(out[0] if len(out) == 1 else b"".join(out))
     except Exception as exc:   # noqa: BLE001 - as broadcast(): a failed write skips that connection
         log.warning("skipped frames: failed to write: %s", exc)

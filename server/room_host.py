@@ -21,6 +21,7 @@ from server.command_ids import IDS_AFTER_RESTART, RESULTS_KEPT  # noqa: F401
 from server.command_ids import as_retry as _as_retry, remember_refusal as _remember_refusal  # noqa: F401
 from server.engine import Actor
 from server.engine.views import for_participants
+from server.outbox import Framed, framed
 from server.record import Row, reading
 
 RECENT_KEPT = 2000          # events per room kept in memory for resumes
@@ -43,18 +44,19 @@ class Recent(msgspec.Struct, gc=False):
 
     Untracked by the cyclic collector (it can hold no cycle: data and bytes
     only): a room keeps thousands of these, and a server hundreds of rooms.
-    Its encodings are made on first send, one per (format, redaction)."""
+    Its frames are made on first send, one per (format, redaction), whole
+    websocket frames (server/outbox.py's `Framed`): each connection only writes them."""
     seq: int
     at: float
     aud: str
     event: ev_mod.Event | None     # None until needed, for events a snapshot already covers
     bin_full: bytes | None = None
     bin_red: bytes | None = None
-    txt_full: str | None = None
-    txt_red: str | None = None
+    txt_full: bytes | None = None
+    txt_red: bytes | None = None
     body: bytes | None = None      # the recorded bytes, while `event` is not decoded yet
 
-    def frame(self, binary: bool, redacted: bool) -> bytes | str:
+    def frame(self, binary: bool, redacted: bool) -> Framed:
         if binary:
             f = self.bin_red if redacted else self.bin_full
         else:
@@ -65,7 +67,7 @@ class Recent(msgspec.Struct, gc=False):
                 ev = self.event = reading.decode(self.body)
                 self.body = None
             ev = for_participants(ev) if redacted else ev
-            f = encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary)
+            f = framed(encode(EventFrame(seq=self.seq, at=self.at, aud=self.aud, ev=ev), binary))
             if binary:
                 if redacted:
                     self.bin_red = f

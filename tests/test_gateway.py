@@ -414,9 +414,14 @@ async def test_an_answer_goes_out_in_the_same_write_as_the_events_it_follows(gro
     writes = []
     real = outbox._write
 
+    def payload(x):
+        if type(x) is outbox.Framed:
+            text, x = outbox._payload(x)
+            return msgspec.json.decode(x) if text else msgspec.msgpack.decode(x)
+        return msgspec.msgpack.decode(x) if isinstance(x, bytes) else msgspec.json.decode(x)
+
     def spy(ws, frames):
-        writes.append([msgspec.msgpack.decode(x) if isinstance(x, bytes) else msgspec.json.decode(x)
-                       for x in frames])
+        writes.append([payload(x) for x in frames])
         real(ws, frames)
     monkeypatch.setattr(outbox, "_write", spy)
     p1 = group.clients["p1"]
@@ -431,3 +436,25 @@ async def test_an_answer_goes_out_in_the_same_write_as_the_events_it_follows(gro
     again = await p1.command(c.RaiseHand(), cid="hand-2")
     assert isinstance(again, Error) and again.code != "unavailable"
     assert any(x.get("t") == "error" and x.get("id") == "hand-2" for w in writes for x in w)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+@pytest.mark.parametrize("text", [False, True])
+async def test_a_frame_serialized_once_reads_back_as_websockets_frames_it(size, text):
+    """Events are framed once for every connection (server/outbox.py): the bytes
+    must be what websockets' own parser reads back, at each header length."""
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+    from server import outbox
+    data = "é" * (size // 2) if text else bytes(range(256)) * (size // 256) + bytes(size % 256)
+    f = outbox.framed(data)
+    assert outbox._payload(f) == (text, data.encode() if text else data)
+    reader = StreamReader()
+    reader.feed_data(bytes(f))
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        got = done.value
+    assert got.opcode is (Opcode.TEXT if text else Opcode.BINARY) and got.fin
+    assert got.data == (data.encode() if text else data)
