@@ -113,3 +113,16 @@ def test_the_load_spread_over_two_generator_processes_is_the_same_load():
         assert two["errors"] == one["errors"] == {} and two["unmatched"] == 0
         assert two["generators"] == 2 and len(two["loadgen_cpu_each_pct"]) == 2
         assert positive(two["latency_ms"]["p99"])
+
+
+def test_commits_are_checked_out_apart_and_a_wrong_one_is_named(tmp_path, needs_git, capsys):
+    from bench import commits
+    tree = commits._tree("HEAD", str(tmp_path))
+    assert os.path.exists(os.path.join(tree, "bench", "tail.py"))
+    assert os.path.exists(os.path.join(commits._tree("WORKTREE", str(tmp_path)), "bench", "commits.py"))
+    with pytest.raises(SystemExit) as exc:
+        commits._tree("no-such-commit", str(tmp_path))
+    assert str(exc.value) == "bench.commits: no such commit: no-such-commit"
+    with pytest.raises(SystemExit):
+        commits.main(["HEAD"])
+    assert "name at least two commits" in capsys.readouterr().err
