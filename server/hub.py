@@ -153,8 +153,13 @@ class Hub(GroupCommit, Fanout, Outages, Loading, Sharing, Deadlines):
         command_ids.expect(host, key, name, waiter)
         self.fire_due(host)
 
-        def settle(result) -> None:
-            host.remember(key, result)
+        def settle(result, recorded: bool = True) -> None:
+            if recorded:
+                host.remember(key, result)
+            else:
+                # not decided after all: a retry of the same id decides afresh
+                command_ids.forget(host, key, waiter)
+                self.health.refused += 1
             if not waiter.done():
                 waiter.set_result(result)
             if answer is not None:
@@ -172,16 +177,8 @@ class Hub(GroupCommit, Fanout, Outages, Loading, Sharing, Deadlines):
                                after=lambda seq: settle(Ack(id=cmd_id, seq=seq)))
 
         def not_recorded(f: asyncio.Future) -> None:
-            if f.cancelled() or f.exception() is None:
-                return        # recorded: settled by `after`, in the commit
-            command_ids.forget(host, key, waiter)
-            self.health.refused += 1
-            result = Error(id=cmd_id, code="unavailable", message=str(f.exception()))
-            waiter.set_result(result)
-            if answer is not None:
-                answer(result)
-            if not host.conns:
-                self._release(host)
+            if not f.cancelled() and f.exception() is not None:    # recorded: settled by `after`
+                settle(Error(id=cmd_id, code="unavailable", message=str(f.exception())), recorded=False)
         fut.add_done_callback(not_recorded)
         return waiter
 

@@ -458,3 +458,41 @@ async def test_a_frame_serialized_once_reads_back_as_websockets_frames_it(size, 
         got = done.value
     assert got.opcode is (Opcode.TEXT if text else Opcode.BINARY) and got.fin
     assert got.data == (data.encode() if text else data)
+
+
+async def test_a_connection_with_an_extension_gets_its_frames_framed_for_it():
+    """Should a connection ever negotiate an extension, the frames made once for
+    everyone are framed again by its own protocol, in order with the others."""
+    from websockets.extensions import Extension
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+    from server import outbox
+
+    class Same(Extension):
+        name = "x-same"
+
+        def encode(self, frame):
+            return frame
+
+        def decode(self, frame, *, max_size=None):
+            return frame
+
+    class Transport:
+        written: list = []
+
+        def write(self, data):
+            self.written.append(bytes(data))
+
+        def is_closing(self):
+            return False
+
+    class Ws:
+        protocol = ServerProtocol()
+        send_in_progress = None
+        transport = Transport()
+
+    Ws.protocol.state = State.OPEN
+    Ws.protocol.extensions = [Same()]
+    outbox._write(Ws, [outbox.framed(b"\x81\xa1t\xa5event"), "plain text", outbox.framed("more")])
+    assert Ws.transport.written == [outbox.framed(b"\x81\xa1t\xa5event") + outbox.framed("plain text")
+                                    + outbox.framed("more")]
