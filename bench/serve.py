@@ -20,7 +20,13 @@ async def main(db: str, secret: bytes, t0: float) -> None:
         # the baseline for server/outbox.py: every frame its own write, as before it
         from websockets.asyncio.server import broadcast
         from server import outbox
-        outbox.send = lambda ws, data: broadcast((ws,), data)
+
+        def each(ws, data) -> None:
+            if type(data) is outbox.Framed:     # an event framed once for all: its payload again
+                text, data = outbox.unframed(data)
+                data = data.decode() if text else data
+            broadcast((ws,), data)
+        outbox.send = each
     srv = EmbeddedServer(db, secret, port=0)
     await srv.start()
     if os.environ.get("SESSION_SERVER_GC") != "default":

@@ -56,7 +56,7 @@ def framed(data: bytes | str) -> Framed:
     return Framed(f.serialize(mask=False))
 
 
-def _payload(f: Framed) -> tuple[bool, bytes]:
+def unframed(f: Framed) -> tuple[bool, bytes]:
     """(text?, payload) of a frame `framed` made: its header is 2, 4 or 10 bytes."""
     n = f[1] & 0x7F
     start = 2 if n < 126 else 4 if n == 126 else 10
@@ -107,7 +107,7 @@ def _write(ws, frames: list) -> None:
                 if not p.extensions:
                     out.append(data)
                     continue
-                text, data = _payload(data)     # never, while the gateway offers no extension
+                text, data = unframed(data)     # never, while the gateway offers no extension
                 if text:
                     data = data.decode()
             if isinstance(data, str):

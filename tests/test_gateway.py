@@ -416,7 +416,7 @@ async def test_an_answer_goes_out_in_the_same_write_as_the_events_it_follows(gro
 
     def payload(x):
         if type(x) is outbox.Framed:
-            text, x = outbox._payload(x)
+            text, x = outbox.unframed(x)
             return msgspec.json.decode(x) if text else msgspec.msgpack.decode(x)
         return msgspec.msgpack.decode(x) if isinstance(x, bytes) else msgspec.json.decode(x)
 
@@ -448,7 +448,7 @@ async def test_a_frame_serialized_once_reads_back_as_websockets_frames_it(size, 
     from server import outbox
     data = "é" * (size // 2) if text else bytes(range(256)) * (size // 256) + bytes(size % 256)
     f = outbox.framed(data)
-    assert outbox._payload(f) == (text, data.encode() if text else data)
+    assert outbox.unframed(f) == (text, data.encode() if text else data)
     reader = StreamReader()
     reader.feed_data(bytes(f))
     parser = Frame.parse(reader.read_exact, mask=False)
