@@ -595,3 +595,29 @@ async def test_a_page_opened_before_the_session_waits_and_then_joins(server, bro
     await page.wait_for_selector("#stage-location:not([hidden])", timeout=30000)
     await ctx.close()
     await fac.close()
+
+
+async def test_on_a_server_without_voice_the_page_says_so_and_stops_trying(server, browser):
+    """`serve --no-media`: a tap on Join voice must not leave "trying again…" for ever.
+    The relay closes with 1008 "voice is not available on this server" (docs/protocol.md)."""
+    assert server.media is None
+    fac = SessionClient(server.url, server.token(ROOM, "facilitator", "f1", "Dana"), name="fac")
+    await fac.connect()
+    await ok(fac, c.Configure(title="Thursday group", roster=[c.RosterEntry(id="p9", name="Ray")]))
+    await ok(fac, c.Open())
+    ctx = await browser.new_context(viewport=PHONE)
+    page = await ctx.new_page()
+    watch = Watch(page)
+    await page.goto(invite_link(server.secret, ROOM, "Ray", "p9", server.http_url, 600))
+    await eventually(lambda: has_event(fac, "participant_waiting", person="p9"), what="p9 waiting")
+    await ok(fac, c.Admit(target="p9"))
+    await page.wait_for_selector("#voice-card button:not([disabled])", timeout=15000)
+    await page.get_by_role("button", name="Join voice").click()
+    await until(page, "document.querySelector('#voice-state').textContent.includes('not offered')")
+    assert await page.get_by_role("button", name="Join voice").is_disabled()
+    await asyncio.sleep(3.5)      # the page retries every one to three seconds when voice is only late
+    assert "not offered in this session" in await page.inner_text("#voice-state")
+    assert len([u for u in watch.sockets if "/media" in u]) == 1, watch.sockets
+    await shot(page, "voice-not-offered")
+    await ctx.close()
+    await fac.close()

@@ -11,6 +11,7 @@
 // peer connection. Nothing is recorded anywhere.
 
 const KEEPALIVE_MS = 20000;
+export const NO_VOICE = "voice is not available on this server";   // server/media/relay.py's close reason
 const WATCH_MS = 2500;     // how often we check that we are hearing the room
 
 let txn = 0;
@@ -107,7 +108,12 @@ export class Voice {
       this.ws.onerror = () => reject(new Error("voice could not connect"));
     });
     this.ws.onmessage = (e) => this._onMessage(e.data);
-    this.ws.onclose = () => { this._teardown(); if (!this.leaving) this.hooks.onClosed?.(this.closedReason || "voice connection closed"); };
+    this.ws.onclose = (e) => {
+      // a server without voice (--no-media) says so in the close (docs/protocol.md, close codes)
+      if (e.code === 1008 && e.reason === NO_VOICE) this.unavailable = true;
+      this._teardown();
+      if (!this.leaving) this.hooks.onClosed?.(this.closedReason || e.reason || "voice connection closed");
+    };
     this.options = { audio, video, publish };
     // through the relay: the session's own credential first; it answers with the room we are in
     if (this.credential) await this._send({ janus: "auth", credential: this.credential });

@@ -46,11 +46,13 @@ export function mountVoice({ credential, room, view, announce, listen }) {
     btn.disabled = true;
     setStatus("Joining voice…");
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/media?room=${encodeURIComponent(room || "")}`;
-    voice = new Voice(url, {
+    let mine = null;     // this attempt's Voice, which `voice` may no longer name when it closes
+    mine = voice = new Voice(url, {
       onPeers: peers,
       onTalking: (id, on) => { if (on) talking.add(id); else talking.delete(id); peers(); },
       onState: (t) => { setStatus(t); mute.setAttribute("aria-pressed", String(voice?.muted || false)); },
       onClosed: (why) => {
+        if (mine.unavailable) return offNow();
         leaveUi(wanted ? "Voice lost its connection; joining again…" : `Voice ended: ${why}`);
         nextTry = Date.now() + 1000 + Math.random() * 1000;
       },
@@ -67,6 +69,7 @@ export function mountVoice({ credential, room, view, announce, listen }) {
       mute.hidden = false;
       announce?.("You joined the voice call");
     } catch (e) {
+      if (mine.unavailable || off) return offNow();
       leaveUi(wanted ? "Voice could not start yet; trying again…" : `Voice could not start: ${e.message || e}`);
       nextTry = Date.now() + 2000 + Math.random() * 1000;
     } finally {
@@ -82,13 +85,23 @@ export function mountVoice({ credential, room, view, announce, listen }) {
   }
   setInterval(retry, 1000);
 
+  // This server runs without voice: say so once, and stop offering it (no retries).
+  let off = false;
+  function offNow() {
+    off = true;
+    wanted = false;
+    leaveUi("Voice is not offered in this session.");
+    btn.disabled = true;
+    if (cam) cam.disabled = true;
+  }
+
   function leaveUi(text) {
     voice = null;
     inCall = null;
     talking.clear();
     peers();
     btn.textContent = "Join voice";
-    btn.disabled = false;
+    btn.disabled = off;
     delete btn.dataset.on;
     mute.hidden = true;
     mute.setAttribute("aria-pressed", "false");
