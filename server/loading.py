@@ -76,10 +76,16 @@ class Loading:
             host.state, host.snap_seq = state, state.seq
         elif snap is not None:
             log.warning("a room snapshot was not used (another fold, or not sealed by this server)")
-        n = self._fold_events(rec, host)
-        results = host.results
-        for actor, cmd, seq in rec.command_ids(host.id, max(0, last - IDS_AFTER_RESTART)):
-            results[(actor, cmd)] = seq     # an answered id: its ack's position
+        # one read of the room's tail: the events after the state, to fold and keep for
+        # resumes, and the ids of the commands behind the newest (some before the state)
+        results, recent, n = host.results, host.recent, 0
+        ids_after = min(host.state.seq, max(0, last - IDS_AFTER_RESTART))
+        for seq, f, actor, cmd in reading.tail(rec, host.id, host.state, ids_after):
+            if f is not None:
+                recent.append(Recent(seq, f.at, f.aud, f.ev))
+                n += 1
+            if cmd is not None:
+                results[(actor, cmd)] = seq     # an answered id: its ack's position
         return n
 
     @staticmethod

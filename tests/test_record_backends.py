@@ -55,6 +55,23 @@ def test_rows_come_back_in_order_per_room(spec):
     rec.close()
 
 
+def test_a_restart_reads_which_rooms_are_open_and_each_tail_with_its_command_ids(spec):
+    """What a restart reads: every room still open with its last seq (not closed ones, not a
+    program's log, not a room with nothing but refusals), and a room's tail in one read."""
+    rec = open_record(spec)
+    closed = Row("r3", 2, 1003.0, "f1", "event", "session_closed", "all", None, b"\x80")
+    refused = Row("r0", None, 1004.0, "p1", "rejected", "chat", None, "x1", b"\x80")
+    rec.append(_rows("r2", 2) + _rows("r1", 4) + _rows("r3", 1) + [closed, refused] + _rows("~program:p", 2))
+    rec.append([Row("r1", 5, 1005.0, "system", "event", "dropped", "staff", None, b"\x80")])
+    assert rec.open_rooms() == {"r1": 5, "r2": 2}
+    tail = list(rec.events_and_ids("r1", 2))
+    assert [(seq, actor, cmd) for seq, _at, _aud, _body, actor, cmd in tail] == [
+        (3, "p1", "cr13"), (4, "p1", "cr14"), (5, "system", None)]
+    assert tail[0][1:4] == (1002.0, "all", b"\x81\xa1x\x02")
+    assert list(rec.events_and_ids("r2", 2)) == []
+    rec.close()
+
+
 def test_a_seq_is_taken_once(spec):
     rec = open_record(spec)
     rec.append(_rows("r1", 2))

@@ -263,6 +263,12 @@ class PostgresRecord:
         cur = self.db.execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
         return {room: last for room, last in cur if room not in closed and not room.startswith(PROGRAM_PREFIX)}
 
+    def events_and_ids(self, room: str, after: int) -> Iterator[tuple[int, float, str, bytes, str | None, str | None]]:
+        cur = self.db.execute("SELECT seq, at, aud, body, actor, cmd FROM log WHERE room=%s AND seq > %s "
+                              "ORDER BY seq", (room, after))
+        for seq, at, aud, body, actor, cmd in cur:
+            yield seq, at, aud, bytes(body), actor, cmd
+
     def command_ids(self, room: str, after: int) -> Iterator[tuple[str, str, int]]:
         yield from self.db.execute(
             "SELECT actor, cmd, seq FROM log WHERE room=%s AND seq > %s AND cmd IS NOT NULL ORDER BY seq",

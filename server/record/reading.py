@@ -42,6 +42,21 @@ def folding(state: RoomState, frames: Iterable[EventFrame]) -> Iterator[EventFra
         yield f
 
 
+def tail(record, room: str, state: RoomState, ids_after: int
+         ) -> Iterator[tuple[int, EventFrame | None, str | None, str | None]]:
+    """A restart's one read of a room's tail, from `ids_after` (at or before the state's seq):
+    each event's seq; its frame, folded into `state`, if it comes after the state (None if the
+    state covers it); and the actor and the command id behind it."""
+    after = state.seq
+    for seq, at, aud, body, actor, cmd in record.events_and_ids(room, ids_after):
+        if seq > after:
+            f = EventFrame(seq=seq, at=at, aud=aud, ev=decode(body))
+            evolve(state, f.ev, at, seq)
+            yield seq, f, actor, cmd
+        else:
+            yield seq, None, actor, cmd
+
+
 def fold_frames(state: RoomState, frames: Iterable[EventFrame]) -> RoomState:
     """`state` with the frames folded into it."""
     for _f in folding(state, frames):

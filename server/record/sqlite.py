@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS log (
 CREATE UNIQUE INDEX IF NOT EXISTS log_room_seq ON log(room, seq) WHERE seq IS NOT NULL;
 CREATE INDEX IF NOT EXISTS log_room ON log(room, id);
 CREATE INDEX IF NOT EXISTS log_closed ON log(room) WHERE type = 'session_closed';
+-- the refused commands that carried an id, which a restart reads back: without it, a
+-- scan of the whole log (0.1 s at a million rows)
+CREATE INDEX IF NOT EXISTS log_refused ON log(id) WHERE seq IS NULL AND cmd IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 -- a cache beside the log, not part of it: see server/snapshots.py
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -241,10 +244,29 @@ class Record:
     def open_rooms(self) -> dict[str, int]:
         """room -> its last seq, for every room whose session has not closed."""
         closed = self.closed_rooms()
-        cur = self.db.execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
         # a program's log never closes, and is not a room the hub could load
-        return {room: last for room, last in cur
+        return {room: last for room, last in self._last_seqs()
                 if room not in closed and not room.startswith(PROGRAM_PREFIX)}
+
+    def _last_seqs(self) -> Iterator[tuple[str, int]]:
+        """(room, last seq) of every room with an event, in room order, by stepping from
+        room to room down the (room, seq) index: two index lookups a room, where a
+        GROUP BY reads every row of the log (a quarter of a second at a million rows,
+        the longest part of a restart's reads)."""
+        yield from self.db.execute("""
+            WITH RECURSIVE r(room) AS (
+                SELECT (SELECT room FROM log WHERE seq IS NOT NULL ORDER BY room, seq LIMIT 1)
+                UNION ALL
+                SELECT (SELECT room FROM log WHERE seq IS NOT NULL AND room > r.room ORDER BY room, seq LIMIT 1)
+                FROM r WHERE r.room IS NOT NULL)
+            SELECT room, (SELECT seq FROM log WHERE seq IS NOT NULL AND room = r.room ORDER BY room DESC, seq DESC LIMIT 1)
+            FROM r WHERE room IS NOT NULL""")
+
+    def events_and_ids(self, room: str, after: int) -> Iterator[tuple[int, float, str, bytes, str | None, str | None]]:
+        """(seq, at, aud, body, actor, command id) of a room's events after `after`, in order:
+        a restart's one read of a room's tail, its events and the ids behind them."""
+        yield from self.db.execute(
+            "SELECT seq, at, aud, body, actor, cmd FROM log WHERE room=? AND seq > ? ORDER BY seq", (room, after))
 
     def command_ids(self, room: str, after: int) -> Iterator[tuple[str, str, int]]:
         """(actor, command id, seq) of the commands whose events come after `after`."""
