@@ -72,6 +72,14 @@ class Leases:
                 return None, None, 0.0
             return None, other[0], max(0.0, float(other[1]))
 
+    def holder(self, room: str) -> str | None:
+        """The address of the live server holding `room`, if another one does (no lease
+        is taken: a page's voice follows the room, it does not move it)."""
+        with self._lock:
+            row = self.db.execute("SELECT address FROM leases WHERE room = %s AND owner <> %s "
+                                  "AND expires > clock_timestamp()", (room, self.owner)).fetchone()
+        return row[0] if row else None
+
     def renew(self) -> list[str]:
         """Extends every lease still ours; returns the rooms lost (taken by another server).
 

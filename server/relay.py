@@ -23,10 +23,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 log = logging.getLogger("session_server.relay")
 
 
-async def relay(ws, first, owner: str, room: str) -> bool:
-    """Relays `ws` (whose hello `first` was already read) to `owner`; False if
-    the owner cannot be reached (it is likely gone: take the room over)."""
-    url = f"{owner.rstrip('/')}/?room={urllib.parse.quote(room, safe='')}"
+async def relay(ws, first, owner: str, room: str, path: str = "/") -> bool:
+    """Relays `ws` (whose first message `first` was already read) to the same `path`
+    on `owner`: the session's websocket (`/`), or a page's voice (`/media`), which
+    must reach the server whose Janus carries the room. False if the owner cannot
+    be reached (it is likely gone: take the room over)."""
+    url = f"{owner.rstrip('/')}{path}?room={urllib.parse.quote(room, safe='')}"
     try:
         up = await asyncio.wait_for(connect(url, max_size=None, ping_interval=None, compression=None,
                                             open_timeout=2), 3)

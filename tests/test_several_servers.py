@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -9,6 +12,9 @@ import sys
 import time
 
 import pytest
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from protocol import commands as c
 from protocol.frames import Ack
@@ -75,9 +81,9 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(url: str, secret_file: str, port: int) -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-m", "server", "serve", "--no-media", "--db", url, "--port", str(port),
-                          "--secret-file", secret_file], cwd=ROOT, stdout=subprocess.PIPE,
+def _serve(url: str, secret_file: str, port: int, media: bool = False) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-m", "server", "serve", *([] if media else ["--no-media"]), "--db", url,
+                          "--port", str(port), "--secret-file", secret_file], cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert "session server on" in line, (line, p.stderr.read() if p.poll() is not None else "")
@@ -141,3 +147,61 @@ def test_a_room_is_served_again_after_its_server_is_killed(postgres, tmp_path):
                 proc.wait(10)
     assert served_after < 5.0, served_after
     assert open_record(url, readonly=True).verify().ok
+
+
+def test_a_pages_voice_that_reaches_another_server_is_relayed_to_the_rooms_server(postgres, tmp_path):
+    """After a failover the proxy's hash can bring a room back to a server that does not hold
+    it (a restarted one). The session's websocket was relayed to the holder; the page's voice
+    (`/media?room=R`) must be too, to the server whose Janus carries the room. Server B runs
+    without voice at all, so a Janus session reached through it can only be A's."""
+    if shutil.which("janus") is None and not os.path.exists("/usr/bin/janus"):
+        pytest.fail("janus is not installed (./run-tests installs Debian's janus)")
+    url = postgres.create_database()
+    secret_file = str(tmp_path / "secret")
+    secret = tokens.load_secret(secret_file)
+    pa, pb = _port(), _port()
+    a = _serve(url, secret_file, pa, media=True)
+    b = _serve(url, secret_file, pb)
+
+    def tok(role, pid, name):
+        return tokens.sign(secret, tokens.Claims(room="r1", role=role, id=pid, name=name, exp=time.time() + 3600))
+
+    async def voice(port: int, credential: str) -> list:
+        said = []
+        async with connect(f"ws://127.0.0.1:{port}/media?room=r1") as ws:
+            try:
+                await ws.send(json.dumps({"janus": "auth", "credential": credential, "transaction": "t1"}))
+                said.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+                await ws.send(json.dumps({"janus": "create", "transaction": "t2"}))
+                said.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            except ConnectionClosed as exc:
+                said.append({"closed": exc.rcvd.reason if exc.rcvd else ""})
+        return said
+
+    async def story():
+        f = SessionClient(f"ws://127.0.0.1:{pa}", tok("facilitator", "f1", "Dana"))
+        await f.connect()
+        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
+        assert isinstance(await f.command(c.Open()), Ack)
+        # the participant's session reaches B, which relays it to A, the room's server
+        p = SessionClient(f"ws://127.0.0.1:{pb}", tok("participant", "p1", "Alex"))
+        await p.connect()
+        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
+        await p.sync()
+        through_b = await voice(pb, tok("participant", "p1", "Alex"))
+        # someone not in the room is refused by A, through B, as they would be at A
+        outsider = await voice(pb, tok("participant", "p9", "Sam"))
+        await p.close()
+        await f.close()
+        return through_b, outsider
+    try:
+        through_b, outsider = asyncio.run(story())
+    finally:
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(10)
+    assert through_b[0] == {"janus": "success", "transaction": "t1"}, through_b
+    assert through_b[1]["janus"] == "success" and through_b[1]["transaction"] == "t2", through_b
+    assert isinstance(through_b[1]["data"]["id"], int)     # a Janus session: A's, the only Janus
+    assert outsider[0]["janus"] == "closed" and "not in the room" in outsider[0]["reason"], outsider

@@ -26,12 +26,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from protocol import commands as c
-from server import tokens
+from server import relay as room_relay, tokens
 from server.engine import SYSTEM, Actor
 from server.engine.base import STAFF_ROLES
 from server.engine.voice import mic_open, voice_room
 
 log = logging.getLogger("session_server.media")
+
+NO_VOICE = "voice is not available on this server"   # the page's voice.js stops retrying on it
 
 VERBS = {"create", "attach", "message", "trickle", "keepalive", "detach", "hangup", "destroy"}
 REQUESTS = {"join", "publish", "configure", "unpublish", "leave", "start", "pause", "subscribe", "unsubscribe",
@@ -292,11 +294,12 @@ async def serve(ws, hub, gateway=None) -> None:
     room now (their page or console), and a device credential must be the one
     their place is held by (a superseded or revoked one opens no voice)."""
     media = hub.media
-    if media is None:
-        await ws.close(1008, "voice is not available on this server")
+    if media is None and not hub.shared:
+        await ws.close(1008, NO_VOICE)
         return
     try:
-        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        raw = await asyncio.wait_for(ws.recv(), 10)
+        first = json.loads(raw)
         claims = tokens.verify(hub.secret, str(first.get("credential", "")), hub.clock.now())
     except (ValueError, AttributeError, TypeError, tokens.TokenError, asyncio.TimeoutError, TimeoutError):
         await ws.close(1008, "unauthorized")
@@ -304,6 +307,17 @@ async def serve(ws, hub, gateway=None) -> None:
     except ConnectionClosed:
         return
     host = hub.rooms.get(claims.room)
+    if host is None and hub.shared:
+        # Another server holds the room, and the person's session was relayed there
+        # (server/relay.py): their voice goes to that server too, whose Janus carries the
+        # room. Without this, a room whose hash came back to a restarted server after a
+        # failover was told "you are not in the room" by every page's voice.
+        owner = await asyncio.to_thread(hub.leases.holder, claims.room) if hub.leases is not None else None
+        if owner and await room_relay.relay(ws, raw, owner, claims.room, path="/media"):
+            return
+    if media is None:
+        await ws.close(1008, NO_VOICE)
+        return
     actor = Actor(claims.id, claims.role, claims.name)
     if claims.dev is not None and host is not None and tokens.device_refusal(
             claims, host.visible.members.get(claims.id)) is not None:
