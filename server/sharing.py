@@ -90,3 +90,5 @@ class Sharing:
         for conn in list(host.conns.values()):
             conn.close(1012, reason)
         host.conns.clear()
+        if self.media is not None:
+            self.media.let_go(room)

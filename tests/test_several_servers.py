@@ -205,3 +205,58 @@ def test_a_pages_voice_that_reaches_another_server_is_relayed_to_the_rooms_serve
     assert through_b[1]["janus"] == "success" and through_b[1]["transaction"] == "t2", through_b
     assert isinstance(through_b[1]["data"]["id"], int)     # a Janus session: A's, the only Janus
     assert outsider[0]["janus"] == "closed" and "not in the room" in outsider[0]["reason"], outsider
+
+
+def test_a_server_that_lost_its_room_while_paused_ends_the_rooms_voice_there(postgres, tmp_path):
+    """A paused server whose lease passed drops the room's connections; it must end the room's
+    voice on its Janus too. Otherwise the pages still in that Janus room would go on hearing
+    each other where the room's new server rules nothing (a removal, a mute, a round's end)."""
+    if shutil.which("janus") is None and not os.path.exists("/usr/bin/janus"):
+        pytest.fail("janus is not installed (./run-tests installs Debian's janus)")
+    url = postgres.create_database()
+    secret_file = str(tmp_path / "secret")
+    secret = tokens.load_secret(secret_file)
+    pa, pb = _port(), _port()
+    a = _serve(url, secret_file, pa, media=True)
+    b = _serve(url, secret_file, pb)
+
+    def tok(role, pid, name):
+        return tokens.sign(secret, tokens.Claims(room="r1", role=role, id=pid, name=name, exp=time.time() + 3600))
+
+    async def story():
+        f = SessionClient(f"ws://127.0.0.1:{pa}", tok("facilitator", "f1", "Dana"))
+        await f.connect()
+        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
+        assert isinstance(await f.command(c.Open()), Ack)
+        p = SessionClient(f"ws://127.0.0.1:{pa}", tok("participant", "p1", "Alex"))
+        await p.connect()
+        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
+        await p.sync()
+        async with connect(f"ws://127.0.0.1:{pa}/media?room=r1") as ws:
+            await ws.send(json.dumps({"janus": "auth", "credential": tok("participant", "p1", "Alex"),
+                                      "transaction": "t1"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["janus"] == "success"
+            await ws.send(json.dumps({"janus": "create", "transaction": "t2"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["janus"] == "success"   # in A's Janus
+            # A stops answering past its lease; B takes the room for the facilitator coming back
+            a.send_signal(signal.SIGSTOP)
+            try:
+                f2 = SessionClient(f"ws://127.0.0.1:{pb}", tok("facilitator", "f1", "Dana"))
+                await f2.connect(timeout=15)
+            finally:
+                a.send_signal(signal.SIGCONT)
+            # A, running again, finds its lease gone: the room's voice there ends
+            said = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+        await f2.close()
+        return said
+    try:
+        said = asyncio.run(story())
+    finally:
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(10)
+    assert said == {"janus": "closed", "reason": "the room moved to another server"}, said

@@ -73,6 +73,10 @@ class MediaSession:
         self.up = await connect(self.media.cfg.url, subprotocols=["janus-protocol"], max_size=None,
                                 ping_interval=None, compression=None)
         self.media.sessions.setdefault(self.host.id, set()).add(self)
+        if self.hub.shared and self.hub.rooms.get(self.host.id) is not self.host:
+            # the room moved to another server while this started (MediaRooms.let_go)
+            await self.end("the room moved to another server")
+            return
         down = asyncio.create_task(self._down())
         try:
             async for raw in self.ws:
@@ -273,7 +277,8 @@ class MediaSession:
         self.sessions.clear()
         self.handles.clear()
         self.joined, self.listen, self.audio_mid, self.mic_applied = None, None, None, None
-        if was is not None and self.person in self.host.visible.in_voice:
+        if was is not None and self.person in self.host.visible.in_voice and self.hub.rooms.get(self.host.id) is self.host:
+            # (a room that moved to another server is that server's to record)
             self.hub.spawn(self.hub.command(self.host, SYSTEM, f"voice-{secrets.token_hex(6)}",
                                             c.VoiceLeave(person=self.person)))
 

@@ -196,6 +196,21 @@ class MediaRooms:
         self._tasks.add(t)
         t.add_done_callback(self._tasks.discard)
 
+    def let_go(self, room: str) -> None:
+        """The room moved to another server (its lease passed while this one was paused or cut
+        off): its voice here ends, and its Janus rooms with it. Otherwise the pages still in
+        them would go on hearing each other where the room's new server rules nothing: a
+        removal, a mute or the end of a round would be applied there, not here. The pages
+        join again, and reach the new server's Janus (a server relays voice to the holder)."""
+        self._spawn(self._let_go(room))
+
+    async def _let_go(self, room: str) -> None:
+        for sess in list(self.sessions.get(room, ())):
+            await sess.end("the room moved to another server")
+        self.sessions.pop(room, None)
+        for jroom in [r for r in self.rooms if r.startswith(f"{room}~")]:
+            await self.destroy(jroom)
+
     async def reconcile(self, host, ended_rounds: set[int] = frozenset(), closed: bool = False) -> None:
         state = host.visible
         for sess in list(self.sessions.get(host.id, ())):
