@@ -78,6 +78,7 @@ class Hub(GroupCommit, Fanout, Outages, Loading, Sharing, Deadlines):
         self._spawned: set[asyncio.Task] = set()
         self.leases = None
         self._taking: dict[str, asyncio.Future] = {}
+        self._unsure: set[str] = set()        # rooms whose commit failed on a lost connection
 
     # --- start and stop -----------------------------------------------------------
 

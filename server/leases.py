@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 import uuid
 
+from server.record.postgres import connect, execute
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS leases (
     room    TEXT PRIMARY KEY,
@@ -42,21 +44,29 @@ class Fenced(RuntimeError):
 
 class Leases:
     def __init__(self, url: str, address: str, owner: str | None = None, ttl: float = TTL):
-        import psycopg
+        self.url = url
         self.owner = owner or uuid.uuid4().hex
         self.address = address
         self.ttl = ttl
-        self.db = psycopg.connect(url, autocommit=True)
+        self._db = connect(url)
         self._lock = threading.Lock()
         self.held: dict[str, int] = {}      # room -> the epoch we took it at
         with self.db.transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(724102)")
             self.db.execute(SCHEMA)
 
+    @property
+    def db(self):
+        """The connection, opened again when the database dropped it (as the record's)."""
+        if self._db.closed:
+            self._db = connect(self.url)
+        return self._db
+
     def acquire(self, room: str) -> tuple[int | None, str | None, float]:
         """(epoch, None, 0) once ours; (None, holder's address, seconds left) if another holds it."""
         with self._lock:
-            row = self.db.execute(
+            row = execute(
+                self,
                 "INSERT INTO leases VALUES (%s, %s, %s, 1, clock_timestamp() + make_interval(secs => %s)) "
                 "ON CONFLICT (room) DO UPDATE SET owner = EXCLUDED.owner, address = EXCLUDED.address, "
                 "epoch = leases.epoch + 1, expires = EXCLUDED.expires "
@@ -65,7 +75,8 @@ class Leases:
             if row is not None:
                 self.held[room] = row[0]
                 return row[0], None, 0.0
-            other = self.db.execute(
+            other = execute(
+                self,
                 "SELECT address, EXTRACT(EPOCH FROM expires - clock_timestamp()) FROM leases WHERE room = %s",
                 (room,)).fetchone()
             if other is None:        # released between the two statements: try again
@@ -76,8 +87,8 @@ class Leases:
         """The address of the live server holding `room`, if another one does (no lease
         is taken: a page's voice follows the room, it does not move it)."""
         with self._lock:
-            row = self.db.execute("SELECT address FROM leases WHERE room = %s AND owner <> %s "
-                                  "AND expires > clock_timestamp()", (room, self.owner)).fetchone()
+            row = execute(self, "SELECT address FROM leases WHERE room = %s AND owner <> %s "
+                          "AND expires > clock_timestamp()", (room, self.owner)).fetchone()
         return row[0] if row else None
 
     def renew(self) -> list[str]:
@@ -92,7 +103,8 @@ class Leases:
             if not self.held:
                 return []
             rooms, epochs = list(self.held), [self.held[r] for r in self.held]
-            kept = {r for (r,) in self.db.execute(
+            kept = {r for (r,) in execute(
+                self,
                 "UPDATE leases l SET expires = clock_timestamp() + make_interval(secs => %s) "
                 "FROM unnest(%s::text[], %s::bigint[]) AS f(room, epoch) "
                 "WHERE l.room = f.room AND l.epoch = f.epoch AND l.owner = %s "
@@ -102,12 +114,27 @@ class Leases:
                 self.held.pop(r, None)
             return lost
 
+    def extend(self, rooms: list[str]) -> bool:
+        """Extends these rooms' leases now if every one is still ours at the epoch we took
+        it (lapsed, perhaps, but taken by nobody); True if so. A room lost is left for
+        `renew` to report, so that the hub lets it go."""
+        with self._lock:
+            if any(r not in self.held for r in rooms):
+                return False
+            kept = {r for (r,) in execute(
+                self,
+                "UPDATE leases l SET expires = clock_timestamp() + make_interval(secs => %s) "
+                "FROM unnest(%s::text[], %s::bigint[]) AS f(room, epoch) "
+                "WHERE l.room = f.room AND l.epoch = f.epoch AND l.owner = %s "
+                "RETURNING l.room", (self.ttl, rooms, [self.held[r] for r in rooms], self.owner))}
+            return kept == set(rooms)
+
     def release(self, room: str | None = None) -> None:
         """Gives a room (or every room) back at once, for a graceful stop."""
         with self._lock:
             rooms = [room] if room is not None else list(self.held)
             if rooms:
-                self.db.execute("DELETE FROM leases WHERE room = ANY(%s) AND owner = %s", (rooms, self.owner))
+                execute(self, "DELETE FROM leases WHERE room = ANY(%s) AND owner = %s", (rooms, self.owner))
             for r in rooms:
                 self.held.pop(r, None)
 
@@ -117,4 +144,4 @@ class Leases:
             return self.owner, dict(self.held)
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()

@@ -9,12 +9,15 @@ docs/reliability.md ("When the record cannot be written").
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 from protocol.frames import Error, encode
 from server import engine
 from server.engine import Rejected
 from server.health import Unavailable
+
+log = logging.getLogger("session_server.hub")
 
 if TYPE_CHECKING:
     from server.room_host import Batch, RoomHost
@@ -48,10 +51,16 @@ class Outages:
             # due again, and fire (at their own instants) once writing resumes
             host.state = engine.copy_state(host.visible)
             self._reschedule(host)
+        if self.shared:
+            # A lost connection can hide a commit that happened: PostgreSQL may have
+            # committed it just before the answer was lost. Checked once writing resumes.
+            self._unsure.update(host.id for host in hosts.values())
 
     def _recovered(self) -> None:
         """Writing works again: deadlines held back fire, presence is caught up."""
         self.health.up()
+        if self._unsure:
+            self._settle_unsure()
         self._tell_staff()
         for host in list(self.rooms.values()):
             self._due.pop(host.id, None)
@@ -60,6 +69,27 @@ class Outages:
                 self._reconcile(host)
         if self._wake_timer is not None:
             self._wake_timer.set()
+
+    def _settle_unsure(self) -> None:
+        """Rooms whose commit failed on a lost connection: if the record holds more of
+        the room than it was shown (the commit happened after all), the room is let go
+        and folded again from the record when its people reconnect (1012), as after a
+        lease that moved; they resume by seq, without a gap or a duplicate. Before any
+        new write to those rooms: `_submit` refused them while writing was down."""
+        rooms, self._unsure = self._unsure, set()
+        reader = self.reader()
+        for room in rooms:
+            host = self.rooms.get(room)
+            if host is None:
+                continue
+            try:
+                last = reader.last_seq(room)
+            except Exception:       # noqa: BLE001 - not readable yet: checked at the next recovery
+                self._unsure.add(room)
+                continue
+            if last != host.visible.seq:
+                log.warning("a commit thought lost was recorded; the room is read again from the record")
+                self.drop_room(room, "the room is read again from the record")
 
     def _reconcile(self, host: RoomHost) -> None:
         """Records the arrivals and departures an outage kept out of the record,

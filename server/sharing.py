@@ -85,7 +85,7 @@ class Sharing:
         host = self.rooms.pop(room, None)
         if host is None:
             return
-        log.warning("lost the lease of a room; its connections are closed to reconnect")
+        log.warning("let a room go (%s); its connections are closed to reconnect", reason)
         self._due.pop(room, None)
         for conn in list(host.conns.values()):
             conn.close(1012, reason)

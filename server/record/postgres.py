@@ -122,13 +122,12 @@ class PostgresRecord:
         self.leases = None        # set by the hub: then every append is fenced by them
         self.path = url           # what the hub and the CLI call the record's location
         self.readonly = readonly
+        self._committing = False
         try:
-            self.db = psycopg.connect(url, autocommit=True)
+            self._db = self._connect()
         except psycopg.Error as exc:
             raise RecordUnavailable(f"cannot reach the record at {_safe(url)}: {_first_line(exc)}") from None
-        self.db.execute("SET synchronous_commit = on")
         if readonly:
-            self.db.execute("SET default_transaction_read_only = on")
             if self.db.execute("SELECT to_regclass('log')").fetchone()[0] is None:
                 raise RecordUnavailable(f"{_safe(url)} holds no record")
         else:
@@ -137,15 +136,63 @@ class PostgresRecord:
                 self.db.execute("SELECT pg_advisory_xact_lock(724100)")
                 self.db.execute(SCHEMA)
 
+    def _connect(self):
+        db = connect(self.path)
+        db.execute("SET synchronous_commit = on")
+        if self.readonly:
+            db.execute("SET default_transaction_read_only = on")
+        return db
+
+    @property
+    def db(self):
+        """The connection, opened again when the database dropped it: a restart of
+        PostgreSQL, or a failover to its standby, ends every connection, and a server
+        that kept the dead one could never write again (every probe failed on it). If
+        the database is still away, the reconnection fails like any write, and the
+        next use tries again. A commit that was under way when it was lost may or may
+        not have happened: the hub settles that (server/outage.py)."""
+        if self._db.closed:
+            self._db = self._connect()
+        return self._db
+
+    def _execute(self, sql: str, args=None):
+        """One statement outside a transaction (a read), made once more on a new connection
+        if the database had ended this one while it sat idle: it never ran."""
+        return execute(self, sql, args)
+
     def reader(self) -> "PostgresRecord":
         return PostgresRecord(self.path, readonly=True)
 
     # --- writing ------------------------------------------------------------------
 
     def append(self, rows: list[Row], snapshots: list[tuple] = ()) -> None:
-        """Writes rows in one transaction; returns once PostgreSQL has committed them."""
+        """Writes rows in one transaction; returns once PostgreSQL has committed them.
+
+        A connection the database ended while it sat idle (a restart: PostgreSQL says so
+        only when it is next used) fails before anything of the transaction is done:
+        then the write is made once more on a new connection, and nobody sees the
+        restart. A connection lost while committing is not retried: whether the commit
+        happened is for the hub to find out (server/outage.py). A lease found lapsed
+        (the database was away longer than a lease lasts) is extended first if it is
+        still this server's at its epoch, as `Leases.renew` would a moment later."""
+        import psycopg
+        from server.leases import Fenced
         if not rows:
             return
+        for last_try in (False, False, True):
+            self._committing = False
+            try:
+                return self._append(rows, snapshots)
+            except psycopg.OperationalError:
+                if last_try or self._committing or not self._db.closed:
+                    raise
+            except Fenced as exc:
+                # leases that lapsed while the database was away (nobody can take a room
+                # meanwhile either): extended at their epoch, or the write is refused
+                if last_try or self.leases is None or not self.leases.extend(exc.rooms):
+                    raise
+
+    def _append(self, rows: list[Row], snapshots: list[tuple]) -> None:
         rooms = sorted({r.room for r in rows})
         db = self.db
         with db.transaction():
@@ -154,7 +201,7 @@ class PostgresRecord:
             heads = {room: (rid, bytes(h)) for room, rid, h in db.execute(
                 "SELECT room, rid, hash FROM heads WHERE room = ANY(%s) ORDER BY room FOR UPDATE", (rooms,))}
             if self.leases is not None:
-                self._fence(rooms)
+                self._fence(db, rooms)
             new = [room for room in rooms if room not in heads]
             if new:
                 self._register(new)
@@ -182,8 +229,9 @@ class PostgresRecord:
                         "INSERT INTO snapshots VALUES (%s,%s,%s,%s,%s) ON CONFLICT (room) DO UPDATE SET "
                         "seq = EXCLUDED.seq, fingerprint = EXCLUDED.fingerprint, body = EXCLUDED.body, "
                         "mac = EXCLUDED.mac", snapshots)
+            self._committing = True     # from here a lost connection leaves the outcome unknown
 
-    def _fence(self, rooms: list[str]) -> None:
+    def _fence(self, db, rooms: list[str]) -> None:
         """Refuses the write unless this server holds each room's lease at the epoch
         it took it, now; the lease rows stay locked until the commit, so a
         takeover waits for this write rather than racing it. Pseudo-rooms (the
@@ -195,7 +243,7 @@ class PostgresRecord:
             return
         missing = [r for r in rooms if r not in held]
         if not missing:
-            ok = {r for (r,) in self.db.execute(
+            ok = {r for (r,) in db.execute(
                 "SELECT l.room FROM leases l JOIN unnest(%s::text[], %s::bigint[]) AS f(room, epoch) "
                 "ON l.room = f.room AND l.epoch = f.epoch "
                 "WHERE l.owner = %s AND l.expires > clock_timestamp() FOR SHARE OF l",
@@ -224,53 +272,53 @@ class PostgresRecord:
 
     def rooms(self) -> list[str]:
         """The session rooms; a program's own log (room `~program:ID`) is not a session."""
-        return [r for (r,) in self.db.execute("SELECT room FROM registry ORDER BY room")
+        return [r for (r,) in self._execute("SELECT room FROM registry ORDER BY room")
                 if not r.startswith(PROGRAM_PREFIX)]
 
     def program_rooms(self) -> list[str]:
-        return [r for (r,) in self.db.execute("SELECT room FROM registry WHERE starts_with(room, %s) ORDER BY room",
+        return [r for (r,) in self._execute("SELECT room FROM registry WHERE starts_with(room, %s) ORDER BY room",
                                               (PROGRAM_PREFIX,))]
 
     def events(self, room: str, after: int = 0, before: int | None = None
                ) -> Iterator[tuple[int, float, str, str, bytes]]:
         if before is None:
-            cur = self.db.execute("SELECT seq, at, aud, type, body FROM log WHERE room=%s AND seq > %s "
+            cur = self._execute("SELECT seq, at, aud, type, body FROM log WHERE room=%s AND seq > %s "
                                   "ORDER BY seq", (room, after))
         else:
-            cur = self.db.execute("SELECT seq, at, aud, type, body FROM log WHERE room=%s AND seq > %s "
+            cur = self._execute("SELECT seq, at, aud, type, body FROM log WHERE room=%s AND seq > %s "
                                   "AND seq < %s ORDER BY seq", (room, after, before))
         for seq, at, aud, typ, body in cur:
             yield seq, at, aud, typ, bytes(body)
 
     def snapshots(self) -> dict[str, tuple[int, bytes, bytes, bytes]]:
         return {room: (seq, bytes(fp), bytes(body), bytes(mac)) for room, seq, fp, body, mac in
-                self.db.execute("SELECT room, seq, fingerprint, body, mac FROM snapshots")}
+                self._execute("SELECT room, seq, fingerprint, body, mac FROM snapshots")}
 
     def snapshot(self, room: str) -> tuple[int, bytes, bytes, bytes] | None:
         """One room's snapshot (seq, fingerprint, body, mac), if it has one."""
         try:
-            row = self.db.execute("SELECT seq, fingerprint, body, mac FROM snapshots WHERE room = %s", (room,)).fetchone()
+            row = self._execute("SELECT seq, fingerprint, body, mac FROM snapshots WHERE room = %s", (room,)).fetchone()
         except Exception:        # noqa: BLE001 - a record from before snapshots
             return None
         return None if row is None else (row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
 
     def last_seq(self, room: str) -> int:
-        row = self.db.execute("SELECT MAX(seq) FROM log WHERE room = %s", (room,)).fetchone()
+        row = self._execute("SELECT MAX(seq) FROM log WHERE room = %s", (room,)).fetchone()
         return row[0] or 0
 
     def open_rooms(self) -> dict[str, int]:
         closed = self.closed_rooms()
-        cur = self.db.execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
+        cur = self._execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
         return {room: last for room, last in cur if room not in closed and not room.startswith(PROGRAM_PREFIX)}
 
     def events_and_ids(self, room: str, after: int) -> Iterator[tuple[int, float, str, bytes, str | None, str | None]]:
-        cur = self.db.execute("SELECT seq, at, aud, body, actor, cmd FROM log WHERE room=%s AND seq > %s "
+        cur = self._execute("SELECT seq, at, aud, body, actor, cmd FROM log WHERE room=%s AND seq > %s "
                               "ORDER BY seq", (room, after))
         for seq, at, aud, body, actor, cmd in cur:
             yield seq, at, aud, bytes(body), actor, cmd
 
     def command_ids(self, room: str, after: int) -> Iterator[tuple[str, str, int]]:
-        yield from self.db.execute(
+        yield from self._execute(
             "SELECT actor, cmd, seq FROM log WHERE room=%s AND seq > %s AND cmd IS NOT NULL ORDER BY seq",
             (room, after))
 
@@ -280,32 +328,42 @@ class PostgresRecord:
         return ""
 
     def last_at(self) -> float | None:
-        row = self.db.execute("SELECT at FROM log ORDER BY gid DESC LIMIT 1").fetchone()
+        row = self._execute("SELECT at FROM log ORDER BY gid DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
     def probe(self, size: int = 64 * 1024) -> None:
         """Raises unless a write transaction commits now (see the SQLite record's probe):
         used to learn when writing may resume after a failed commit."""
-        with self.db.transaction():
-            self.db.execute("INSERT INTO meta VALUES ('probe', %s) ON CONFLICT (key) DO UPDATE SET value = "
-                            "EXCLUDED.value", (b"\x00" * size,))
-            self.db.execute("DELETE FROM meta WHERE key = 'probe'")
+        import psycopg
+        try:
+            self._probe(size)
+        except psycopg.OperationalError:
+            if not self._db.closed:
+                raise
+            self._probe(size)       # a connection ended while idle: once more, on a new one
+
+    def _probe(self, size: int) -> None:
+        db = self.db
+        with db.transaction():
+            db.execute("INSERT INTO meta VALUES ('probe', %s) ON CONFLICT (key) DO UPDATE SET value = "
+                       "EXCLUDED.value", (b"\x00" * size,))
+            db.execute("DELETE FROM meta WHERE key = 'probe'")
 
     def closed_rooms(self) -> set[str]:
-        return {r for (r,) in self.db.execute("SELECT room FROM log WHERE type = 'session_closed'")}
+        return {r for (r,) in self._execute("SELECT room FROM log WHERE type = 'session_closed'")}
 
     def refusals(self, room: str | None = None) -> Iterator[tuple[str, str, str, str, bytes]]:
         q = "SELECT room, actor, cmd, type, body FROM log WHERE seq IS NULL AND cmd IS NOT NULL"
-        cur = (self.db.execute(q + " ORDER BY gid") if room is None
-               else self.db.execute(q + " AND room = %s ORDER BY gid", (room,)))
+        cur = (self._execute(q + " ORDER BY gid") if room is None
+               else self._execute(q + " AND room = %s ORDER BY gid", (room,)))
         for r, actor, cmd, typ, body in cur:
             yield r, actor, cmd, typ, bytes(body)
 
     def rows(self, room: str | None = None) -> Iterator[tuple]:
         """Every row with its position in its room's chain, for exports and audits."""
         q = "SELECT rid, room, seq, at, actor, kind, type, aud, cmd, body FROM log"
-        cur = (self.db.execute(q + " ORDER BY gid") if room is None
-               else self.db.execute(q + " WHERE room=%s ORDER BY rid", (room,)))
+        cur = (self._execute(q + " ORDER BY gid") if room is None
+               else self._execute(q + " WHERE room=%s ORDER BY rid", (room,)))
         for rid, rroom, seq, at, actor, kind, typ, aud, cmd, body in cur:
             yield rid, rroom, seq, at, actor, kind, typ, aud, cmd, bytes(body)
 
@@ -371,7 +429,30 @@ class PostgresRecord:
         return VerifyResult(True, total, head=digest.hexdigest() if registered else "")
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
+
+
+CONNECT_TIMEOUT_S = 5      # a database machine that is gone fails a write, not hangs it
+
+
+def connect(url: str):
+    """A connection to the record's database, as the record and the leases use them."""
+    import psycopg
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+
+def execute(owner, sql: str, args=None):
+    """`owner.db.execute` outside a transaction, once more if the database ended the
+    connection while it sat idle (a restart, a failover): PostgreSQL says so only when
+    the connection is next used, so the statement never ran. For reads and for
+    statements that may run twice (the leases')."""
+    import psycopg
+    try:
+        return owner.db.execute(sql, args)
+    except psycopg.OperationalError:
+        if not owner._db.closed:
+            raise
+        return owner.db.execute(sql, args)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,145 @@
+"""Servers on a PostgreSQL record live through a restart of PostgreSQL.
+
+A restart of the database (an upgrade, a failover to the standby) ends every
+connection to it. Before, each server kept its dead connections, so every write
+after failed, every probe too, and the server answered `unavailable` (and /health
+503) until it was itself restarted.
+"""
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import urllib.request
+
+import psycopg
+import pytest
+
+from protocol import commands as c
+from protocol.frames import Ack
+from server import tokens
+from server.app import EmbeddedServer
+from server.client import SessionClient
+from server.record import open_record
+from server.record.pgserver import LocalPostgres, PostgresUnavailable
+from tests.test_several_servers import _port, _serve
+
+
+@pytest.fixture
+def pg():
+    # a cluster of its own: this test restarts it
+    p = LocalPostgres()
+    try:
+        p.start()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL could not start: {exc}")
+    yield p
+    p.stop()
+
+
+def _health(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_restart_of_postgresql_goes_unnoticed(pg, tmp_path):
+    url = pg.create_database()
+    secret_file = str(tmp_path / "secret")
+    secret = tokens.load_secret(secret_file)
+    pa, pb = _port(), _port()
+    a = _serve(url, secret_file, pa)
+    b = _serve(url, secret_file, pb)
+
+    def tok(room, role, pid, name):
+        return tokens.sign(secret, tokens.Claims(room=room, role=role, id=pid, name=name, exp=time.time() + 3600))
+
+    async def story():
+        f = SessionClient(f"ws://127.0.0.1:{pa}", tok("r1", "facilitator", "f1", "Dana"))
+        await f.connect()
+        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
+        assert isinstance(await f.command(c.Open()), Ack)
+        p = SessionClient(f"ws://127.0.0.1:{pb}", tok("r1", "participant", "p1", "Alex"))   # relayed to A
+        await p.connect()
+        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
+        await p.sync()
+        seen = [e.seq for e in f.events]
+        await asyncio.to_thread(pg.restart, 2.0)
+        # the first write after the restart is answered as if nothing happened, by both servers' paths
+        assert isinstance(r := await f.command(c.CallOn(target="p1")), Ack), r
+        assert isinstance(r := await p.command(c.Chat(text="still here")), Ack), r
+        # rooms are taken and served on both servers (their leases' connections too)
+        for port, room in ((pa, "r2"), (pb, "r3")):
+            g = SessionClient(f"ws://127.0.0.1:{port}", tok(room, "facilitator", "f1", "Dana"))
+            w = await g.connect()
+            assert w.seq >= 1
+            await g.close()
+        await f.sync()
+        seqs = seen + [e.seq for e in f.events[len(seen):]]
+        assert seqs == list(range(seqs[0], seqs[-1] + 1)), seqs       # no gap, no duplicate
+        assert not f.closed.is_set() and not p.closed.is_set()       # nobody was cut off
+        await p.close()
+        await f.close()
+    try:
+        asyncio.run(story())
+        assert _health(pa) == 200 and _health(pb) == 200
+    finally:
+        logs = []
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(10)
+            logs.append(proc.stderr.read())
+    assert not any("Traceback" in lg for lg in logs), logs
+    assert not any("cannot be written" in lg for lg in logs), logs
+    assert open_record(url, readonly=True).verify().ok
+
+
+def test_a_commit_whose_answer_was_lost_is_found_in_the_record(pg, tmp_path):
+    """A connection lost while committing leaves the outcome unknown: PostgreSQL may have
+    committed just before. Here it did. The server, once writing resumes, finds the room's
+    record ahead of what it showed, lets the room go (1012) and folds it again: its people
+    resume by seq and get the events of that commit once, with no gap."""
+    url = pg.create_database()
+
+    async def story():
+        srv = EmbeddedServer(url, b"s" * 32)
+        await srv.start()
+        try:
+            f = SessionClient(srv.url, srv.token("r1", "facilitator", "f1", "Dana"))
+            await f.connect()
+            assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])),
+                              Ack)
+            before = f.last_seq
+            seen = [e.seq for e in f.events]
+            rec = srv.hub.record
+            real = rec.append
+            lost = []
+
+            def append_then_lose_the_answer(rows, snaps=()):
+                real(rows, snaps)
+                if not lost:
+                    lost.append(len(rows))
+                    raise psycopg.OperationalError("server closed the connection unexpectedly")
+            rec.append = append_then_lose_the_answer
+            r = await f.command(c.Open())
+            assert r.code == "unavailable", r            # as far as the server could tell
+            await asyncio.wait_for(f.closed.wait(), 10)  # the room is let go once writing resumes
+            assert f.close_code == 1012
+            w = await f.connect(resume=f.last_seq)
+            assert w.resumed
+            await f.sync()
+            seqs = seen + [e.seq for e in f.events[len(seen):]]
+            assert seqs == list(range(seqs[0], seqs[-1] + 1)), seqs       # no gap, no duplicate
+            # the commit did happen, and its events came once, after the room was read again
+            assert [e.ev.__struct_config__.tag for e in f.events if e.seq > before].count("session_opened") == 1
+            # and the room takes writes again, on top of the commit that happened
+            assert isinstance(r := await f.command(c.Chat(text="welcome back")), Ack), r
+            assert r.seq == seqs[-1] + 1
+            await f.close()
+        finally:
+            await srv.stop()
+    asyncio.run(story())
+    assert open_record(url, readonly=True).verify().ok
