@@ -63,3 +63,34 @@ def namespace():
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@contextlib.contextmanager
+def linked_namespace(prefix: str = "10.78.0"):
+    """A namespace joined to this one by a veth pair: `v0` inside it (PREFIX.1), its peer
+    in this namespace (PREFIX.2). What runs inside reaches this side only over the pair,
+    so taking `v0` down cuts it off as a lost network would (packets go nowhere, nobody
+    answers), which loopback cannot show. Yields (namespace, address inside, address here)."""
+    if os.geteuid() != 0:
+        raise NamespaceUnavailable("network namespaces need root here (CI runs as root)")
+    name = f"gcp-{secrets.token_hex(3)}"
+    peer = f"gp{secrets.token_hex(3)}"
+    _ip("netns", "add", name)
+    try:
+        _ip("-n", name, "link", "set", "lo", "up")
+        _ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", peer)
+        _ip("-n", name, "link", "set", peer, "netns", "1")
+        _ip("-n", name, "addr", "add", f"{prefix}.1/24", "dev", "v0")
+        _ip("addr", "add", f"{prefix}.2/24", "dev", peer)
+        _ip("-n", name, "link", "set", "v0", "up")
+        _ip("link", "set", peer, "up")
+        deadline = time.monotonic() + 5
+        while "LOWER_UP" not in subprocess.run(["ip", "-n", name, "-o", "link", "show", "v0"],
+                                               capture_output=True, text=True).stdout:
+            if time.monotonic() > deadline:
+                raise NamespaceUnavailable("the veth pair did not come up")
+            time.sleep(0.05)
+        yield name, f"{prefix}.1", f"{prefix}.2"
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", peer], capture_output=True)

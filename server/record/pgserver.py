@@ -41,7 +41,8 @@ def _free_port() -> int:
 class LocalPostgres:
     """`with LocalPostgres() as pg: pg.url` gives a fresh, empty cluster."""
 
-    def __init__(self, base: str | None = None):
+    def __init__(self, base: str | None = None, listen: tuple[str, ...] = ("127.0.0.1",)):
+        self.listen = listen      # addresses to listen on; any beyond loopback trusts its own subnet
         self.base = tempfile.mkdtemp(prefix="pg-", dir=base)
         self.data = os.path.join(self.base, "data")
         self.sock = os.path.join(self.base, "sock")
@@ -63,11 +64,14 @@ class LocalPostgres:
             shutil.chown(self.base, "postgres")
             shutil.chown(self.sock, "postgres")
         self._run([_bin("initdb"), "-D", self.data, "-A", "trust", "-U", self.user, "--no-sync", "-E", "UTF8"])
+        if any(a != "127.0.0.1" for a in self.listen):
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                f.write("host all all samenet trust\n")
         self._start()
         return self
 
     def _start(self) -> None:
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} "
+        opts = (f"-c listen_addresses={','.join(self.listen)} -p {self.port} -k {self.sock} "
                 "-c fsync=on -c synchronous_commit=on -c max_connections=200")
         self._run([_bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.base, "log"), "-w",
                    "-o", opts, "start"])

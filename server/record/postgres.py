@@ -433,12 +433,19 @@ class PostgresRecord:
 
 
 CONNECT_TIMEOUT_S = 5      # a database machine that is gone fails a write, not hangs it
+# A database cut off mid-write (its machine lost, the network between) sends nothing
+# back, not even a reset: without a bound the commit would wait for TCP to give up,
+# a quarter of an hour, and every room of the server with it. Unacknowledged data is
+# given up on after this; an idle connection is probed (keepalives) as often.
+UNANSWERED_MS = 10_000
 
 
 def connect(url: str):
     """A connection to the record's database, as the record and the leases use them."""
     import psycopg
-    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                           tcp_user_timeout=UNANSWERED_MS, keepalives=1, keepalives_idle=5,
+                           keepalives_interval=2, keepalives_count=3)
 
 
 def execute(owner, sql: str, args=None):
