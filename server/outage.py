@@ -76,18 +76,16 @@ class Outages:
         and folded again from the record when its people reconnect (1012), as after a
         lease that moved; they resume by seq, without a gap or a duplicate. Before any
         new write to those rooms: `_submit` refused them while writing was down."""
-        rooms, self._unsure = self._unsure, set()
-        reader = self.reader()
+        rooms = [r for r in self._unsure if r in self.rooms]
+        self._unsure = set()
+        try:
+            # one round trip, on the event loop: nothing may be decided in these rooms first
+            lasts = self.reader().last_seqs(rooms) if rooms else {}
+        except Exception:       # noqa: BLE001 - unreadable: the record decides, so they are read again
+            lasts = None
         for room in rooms:
-            host = self.rooms.get(room)
-            if host is None:
-                continue
-            try:
-                last = reader.last_seq(room)
-            except Exception:       # noqa: BLE001 - not readable yet: checked at the next recovery
-                self._unsure.add(room)
-                continue
-            if last != host.visible.seq:
+            host = self.rooms[room]
+            if lasts is None or lasts.get(room, 0) != host.visible.seq:
                 log.warning("a commit thought lost was recorded; the room is read again from the record")
                 self.drop_room(room, "the room is read again from the record")
 

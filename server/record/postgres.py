@@ -306,6 +306,11 @@ class PostgresRecord:
         row = self._execute("SELECT MAX(seq) FROM log WHERE room = %s", (room,)).fetchone()
         return row[0] or 0
 
+    def last_seqs(self, rooms: list[str]) -> dict[str, int]:
+        """room -> its last seq, for these rooms, in one round trip."""
+        return {room: last for room, last in self._execute(
+            "SELECT room, MAX(seq) FROM log WHERE room = ANY(%s) AND seq IS NOT NULL GROUP BY room", (rooms,))}
+
     def open_rooms(self) -> dict[str, int]:
         closed = self.closed_rooms()
         cur = self._execute("SELECT room, MAX(seq) FROM log WHERE seq IS NOT NULL GROUP BY room")
