@@ -127,9 +127,13 @@ class Gateway:
 
     def process_request(self, connection, request):
         if request.path == "/health":
-            # for a proxy's health checks: 503 while the record cannot be written
-            if self.hub.health.ok:
+            # for a proxy's health checks: 503 once the record has been unwritable for a
+            # while (server/health.py, PROXY_GRACE_S); within it, 200 and what is wrong
+            health = self.hub.health
+            if health.ok:
                 return connection.respond(200, "ok\n")
+            if health.serving():
+                return connection.respond(200, "ok, read-only: the record cannot be written just now\n")
             return connection.respond(503, "the record cannot be written\n")
         headers = request.headers
         twice = http_edge.repeated(headers)

@@ -25,6 +25,13 @@ log = logging.getLogger("session_server.record")
 
 BACKOFF_FIRST = 0.05     # seconds before the first probe after a failure
 BACKOFF_MAX = 2.0        # the longest wait between probes: at most this long after room is made
+# How long the record may be unwritable before /health tells a proxy to take this server out.
+# A proxy that takes a server out closes its sessions (deploy/haproxy.cfg: what moves the rooms
+# of a hung server), and with them every page's voice. A restart of the shared database fails
+# every server's writes at once, and for a few seconds: those are ridden through, read-only,
+# with nobody cut off. A server whose writes keep failing (cut off from the database alone)
+# is taken out after this, and its rooms move to servers that can write them.
+PROXY_GRACE_S = 10.0
 
 
 class Unavailable(Exception):
@@ -97,6 +104,10 @@ class Health:
         log.warning("the record is writable again after %.1f s; %d commands were answered 'unavailable'",
                     was, self.refused)
         return True
+
+    def serving(self) -> bool:
+        """What /health says to a proxy: writable, or not for long (PROXY_GRACE_S)."""
+        return self.ok or self.clock.now() - self.since < PROXY_GRACE_S
 
     def error(self) -> Unavailable:
         return Unavailable(self.detail or "the record cannot be written now")

@@ -63,7 +63,11 @@ async def story(url: str, secret_file: str, out: dict) -> None:
         except Exception as exc:     # noqa: BLE001 - what it was is the finding
             out["cut_off_answer"] = f"no answer: {type(exc).__name__}"
         out["cut_off_answer_s"] = round(time.monotonic() - t0, 1)
-        out["health_cut_off"] = _health(port)
+        # read-only for a while (a database restart is ridden through), then out of the proxy's pool
+        out["health_at_first"] = _health(port)
+        while _health(port) != 503 and time.monotonic() - t0 < 60:
+            await asyncio.sleep(0.25)
+        out["health_503_after_s"] = round(time.monotonic() - t0, 1)
         _link("up")
         t1 = time.monotonic()
         answered = None

@@ -143,3 +143,36 @@ def test_a_commit_whose_answer_was_lost_is_found_in_the_record(pg, tmp_path):
             await srv.stop()
     asyncio.run(story())
     assert open_record(url, readonly=True).verify().ok
+
+
+def test_behind_the_proxy_a_database_outage_of_seconds_cuts_nobody_off(tmp_path):
+    """HAProxy closes the sessions of a server it takes out (deploy/haproxy.cfg), and with
+    them every page's voice. A restart of the shared database fails every server's writes at
+    once: /health keeps saying 200 (read-only) for a while, so a few seconds of it cut nobody
+    off, and writing resumes when the database is back."""
+    from campaigns.cluster import Cluster
+
+    async def story(cl):
+        f = SessionClient(cl.url, cl.token("r1", "facilitator", "f1", "Dana"))
+        await f.connect()
+        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
+        assert isinstance(await f.command(c.Open()), Ack)
+        p = SessionClient(cl.url, cl.token("r1", "participant", "p1", "Alex"))
+        await p.connect()
+        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
+        down = asyncio.create_task(asyncio.to_thread(cl.pg.restart, 6.0))
+        await asyncio.sleep(1.0)
+        r = await f.command(c.Chat(text="are we still here?"))
+        assert r.code == "unavailable", r                  # the record is away: said, not hidden
+        await down
+        t0 = time.monotonic()
+        while not isinstance(r := await f.command(c.Chat(text="we are")), Ack):
+            assert time.monotonic() - t0 < 15, r
+            await asyncio.sleep(0.5)
+        await p.sync()
+        assert not f.closed.is_set() and not p.closed.is_set()    # nobody was cut off
+        assert p.events[-1].ev.__struct_config__.tag == "chat_posted"
+        await p.close()
+        await f.close()
+    with Cluster(str(tmp_path), 3) as cl:
+        asyncio.run(story(cl))
