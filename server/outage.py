@@ -86,7 +86,8 @@ class Outages:
         for room in rooms:
             host = self.rooms[room]
             if lasts is None or lasts.get(room, 0) != host.visible.seq:
-                log.warning("a commit thought lost was recorded; the room is read again from the record")
+                log.warning("a commit thought lost %s; the room is read again from the record",
+                            "could not be checked" if lasts is None else "was recorded")
                 self.drop_room(room, "the room is read again from the record")
 
     def _reconcile(self, host: RoomHost) -> None:
