@@ -18,7 +18,7 @@ import asyncio
 from protocol import events as ev_mod
 from server import engine, outbox, snapshots
 from server.engine import Actor, Emit, Rejected
-from server.health import BACKOFF_FIRST, BACKOFF_MAX
+from server.health import BACKOFF_FIRST, BACKOFF_MAX, STALLED_AFTER_S, RecordStalled
 from server.record import Row
 from server.room_host import Batch, Recent, RoomHost, _enc
 
@@ -96,6 +96,10 @@ class GroupCommit:
             rows = [r for b in batches for r in b.rows]
             snap_before = {id(b.host): b.host.snap_seq for b in batches}
             snaps = self._snapshots_due(batches)
+            # a write that neither commits nor fails (a stalled disk, a database holding
+            # the commit): after STALLED_AFTER_S new commands are refused at once and
+            # staff are told, while this one is still waited for and settled as it ends
+            stalled = loop.call_later(STALLED_AFTER_S, self._stalled)
             try:
                 await loop.run_in_executor(self._writer, self.record.append, rows, snaps)
             except Exception as exc:    # noqa: BLE001 - any failure to write is handled the same way
@@ -103,6 +107,8 @@ class GroupCommit:
                     b.host.snap_seq = snap_before.get(id(b.host), b.host.snap_seq)
                 self._failed(batches, exc)
                 return
+            finally:
+                stalled.cancel()
             self.commits += 1
             # Room by room, each room's connections written as soon as its part is
             # delivered: the first rooms' people are reading while the fan-out goes on
@@ -126,6 +132,10 @@ class GroupCommit:
             self._inflight = []
         if self.health.up():
             self._recovered()
+
+    def _stalled(self) -> None:
+        if self.health.down(RecordStalled(STALLED_AFTER_S)):
+            self._tell_staff()
 
     def _snapshots_due(self, batches: list[Batch]) -> list[tuple]:
         """Snapshots to write with this commit. Every pending event is in it, so a

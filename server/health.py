@@ -32,6 +32,7 @@ BACKOFF_MAX = 2.0        # the longest wait between probes: at most this long af
 # with nobody cut off. A server whose writes keep failing (cut off from the database alone)
 # is taken out after this, and its rooms move to servers that can write them.
 PROXY_GRACE_S = 10.0
+STALLED_AFTER_S = 5.0    # a commit outstanding this long: the record is not answering
 
 
 class Unavailable(Exception):
@@ -42,8 +43,20 @@ class Unavailable(Exception):
         self.detail = detail
 
 
+class RecordStalled(Exception):
+    """A commit that has neither returned nor failed for a while (a stalled disk, a
+    database that holds it): new writes are refused meanwhile, the commit is still
+    waited for."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"no answer for {seconds:.0f} s")
+        self.seconds = seconds
+
+
 def cause(exc: BaseException) -> str:
     """A few words on why writing failed, for the log, the error and the console."""
+    if isinstance(exc, RecordStalled):
+        return f"the record has not answered a write for {exc.seconds:.0f} s"
     if isinstance(exc, RecordDiverged):
         return "the record holds rows this server did not write"
     text = str(exc).lower()

@@ -8,7 +8,9 @@ after failed, every probe too, and the server answered `unavailable` (and /healt
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
 import time
 import urllib.request
 
@@ -20,6 +22,7 @@ from protocol.frames import Ack
 from server import tokens
 from server.app import EmbeddedServer
 from server.client import SessionClient
+from server.health import STALLED_AFTER_S
 from server.record import open_record
 from server.record.pgserver import LocalPostgres, PostgresUnavailable
 from tests.test_several_servers import _port, _serve
@@ -176,3 +179,59 @@ def test_behind_the_proxy_a_database_outage_of_seconds_cuts_nobody_off(tmp_path)
         await f.close()
     with Cluster(str(tmp_path), 3) as cl:
         asyncio.run(story(cl))
+
+
+def _postgres_processes(pg) -> list[int]:
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        main = int(f.readline())
+    kids = subprocess.run(["pgrep", "-P", str(main)], capture_output=True, text=True).stdout.split()
+    return [main, *map(int, kids)]
+
+
+def test_a_database_that_holds_a_commit_is_said_to_staff_and_new_commands_are_refused(pg):
+    """The database takes the commit and says nothing (here its processes are stopped: a
+    backend stuck on its disk looks the same). After STALLED_AFTER_S staff are told, and new
+    commands are answered `unavailable` at once instead of queueing behind it; the commit
+    lands, and is acked, when the database answers again."""
+    url = pg.create_database()
+
+    async def story():
+        srv = EmbeddedServer(url, b"s" * 32)
+        await srv.start()
+        procs = []
+        try:
+            f = SessionClient(srv.url, srv.token("r1", "facilitator", "f1", "Dana"))
+            await f.connect()
+            assert isinstance(await f.command(c.Configure(title="T")), Ack)
+            procs = _postgres_processes(pg)
+            for p in procs:
+                os.kill(p, signal.SIGSTOP)
+            held = asyncio.create_task(f.command(c.Open(), timeout=60))
+            t0 = time.monotonic()
+            while f.health is None or f.health.record != "unavailable":
+                assert time.monotonic() - t0 < 15, f.health
+                await asyncio.sleep(0.1)
+            told = time.monotonic() - t0
+            assert "has not answered" in f.health.detail, f.health
+            r = await asyncio.wait_for(f.command(c.Chat(text="hello?")), 2)
+            assert r.code == "unavailable", r          # refused at once, not queued behind the held commit
+            assert not held.done()
+            for p in procs:
+                os.kill(p, signal.SIGCONT)
+            procs = []
+            r = await held
+            assert isinstance(r, Ack), r                 # the held commit landed
+            t1 = time.monotonic()
+            while f.health.record != "ok":
+                assert time.monotonic() - t1 < 10, f.health
+                await asyncio.sleep(0.1)
+            assert isinstance(r := await f.command(c.Chat(text="back")), Ack), r
+            await f.close()
+            return told
+        finally:
+            for p in procs:          # never leave the cluster stopped, whatever failed
+                os.kill(p, signal.SIGCONT)
+            await srv.stop()
+    told = asyncio.run(story())
+    assert STALLED_AFTER_S - 0.5 <= told < STALLED_AFTER_S + 3, told
+    assert open_record(url, readonly=True).verify().ok
