@@ -52,7 +52,7 @@ def test_a_server_cut_off_from_its_database_answers_unavailable_and_recovers(tmp
     assert out["cut_off_answer_s"] < 20, out
     # a proxy keeps it (and its sessions) through a short outage, then takes it out
     assert out["health_at_first"] == 200, out
-    assert 15 <= out["health_503_after_s"] < 30, out
+    assert 12 <= out["health_503_after_s"] < 30, out
     # once the network is back the room takes writes again, and nobody was cut off
     assert out["writes_again_s"] is not None and out["writes_again_s"] < 20, out
     assert out["health_after"] == 200, out
