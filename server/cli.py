@@ -107,8 +107,8 @@ def cmd_serve(a) -> int:
         from server import pauses
         if os.environ.get("SESSION_SERVER_GC") != "default":   # "default": CPython's own, for comparisons
             pauses.install()      # this process is the server: keep collector pauses short
-        from server.record.postgres import _safe
-        print(f"session server on {server.url} (record: {_safe(db)})", flush=True)
+        from server.record.pgconnection import safe_url
+        print(f"session server on {server.url} (record: {safe_url(db)})", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

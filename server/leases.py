@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from server.record.postgres import connect, execute
+from server.record.pgconnection import Reconnecting, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS leases (
@@ -42,31 +42,26 @@ class Fenced(RuntimeError):
         self.rooms = rooms
 
 
-class Leases:
+class Leases(Reconnecting):
     def __init__(self, url: str, address: str, owner: str | None = None, ttl: float = TTL):
         self.url = url
         self.owner = owner or uuid.uuid4().hex
         self.address = address
         self.ttl = ttl
-        self._db = connect(url)
+        self._db = self._open()
         self._lock = threading.Lock()
         self.held: dict[str, int] = {}      # room -> the epoch we took it at
         with self.db.transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(724102)")
             self.db.execute(SCHEMA)
 
-    @property
-    def db(self):
-        """The connection, opened again when the database dropped it (as the record's)."""
-        if self._db.closed:
-            self._db = connect(self.url)
-        return self._db
+    def _open(self):
+        return connect(self.url)     # opened again when the database dropped it (Reconnecting)
 
     def acquire(self, room: str) -> tuple[int | None, str | None, float]:
         """(epoch, None, 0) once ours; (None, holder's address, seconds left) if another holds it."""
         with self._lock:
-            row = execute(
-                self,
+            row = self._execute(
                 "INSERT INTO leases VALUES (%s, %s, %s, 1, clock_timestamp() + make_interval(secs => %s)) "
                 "ON CONFLICT (room) DO UPDATE SET owner = EXCLUDED.owner, address = EXCLUDED.address, "
                 "epoch = leases.epoch + 1, expires = EXCLUDED.expires "
@@ -75,8 +70,7 @@ class Leases:
             if row is not None:
                 self.held[room] = row[0]
                 return row[0], None, 0.0
-            other = execute(
-                self,
+            other = self._execute(
                 "SELECT address, EXTRACT(EPOCH FROM expires - clock_timestamp()) FROM leases WHERE room = %s",
                 (room,)).fetchone()
             if other is None:        # released between the two statements: try again
@@ -87,7 +81,7 @@ class Leases:
         """The address of the live server holding `room`, if another one does (no lease
         is taken: a page's voice follows the room, it does not move it)."""
         with self._lock:
-            row = execute(self, "SELECT address FROM leases WHERE room = %s AND owner <> %s "
+            row = self._execute("SELECT address FROM leases WHERE room = %s AND owner <> %s "
                           "AND expires > clock_timestamp()", (room, self.owner)).fetchone()
         return row[0] if row else None
 
@@ -103,8 +97,7 @@ class Leases:
             if not self.held:
                 return []
             rooms, epochs = list(self.held), [self.held[r] for r in self.held]
-            kept = {r for (r,) in execute(
-                self,
+            kept = {r for (r,) in self._execute(
                 "UPDATE leases l SET expires = clock_timestamp() + make_interval(secs => %s) "
                 "FROM unnest(%s::text[], %s::bigint[]) AS f(room, epoch) "
                 "WHERE l.room = f.room AND l.epoch = f.epoch AND l.owner = %s "
@@ -121,8 +114,7 @@ class Leases:
         with self._lock:
             if any(r not in self.held for r in rooms):
                 return False
-            kept = {r for (r,) in execute(
-                self,
+            kept = {r for (r,) in self._execute(
                 "UPDATE leases l SET expires = clock_timestamp() + make_interval(secs => %s) "
                 "FROM unnest(%s::text[], %s::bigint[]) AS f(room, epoch) "
                 "WHERE l.room = f.room AND l.epoch = f.epoch AND l.owner = %s "
@@ -134,7 +126,7 @@ class Leases:
         with self._lock:
             rooms = [room] if room is not None else list(self.held)
             if rooms:
-                execute(self, "DELETE FROM leases WHERE room = ANY(%s) AND owner = %s", (rooms, self.owner))
+                self._execute("DELETE FROM leases WHERE room = ANY(%s) AND owner = %s", (rooms, self.owner))
             for r in rooms:
                 self.held.pop(r, None)
 

@@ -26,7 +26,8 @@ from server import tokens
 from server.client import SessionClient
 
 
-def _health(port: int) -> int:
+def health(port: int) -> int:
+    """What a server's /health answers (its status code)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
             return r.status
@@ -64,8 +65,8 @@ async def story(url: str, secret_file: str, out: dict) -> None:
             out["cut_off_answer"] = f"no answer: {type(exc).__name__}"
         out["cut_off_answer_s"] = round(time.monotonic() - t0, 1)
         # read-only for a while (a database restart is ridden through), then out of the proxy's pool
-        out["health_at_first"] = _health(port)
-        while _health(port) != 503 and time.monotonic() - t0 < 60:
+        out["health_at_first"] = health(port)
+        while health(port) != 503 and time.monotonic() - t0 < 60:
             await asyncio.sleep(0.25)
         out["health_503_after_s"] = round(time.monotonic() - t0, 1)
         _link("up")
@@ -78,7 +79,7 @@ async def story(url: str, secret_file: str, out: dict) -> None:
                 break
             await asyncio.sleep(0.5)
         out["writes_again_s"] = None if answered is None else round(answered, 1)
-        out["health_after"] = _health(port)
+        out["health_after"] = health(port)
         out["facilitator_cut_off"] = f.closed.is_set()
         await f.close()
     finally:

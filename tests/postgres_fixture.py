@@ -11,13 +11,25 @@ import pytest
 from server.record.pgserver import LocalPostgres, PostgresUnavailable
 
 
-@pytest.fixture(scope="session")
-def postgres():
+def _started(**kw) -> LocalPostgres:
     # in /tmp itself: pytest's own folders are closed to the postgres user
-    pg = LocalPostgres()
+    pg = LocalPostgres(**kw)
     try:
-        pg.start()
+        return pg.start()
     except PostgresUnavailable as exc:
         pytest.fail(f"PostgreSQL could not start: {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    pg = _started()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture
+def own_postgres():
+    """A cluster for one test alone, which may restart it, stop it or cut it off."""
+    pg = _started()
     yield pg
     pg.stop()

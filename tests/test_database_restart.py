@@ -12,62 +12,27 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 
 import psycopg
-import pytest
 
 from protocol import commands as c
 from protocol.frames import Ack
-from server import tokens
 from server.app import EmbeddedServer
 from server.client import SessionClient
 from server.health import STALLED_AFTER_S
 from server.record import open_record
-from server.record.pgserver import LocalPostgres, PostgresUnavailable
-from tests.test_several_servers import _port, _serve
+from tests.partition_driver import health
+from tests.postgres_fixture import own_postgres  # noqa: F401  (a fixture)
+from tests.test_several_servers import open_group, two_servers
 
 
-@pytest.fixture
-def pg():
-    # a cluster of its own: this test restarts it
-    p = LocalPostgres()
-    try:
-        p.start()
-    except PostgresUnavailable as exc:
-        pytest.fail(f"PostgreSQL could not start: {exc}")
-    yield p
-    p.stop()
-
-
-def _health(port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-            return r.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
-def test_a_restart_of_postgresql_goes_unnoticed(pg, tmp_path):
+def test_a_restart_of_postgresql_goes_unnoticed(own_postgres, tmp_path):
+    pg = own_postgres
     url = pg.create_database()
-    secret_file = str(tmp_path / "secret")
-    secret = tokens.load_secret(secret_file)
-    pa, pb = _port(), _port()
-    a = _serve(url, secret_file, pa)
-    b = _serve(url, secret_file, pb)
 
-    def tok(room, role, pid, name):
-        return tokens.sign(secret, tokens.Claims(room=room, role=role, id=pid, name=name, exp=time.time() + 3600))
-
-    async def story():
-        f = SessionClient(f"ws://127.0.0.1:{pa}", tok("r1", "facilitator", "f1", "Dana"))
-        await f.connect()
-        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
-        assert isinstance(await f.command(c.Open()), Ack)
-        p = SessionClient(f"ws://127.0.0.1:{pb}", tok("r1", "participant", "p1", "Alex"))   # relayed to A
-        await p.connect()
-        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
-        await p.sync()
+    async def story(s):
+        pa, pb, tok = s.pa, s.pb, s.tok
+        f, p = await open_group(f"ws://127.0.0.1:{pa}", f"ws://127.0.0.1:{pb}", tok)    # Alex relayed to A
         seen = [e.seq for e in f.events]
         await asyncio.to_thread(pg.restart, 2.0)
         # the first write after the restart is answered as if nothing happened, by both servers' paths
@@ -75,7 +40,7 @@ def test_a_restart_of_postgresql_goes_unnoticed(pg, tmp_path):
         assert isinstance(r := await p.command(c.Chat(text="still here")), Ack), r
         # rooms are taken and served on both servers (their leases' connections too)
         for port, room in ((pa, "r2"), (pb, "r3")):
-            g = SessionClient(f"ws://127.0.0.1:{port}", tok(room, "facilitator", "f1", "Dana"))
+            g = SessionClient(f"ws://127.0.0.1:{port}", tok("facilitator", "f1", "Dana", room=room))
             w = await g.connect()
             assert w.seq >= 1
             await g.close()
@@ -85,26 +50,21 @@ def test_a_restart_of_postgresql_goes_unnoticed(pg, tmp_path):
         assert not f.closed.is_set() and not p.closed.is_set()       # nobody was cut off
         await p.close()
         await f.close()
-    try:
-        asyncio.run(story())
-        assert _health(pa) == 200 and _health(pb) == 200
-    finally:
-        logs = []
-        for proc in (a, b):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(10)
-            logs.append(proc.stderr.read())
+    with two_servers(url, tmp_path) as s:
+        asyncio.run(story(s))
+        assert health(s.pa) == 200 and health(s.pb) == 200
+    logs = s.logs
     assert not any("Traceback" in lg for lg in logs), logs
     assert not any("cannot be written" in lg for lg in logs), logs
     assert open_record(url, readonly=True).verify().ok
 
 
-def test_a_commit_whose_answer_was_lost_is_found_in_the_record(pg, tmp_path):
+def test_a_commit_whose_answer_was_lost_is_found_in_the_record(own_postgres):
     """A connection lost while committing leaves the outcome unknown: PostgreSQL may have
     committed just before. Here it did. The server, once writing resumes, finds the room's
     record ahead of what it showed, lets the room go (1012) and folds it again: its people
     resume by seq and get the events of that commit once, with no gap."""
+    pg = own_postgres
     url = pg.create_database()
 
     async def story():
@@ -156,13 +116,7 @@ def test_behind_the_proxy_a_database_outage_of_seconds_cuts_nobody_off(tmp_path)
     from campaigns.cluster import Cluster
 
     async def story(cl):
-        f = SessionClient(cl.url, cl.token("r1", "facilitator", "f1", "Dana"))
-        await f.connect()
-        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
-        assert isinstance(await f.command(c.Open()), Ack)
-        p = SessionClient(cl.url, cl.token("r1", "participant", "p1", "Alex"))
-        await p.connect()
-        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
+        f, p = await open_group(cl.url, cl.url, lambda role, pid, name: cl.token("r1", role, pid, name))
         down = asyncio.create_task(asyncio.to_thread(cl.pg.restart, 6.0))
         await asyncio.sleep(1.0)
         r = await f.command(c.Chat(text="are we still here?"))
@@ -188,11 +142,12 @@ def _postgres_processes(pg) -> list[int]:
     return [main, *map(int, kids)]
 
 
-def test_a_database_that_holds_a_commit_is_said_to_staff_and_new_commands_are_refused(pg):
+def test_a_database_that_holds_a_commit_is_said_to_staff_and_new_commands_are_refused(own_postgres):
     """The database takes the commit and says nothing (here its processes are stopped: a
     backend stuck on its disk looks the same). After STALLED_AFTER_S staff are told, and new
     commands are answered `unavailable` at once instead of queueing behind it; the commit
     lands, and is acked, when the database answers again."""
+    pg = own_postgres
     url = pg.create_database()
 
     async def story():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -93,27 +95,58 @@ def _serve(url: str, secret_file: str, port: int, media: bool = False) -> subpro
     return p
 
 
-def test_a_room_is_served_again_after_its_server_is_killed(postgres, tmp_path):
-    url = postgres.create_database()
+@contextlib.contextmanager
+def two_servers(url: str, tmp_path, media_a: bool = False):
+    """Servers A and B on one record and one secret. Yields `tok(role, id, name, room="r1")`,
+    their ports and processes; stops both at the end, a paused one too, and keeps what they
+    logged (`logs`)."""
     secret_file = str(tmp_path / "secret")
     secret = tokens.load_secret(secret_file)
+
+    def tok(role, pid, name, room="r1"):
+        return tokens.sign(secret, tokens.Claims(room=room, role=role, id=pid, name=name, exp=time.time() + 3600))
     pa, pb = _port(), _port()
-    a = _serve(url, secret_file, pa)
-    b = _serve(url, secret_file, pb)
+    them = types.SimpleNamespace(tok=tok, pa=pa, pb=pb, a=_serve(url, secret_file, pa, media=media_a), b=None,
+                                 logs=[])
+    try:
+        them.b = _serve(url, secret_file, pb)
+        yield them
+    finally:
+        for proc in (them.a, them.b):
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(10)
+            them.logs.append(proc.stderr.read())
 
-    def tok(role, pid, name):
-        return tokens.sign(secret, tokens.Claims(room="r1", role=role, id=pid, name=name, exp=time.time() + 3600))
 
-    async def story():
-        fa = SessionClient(f"ws://127.0.0.1:{pa}", tok("facilitator", "f1", "Dana"))
-        await fa.connect()
-        assert isinstance(await fa.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
-        assert isinstance(await fa.command(c.Open()), Ack)
+async def open_group(f_url: str, p_url: str, tok) -> tuple[SessionClient, SessionClient]:
+    """Dana opens room r1 from `f_url` with Alex on the roster; Alex, from `p_url`, is admitted."""
+    f = SessionClient(f_url, tok("facilitator", "f1", "Dana"))
+    await f.connect()
+    assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
+    assert isinstance(await f.command(c.Open()), Ack)
+    p = SessionClient(p_url, tok("participant", "p1", "Alex"))
+    await p.connect()
+    assert isinstance(await f.command(c.Admit(target="p1")), Ack)
+    await p.sync()
+    return f, p
+
+
+def _needs_janus() -> None:
+    if shutil.which("janus") is None and not os.path.exists("/usr/bin/janus"):
+        pytest.fail("janus is not installed (./run-tests installs Debian's janus)")
+
+
+def test_a_room_is_served_again_after_its_server_is_killed(postgres, tmp_path):
+    url = postgres.create_database()
+
+    async def story(s):
+        pa, pb, a, tok = s.pa, s.pb, s.a, s.tok
         # a participant who reaches the other server is relayed to the owner
-        p = SessionClient(f"ws://127.0.0.1:{pb}", tok("participant", "p1", "Alex"))
-        await p.connect()
-        assert isinstance(await fa.command(c.Admit(target="p1")), Ack)
-        await p.sync()
+        fa, p = await open_group(f"ws://127.0.0.1:{pa}", f"ws://127.0.0.1:{pb}", tok)
         assert isinstance(await p.command(c.RaiseHand()), Ack)
         await fa.sync()
         assert fa.events[-1].ev.__struct_config__.tag == "hand_raised"
@@ -141,13 +174,8 @@ def test_a_room_is_served_again_after_its_server_is_killed(postgres, tmp_path):
         await p.close()
         await f2.close()
         return served_after
-    try:
-        served_after = asyncio.run(story())
-    finally:
-        for proc in (a, b):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(10)
+    with two_servers(url, tmp_path) as s:
+        served_after = asyncio.run(story(s))
     assert served_after < 5.0, served_after
     assert open_record(url, readonly=True).verify().ok
 
@@ -157,17 +185,8 @@ def test_a_pages_voice_that_reaches_another_server_is_relayed_to_the_rooms_serve
     it (a restarted one). The session's websocket was relayed to the holder; the page's voice
     (`/media?room=R`) must be too, to the server whose Janus carries the room. Server B runs
     without voice at all, so a Janus session reached through it can only be A's."""
-    if shutil.which("janus") is None and not os.path.exists("/usr/bin/janus"):
-        pytest.fail("janus is not installed (./run-tests installs Debian's janus)")
+    _needs_janus()
     url = postgres.create_database()
-    secret_file = str(tmp_path / "secret")
-    secret = tokens.load_secret(secret_file)
-    pa, pb = _port(), _port()
-    a = _serve(url, secret_file, pa, media=True)
-    b = _serve(url, secret_file, pb)
-
-    def tok(role, pid, name):
-        return tokens.sign(secret, tokens.Claims(room="r1", role=role, id=pid, name=name, exp=time.time() + 3600))
 
     async def voice(port: int, credential: str) -> list:
         said = []
@@ -181,29 +200,17 @@ def test_a_pages_voice_that_reaches_another_server_is_relayed_to_the_rooms_serve
                 said.append({"closed": exc.rcvd.reason if exc.rcvd else ""})
         return said
 
-    async def story():
-        f = SessionClient(f"ws://127.0.0.1:{pa}", tok("facilitator", "f1", "Dana"))
-        await f.connect()
-        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
-        assert isinstance(await f.command(c.Open()), Ack)
+    async def story(s):
         # the participant's session reaches B, which relays it to A, the room's server
-        p = SessionClient(f"ws://127.0.0.1:{pb}", tok("participant", "p1", "Alex"))
-        await p.connect()
-        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
-        await p.sync()
-        through_b = await voice(pb, tok("participant", "p1", "Alex"))
+        f, p = await open_group(f"ws://127.0.0.1:{s.pa}", f"ws://127.0.0.1:{s.pb}", s.tok)
+        through_b = await voice(s.pb, s.tok("participant", "p1", "Alex"))
         # someone not in the room is refused by A, through B, as they would be at A
-        outsider = await voice(pb, tok("participant", "p9", "Sam"))
+        outsider = await voice(s.pb, s.tok("participant", "p9", "Sam"))
         await p.close()
         await f.close()
         return through_b, outsider
-    try:
-        through_b, outsider = asyncio.run(story())
-    finally:
-        for proc in (a, b):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(10)
+    with two_servers(url, tmp_path, media_a=True) as s:
+        through_b, outsider = asyncio.run(story(s))
     assert through_b[0] == {"janus": "success", "transaction": "t1"}, through_b
     assert through_b[1]["janus"] == "success" and through_b[1]["transaction"] == "t2", through_b
     assert isinstance(through_b[1]["data"]["id"], int)     # a Janus session: A's, the only Janus
@@ -214,27 +221,12 @@ def test_a_server_that_lost_its_room_while_paused_ends_the_rooms_voice_there(pos
     """A paused server whose lease passed drops the room's connections; it must end the room's
     voice on its Janus too. Otherwise the pages still in that Janus room would go on hearing
     each other where the room's new server rules nothing (a removal, a mute, a round's end)."""
-    if shutil.which("janus") is None and not os.path.exists("/usr/bin/janus"):
-        pytest.fail("janus is not installed (./run-tests installs Debian's janus)")
+    _needs_janus()
     url = postgres.create_database()
-    secret_file = str(tmp_path / "secret")
-    secret = tokens.load_secret(secret_file)
-    pa, pb = _port(), _port()
-    a = _serve(url, secret_file, pa, media=True)
-    b = _serve(url, secret_file, pb)
 
-    def tok(role, pid, name):
-        return tokens.sign(secret, tokens.Claims(room="r1", role=role, id=pid, name=name, exp=time.time() + 3600))
-
-    async def story():
-        f = SessionClient(f"ws://127.0.0.1:{pa}", tok("facilitator", "f1", "Dana"))
-        await f.connect()
-        assert isinstance(await f.command(c.Configure(title="T", roster=[c.RosterEntry(id="p1", name="Alex")])), Ack)
-        assert isinstance(await f.command(c.Open()), Ack)
-        p = SessionClient(f"ws://127.0.0.1:{pa}", tok("participant", "p1", "Alex"))
-        await p.connect()
-        assert isinstance(await f.command(c.Admit(target="p1")), Ack)
-        await p.sync()
+    async def story(s):
+        pa, pb, a, tok = s.pa, s.pb, s.a, s.tok
+        f, p = await open_group(f"ws://127.0.0.1:{pa}", f"ws://127.0.0.1:{pa}", tok)
         async with connect(f"ws://127.0.0.1:{pa}/media?room=r1") as ws:
             await ws.send(json.dumps({"janus": "auth", "credential": tok("participant", "p1", "Alex"),
                                       "transaction": "t1"}))
@@ -254,12 +246,6 @@ def test_a_server_that_lost_its_room_while_paused_ends_the_rooms_voice_there(pos
                 await asyncio.wait_for(ws.recv(), 10)
         await f2.close()
         return said
-    try:
-        said = asyncio.run(story())
-    finally:
-        for proc in (a, b):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(10)
+    with two_servers(url, tmp_path, media_a=True) as s:
+        said = asyncio.run(story(s))
     assert said == {"janus": "closed", "reason": "the room moved to another server"}, said

@@ -31,6 +31,7 @@ from typing import Iterator
 
 import msgspec
 
+from server.record.pgconnection import Reconnecting, connect, first_line, safe_url
 from server.record.sqlite import GENESIS, PROGRAM_PREFIX, Row, VerifyResult
 
 SCHEMA = """
@@ -114,7 +115,7 @@ class RecordUnavailable(RuntimeError):
     """The database cannot be reached or is not a record."""
 
 
-class PostgresRecord:
+class PostgresRecord(Reconnecting):
     shared = True      # several servers may write it: rooms are taken with leases (server/leases.py)
 
     def __init__(self, url: str, readonly: bool = False):
@@ -124,41 +125,27 @@ class PostgresRecord:
         self.readonly = readonly
         self._committing = False
         try:
-            self._db = self._connect()
+            self._db = self._open()
         except psycopg.Error as exc:
-            raise RecordUnavailable(f"cannot reach the record at {_safe(url)}: {_first_line(exc)}") from None
+            raise RecordUnavailable(f"cannot reach the record at {safe_url(url)}: {first_line(exc)}") from None
         if readonly:
             if self.db.execute("SELECT to_regclass('log')").fetchone()[0] is None:
-                raise RecordUnavailable(f"{_safe(url)} holds no record")
+                raise RecordUnavailable(f"{safe_url(url)} holds no record")
         else:
             with self.db.transaction():
                 # one schema creation at a time, when several servers start together
                 self.db.execute("SELECT pg_advisory_xact_lock(724100)")
                 self.db.execute(SCHEMA)
 
-    def _connect(self):
+    def _open(self):
+        # opened again when the database dropped it (server/record/pgconnection.py); a
+        # commit under way when it was lost may or may not have happened: the hub
+        # settles that (server/outage.py)
         db = connect(self.path)
         db.execute("SET synchronous_commit = on")
         if self.readonly:
             db.execute("SET default_transaction_read_only = on")
         return db
-
-    @property
-    def db(self):
-        """The connection, opened again when the database dropped it: a restart of
-        PostgreSQL, or a failover to its standby, ends every connection, and a server
-        that kept the dead one could never write again (every probe failed on it). If
-        the database is still away, the reconnection fails like any write, and the
-        next use tries again. A commit that was under way when it was lost may or may
-        not have happened: the hub settles that (server/outage.py)."""
-        if self._db.closed:
-            self._db = self._connect()
-        return self._db
-
-    def _execute(self, sql: str, args=None):
-        """One statement outside a transaction (a read), made once more on a new connection
-        if the database had ended this one while it sat idle: it never ran."""
-        return execute(self, sql, args)
 
     def reader(self) -> "PostgresRecord":
         return PostgresRecord(self.path, readonly=True)
@@ -339,13 +326,7 @@ class PostgresRecord:
     def probe(self, size: int = 64 * 1024) -> None:
         """Raises unless a write transaction commits now (see the SQLite record's probe):
         used to learn when writing may resume after a failed commit."""
-        import psycopg
-        try:
-            self._probe(size)
-        except psycopg.OperationalError:
-            if not self._db.closed:
-                raise
-            self._probe(size)       # a connection ended while idle: once more, on a new one
+        self._once_more(self._probe, size)
 
     def _probe(self, size: int) -> None:
         db = self.db
@@ -381,7 +362,7 @@ class PostgresRecord:
                 self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 return self._verify()
         except psycopg.Error as exc:
-            return VerifyResult(False, 0, None, f"the database is damaged: {_first_line(exc)}")
+            return VerifyResult(False, 0, None, f"the database is damaged: {first_line(exc)}")
 
     def _verify(self) -> VerifyResult:
         db = self.db
@@ -435,47 +416,3 @@ class PostgresRecord:
 
     def close(self) -> None:
         self._db.close()
-
-
-CONNECT_TIMEOUT_S = 5      # a database machine that is gone fails a write, not hangs it
-# A database cut off mid-write (its machine lost, the network between) sends nothing
-# back, not even a reset: without a bound the commit would wait for TCP to give up,
-# a quarter of an hour, and every room of the server with it. Unacknowledged data is
-# given up on after this; an idle connection is probed (keepalives) as often.
-UNANSWERED_MS = 10_000
-
-
-def connect(url: str):
-    """A connection to the record's database, as the record and the leases use them."""
-    import psycopg
-    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                           tcp_user_timeout=UNANSWERED_MS, keepalives=1, keepalives_idle=5,
-                           keepalives_interval=2, keepalives_count=3)
-
-
-def execute(owner, sql: str, args=None):
-    """`owner.db.execute` outside a transaction, once more if the database ended the
-    connection while it sat idle (a restart, a failover): PostgreSQL says so only when
-    the connection is next used, so the statement never ran. For reads and for
-    statements that may run twice (the leases')."""
-    import psycopg
-    try:
-        return owner.db.execute(sql, args)
-    except psycopg.OperationalError:
-        if not owner._db.closed:
-            raise
-        return owner.db.execute(sql, args)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _safe(url: str) -> str:
-    """The URL without a password, for messages and logs."""
-    import urllib.parse
-    u = urllib.parse.urlsplit(url)
-    if u.password:
-        netloc = f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
-        u = u._replace(netloc=netloc)
-    return urllib.parse.urlunsplit(u)
